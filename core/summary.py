@@ -1,0 +1,73 @@
+"""Per-post views of a catalogue: what the Archive page charts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+
+__all__ = ["posts_table", "top_hashtags"]
+
+
+def posts_table(catalogue: pd.DataFrame) -> pd.DataFrame:
+    """One row per post: time, likes, comments, caption, photo count.
+
+    Parameters
+    ----------
+    catalogue : pandas.DataFrame
+        An archive catalogue (one row per image).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``post_id, timestamp, likes, comments, caption, n_images,
+        account``, sorted by time.
+
+    Examples
+    --------
+    >>> cat = pd.DataFrame({"post_id": ["a", "a", "b"], "timestamp": pd.to_datetime([1, 1, 2], unit="s", utc=True),
+    ...                     "likes": pd.array([3, 3, None], dtype="Int64"), "comments": pd.array([1, 1, 0], dtype="Int64"),
+    ...                     "caption": ["x", "x", "y"], "account": [None, None, None]})
+    >>> posts_table(cat)[["post_id", "likes", "n_images"]].to_dict("list")
+    {'post_id': ['a', 'b'], 'likes': [3, <NA>], 'n_images': [2, 1]}
+    """
+    if catalogue.empty:
+        return pd.DataFrame(columns=["post_id", "timestamp", "likes", "comments", "caption", "n_images", "account"])
+    grouped = catalogue.groupby("post_id", sort=False, dropna=False)
+    table = grouped.agg(
+        timestamp=("timestamp", "first"),
+        likes=("likes", "first"),
+        comments=("comments", "first"),
+        caption=("caption", "first"),
+        n_images=("post_id", "size"),
+        account=("account", "first"),
+    ).reset_index()
+    return table.sort_values("timestamp", na_position="last").reset_index(drop=True)
+
+
+def top_hashtags(catalogue: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The ``n`` most used hashtags, counted once per post.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``hashtag, posts, mean_likes`` (likes over posts whose count
+        is known), most used first.
+
+    Examples
+    --------
+    >>> cat = pd.DataFrame({"post_id": ["a", "b"], "hashtags": [["sky"], ["sky", "sea"]],
+    ...                     "likes": pd.array([10, 20], dtype="Int64")})
+    >>> top_hashtags(cat).to_dict("list")
+    {'hashtag': ['sky', 'sea'], 'posts': [2, 1], 'mean_likes': [15.0, 20.0]}
+    """
+    if catalogue.empty:
+        return pd.DataFrame(columns=["hashtag", "posts", "mean_likes"])
+    per_post = catalogue.drop_duplicates("post_id")[["hashtags", "likes"]].explode("hashtags").dropna(subset=["hashtags"])
+    if per_post.empty:
+        return pd.DataFrame(columns=["hashtag", "posts", "mean_likes"])
+    counts = Counter(per_post["hashtags"])
+    likes = per_post.assign(likes=per_post["likes"].astype("Float64")).groupby("hashtags")["likes"].mean()
+    rows = [(tag, count, float(likes.get(tag)) if pd.notna(likes.get(tag)) else None)
+            for tag, count in counts.most_common(n)]
+    return pd.DataFrame(rows, columns=["hashtag", "posts", "mean_likes"])

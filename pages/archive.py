@@ -1,0 +1,108 @@
+"""Archive page: the catalogue of the current archive."""
+
+import html
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.cache import default_cache
+from core.ingest import thumbnail_bytes
+from core.summary import posts_table, top_hashtags
+from ui.state import current_archive
+
+GRID_COLUMNS = 6
+PAGE_SIZE = 24
+
+archive = current_archive()
+catalogue = archive.catalogue
+problems = archive.problems
+
+st.title("Archive")
+st.text(f"{archive.name} · formats: {', '.join(archive.formats) or 'none'}")
+if archive.illustrative_engagement:
+    st.warning(
+        "Demo archive: the photos are real sample images shipped with scikit-image, scikit-learn and "
+        "matplotlib, but their likes, comments, captions and dates are **illustrative**, made up for the demo.",
+        icon=":material/info:",
+    )
+
+errors = problems[problems["level"] == "error"] if len(problems) else problems
+cols = st.columns(4)
+cols[0].metric("Posts", archive.n_posts)
+cols[1].metric("Photos", archive.n_images)
+cols[2].metric("Videos skipped", archive.videos_skipped)
+cols[3].metric("Files with problems", len(errors))
+
+if archive.n_images == 0:
+    st.info("No photos in this archive yet. Pick another one in the sidebar.")
+    if len(problems):
+        st.subheader("Problems found in the import")
+        st.dataframe(problems, hide_index=True)
+    st.stop()
+
+if not archive.likes_known:
+    st.info(
+        "This archive has no like counts (Instagram's export leaves them out unless "
+        "`past_instagram_insights/posts.json` is included), so likes show as unknown.",
+        icon=":material/help:",
+    )
+
+tab_grid, tab_time, tab_tags, tab_problems, tab_table = st.tabs(
+    ["Photos", "Likes over time", "Hashtags", f"Problems ({len(problems)})", "Catalogue"]
+)
+
+with tab_grid:
+    n_pages = max(1, -(-len(catalogue) // PAGE_SIZE))
+    page = st.number_input("Page", 1, n_pages, 1, key="archive_grid_page") if n_pages > 1 else 1
+    shown = catalogue.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    cache = default_cache()
+    for start in range(0, len(shown), GRID_COLUMNS):
+        row_cols = st.columns(GRID_COLUMNS)
+        for col, (_, row) in zip(row_cols, shown.iloc[start : start + GRID_COLUMNS].iterrows()):
+            with col:
+                thumb = thumbnail_bytes(row["sha256"], row["path"], cache)
+                if thumb is not None:
+                    st.image(thumb, width="stretch")
+                likes = "likes unknown" if pd.isna(row["likes"]) else f"♥ {row['likes']:,}"
+                when = "date unknown" if pd.isna(row["timestamp"]) else row["timestamp"].strftime("%Y-%m-%d")
+                st.text(f"{likes} · {when}")
+                caption = str(row["caption"] or "")
+                st.text(caption[:90] + ("…" if len(caption) > 90 else ""))
+
+with tab_time:
+    posts = posts_table(catalogue).dropna(subset=["timestamp"])
+    metric = st.segmented_control("Show", ["likes", "comments"], default="likes", key="archive_metric")
+    posts = posts.dropna(subset=[metric or "likes"])
+    if posts.empty:
+        st.info(f"No post has both a date and a known {metric} count.")
+    else:
+        posts = posts.assign(
+            hover=posts["caption"].fillna("").map(lambda c: html.escape(c[:80])),
+            value=posts[metric or "likes"].astype(float),
+        )
+        fig = px.scatter(posts, x="timestamp", y="value", size="n_images", hover_name="hover",
+                         labels={"timestamp": "Posted (UTC)", "value": metric}, size_max=14)
+        fig.update_traces(mode="lines+markers", line={"width": 1})
+        st.plotly_chart(fig, key="archive_timeline")
+
+with tab_tags:
+    tags = top_hashtags(catalogue, 25)
+    if tags.empty:
+        st.info("No hashtags in the captions.")
+    else:
+        fig = px.bar(tags.iloc[::-1], x="posts", y="hashtag", orientation="h", hover_data=["mean_likes"],
+                     labels={"posts": "posts using it", "hashtag": ""})
+        st.plotly_chart(fig, key="archive_hashtags")
+
+with tab_problems:
+    if len(problems):
+        st.dataframe(problems, hide_index=True, key="archive_problems")
+    else:
+        st.success("Every file imported cleanly.")
+
+with tab_table:
+    visible = catalogue.drop(columns=["path"])
+    st.dataframe(visible, hide_index=True, key="archive_catalogue")
+    st.download_button("Download catalogue (CSV)", visible.to_csv(index=False).encode("utf-8"),
+                       file_name="feedlens_catalogue.csv", mime="text/csv")

@@ -1,0 +1,126 @@
+"""Shared fixtures: the real test data in ../shared, an isolated cache, a live server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_dir() -> Path:
+    root = os.environ.get("FEEDLENS_SHARED_DIR")
+    path = Path(root) if root else REPO.parent / "shared"
+    if not (path / "data").is_dir():
+        pytest.fail(
+            f"shared test data not found at {path}: clone the project beside shared/ "
+            "or set FEEDLENS_SHARED_DIR",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` (or ``FEEDLENS_SHARED_DIR``): real photos, dumps and models."""
+    return _shared_dir()
+
+
+@pytest.fixture(scope="session")
+def data_dir(shared_dir: Path) -> Path:
+    return shared_dir / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty cache folder, so no test sees another's entries."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("FEEDLENS_CACHE_DIR", str(cache))
+    return cache
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):
+    """A real ``streamlit run streamlit_app.py`` on a free localhost port.
+
+    Yields the base URL. The server has its own cache folder and the shared
+    MediaPipe models.
+    """
+    port = _free_port()
+    cache = tmp_path_factory.mktemp("server-cache")
+    env = dict(os.environ, FEEDLENS_CACHE_DIR=str(cache), FEEDLENS_MODEL_DIR=str(shared_dir / "models"))
+    log = open(tmp_path_factory.mktemp("server-log") / "streamlit.log", "w+")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            break
+    else:
+        proc.kill()
+        log.seek(0)
+        pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
+    if proc.poll() is not None:
+        log.seek(0)
+        pytest.fail(f"streamlit exited:\n{log.read()[-3000:]}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.seek(0)
+    server_log = log.read()
+    log.close()
+    # A traceback in the server log means a user saw (or would have seen) one.
+    assert "Traceback" not in server_log, server_log[-5000:]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("Chromium not found: apt-get install chromium", pytrace=False)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where browser tests save screenshots for a person to look at."""
+    path = REPO / "tests" / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
