@@ -16,12 +16,17 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m streamlit run streamlit_app.py
 
-test: install
-	@command -v chromium >/dev/null || { echo "Chromium missing: sudo apt-get install -y chromium"; exit 1; }
+# Debian's Chromium for the real-browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-noto-color-emoji; }
+
+test: install browser
 	FEEDLENS_MODEL_DIR=$${FEEDLENS_MODEL_DIR:-$(SHARED)/models} FEEDLENS_SHARED_DIR=$${FEEDLENS_SHARED_DIR:-$(SHARED)} \
 		$(PY) -m pytest -q
 
 bench: install
 	$(PY) bench/ingest.py
 
-.PHONY: install run test bench
+.PHONY: install browser run test bench

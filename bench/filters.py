@@ -50,7 +50,7 @@ CASES: list[tuple[str, str, dict, bool]] = [
     (
         "filters_kernel5_ms",
         "convolve_kernel",
-        {"kernel": F.KERNEL_PRESETS["gaussian5"], "normalise": True, "mode": "reflect"},
+        {"kernel": F.KERNEL_PRESETS["gaussian5"], "mode": "reflect"},
         True,
     ),
     ("filters_equalize_ms", "equalize_hist", {}, True),

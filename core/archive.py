@@ -374,10 +374,10 @@ def load_zip(
             with open(zip_copy, "wb") as out:
                 shutil.copyfileobj(stream, out, 1 << 20)
             try:
-                extract_zip(zip_copy, files_dir, problems, limits=limits)
-            except ArchiveError as exc:
+                extract_zip(zip_copy, files_dir, problems, limits=limits, label=name)
+            except ArchiveError:
                 shutil.rmtree(home, ignore_errors=True)
-                raise ArchiveError(str(exc).replace("upload.zip.part", name)) from None
+                raise
             finally:
                 zip_copy.unlink(missing_ok=True)
             atomic_write_bytes(problems_file, json.dumps(problems.to_frame().to_dict("records")).encode())

@@ -36,18 +36,22 @@ Colour
 
 Speed
 -----
+Target: under 150 ms per step on a 1080x1080 RGB photo (``bench/filters.py``).
 OpenCV (``cv2``, installed with mediapipe) is used when importable for the
-Gaussian blur, the median and the 3x3/5x5 correlations: the image is first
-padded with NumPy in the requested border mode, so the result is the
-:mod:`scipy.ndimage` result (tests check it against the reference), only
-5-30x faster on a 1080x1080 photo. Without OpenCV the scipy.ndimage reference
-functions are used.
+Gaussian blur, the median and the 3x3/5x5 correlations (custom kernels,
+Sobel, Prewitt): the image is first padded with NumPy in the requested border
+mode, so the result is the :mod:`scipy.ndimage` result (tests check it
+against the reference), only 4-40x faster; scipy's median alone takes about
+1.5 s on such a photo. Without OpenCV the scipy.ndimage functions are used.
+Histogram equalisation and CLAHE follow scikit-image's algorithms with faster
+look-ups (see :func:`equalize_hist` and :func:`equalize_clahe`); tests
+compare them with ``skimage.exposure``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,16 +128,16 @@ _KERNEL_SHAPES = ((3, 3), (5, 5))
 #: Kernels offered as starting points for :func:`convolve_kernel`.
 #: ``"seed"`` is the lecture's ``[[.1, .1, .1], [.1, .9, .1], [.1, .1, .1]]``
 #: (it sums to 1.7, so without ``normalise`` it also brightens the image).
+#: All others sum to 1 (box and Gaussian are stored already divided), so they
+#: keep the brightness whether ``normalise`` is on or off.
 KERNEL_PRESETS: dict[str, tuple[tuple[float, ...], ...]] = {
     "seed": ((0.1, 0.1, 0.1), (0.1, 0.9, 0.1), (0.1, 0.1, 0.1)),
     "sharpen": ((0.0, -1.0, 0.0), (-1.0, 5.0, -1.0), (0.0, -1.0, 0.0)),
     "emboss": ((-2.0, -1.0, 0.0), (-1.0, 1.0, 1.0), (0.0, 1.0, 2.0)),
-    "box": ((1.0, 1.0, 1.0), (1.0, 1.0, 1.0), (1.0, 1.0, 1.0)),
+    "box": tuple((1 / 9,) * 3 for _ in range(3)),
     "identity": ((0.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 0.0)),
-    "box5": tuple((1.0,) * 5 for _ in range(5)),
-    "gaussian5": tuple(
-        tuple(float(a * b) for b in (1, 4, 6, 4, 1)) for a in (1, 4, 6, 4, 1)
-    ),
+    "box5": tuple((1 / 25,) * 5 for _ in range(5)),
+    "gaussian5": tuple(tuple(a * b / 256 for b in (1, 4, 6, 4, 1)) for a in (1, 4, 6, 4, 1)),
 }
 
 #: Tone curves offered as starting points for :func:`tone_curve`.
@@ -288,6 +292,25 @@ def _apply_luminance(colour: FloatImage, fn: Callable[[FloatImage], np.ndarray])
     delta = np.asarray(fn(y), dtype=np.float32) - y
     out = colour + delta[:, :, None]
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _interp_uniform(x: FloatImage, start: float, stop: float, table: np.ndarray) -> FloatImage:
+    """``np.interp(x, linspace(start, stop, len(table)), table)`` in float32.
+
+    The grid is uniform, so the interval is computed instead of searched:
+    about 4x faster than ``np.interp`` on a photo, equal to float32 rounding.
+    """
+    tab = np.asarray(table, dtype=np.float32)
+    n = tab.size
+    if n < 2 or stop <= start:
+        return np.full(x.shape, tab[-1], dtype=np.float32)
+    t = (x - np.float32(start)) * np.float32((n - 1) / (stop - start))
+    np.clip(t, 0.0, n - 1, out=t)
+    i = t.astype(np.intp)
+    np.minimum(i, n - 2, out=i)
+    t -= i
+    slope = np.append(np.diff(tab), np.float32(0))
+    return tab[i] + t * slope[i]
 
 
 def _check_channel_mode(channel_mode: str) -> None:
@@ -562,10 +585,10 @@ def validate_kernel(kernel: ArrayLike, normalise: bool = False) -> NDArray[np.fl
     --------
     >>> validate_kernel([[1, 1, 1]] * 3, normalise=True)[0, 0].round(4)
     np.float64(0.1111)
-    >>> validate_kernel([[0, 0, 0], [-1, 0, 1], [0, 0, 0]], normalise=True)
+    >>> validate_kernel([[0, 0, 0], [-1, 0, 1], [0, 0, 0]], normalise=True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: the kernel sums to zero, so it cannot be normalised (that would divide by zero); turn 'normalise' off for edge-style kernels
+    ValueError: the kernel sums to zero, so it cannot be normalised ...
     """
     try:
         k = np.array(kernel, dtype=np.float64)
@@ -628,7 +651,7 @@ def convolve_kernel(
     >>> img = np.full((3, 3), 0.5)
     >>> convolve_kernel(img, KERNEL_PRESETS["identity"]).tolist() == img.tolist()
     True
-    >>> float(convolve_kernel(img, KERNEL_PRESETS["box"], normalise=True)[1, 1])
+    >>> float(convolve_kernel(img, [[1, 1, 1]] * 3, normalise=True)[1, 1])
     0.5
     """
     if mode not in _NP_PAD_MODE:
@@ -927,6 +950,10 @@ def blank_rows(
 def equalize_hist(image: ArrayLike, *, channel_mode: str = "luminance", nbins: int = 256) -> FloatImage:
     """Global histogram equalisation (``skimage.exposure.equalize_hist``).
 
+    Same result as scikit-image's function (within float32 rounding): the
+    cumulative histogram read at each value, with its ``np.interp`` over the
+    uniform bin centres replaced by a direct look-up (4x faster).
+
     Parameters
     ----------
     image : array_like
@@ -953,7 +980,13 @@ def equalize_hist(image: ArrayLike, *, channel_mode: str = "luminance", nbins: i
     colour, alpha = _split(to_float(image))
 
     def eq(ch: FloatImage) -> np.ndarray:
-        return exposure.equalize_hist(ch, nbins=nbins)
+        # skimage.exposure.equalize_hist, with its np.interp over the (uniform)
+        # bin centres replaced by a direct lookup, which is the slow part
+        lo, hi = float(ch.min()), float(ch.max())
+        hist, edges = np.histogram(ch, bins=nbins, range=(lo, hi))
+        centres = (edges[:-1] + edges[1:]) / 2.0
+        cdf = hist.cumsum() / float(hist.sum())
+        return _interp_uniform(ch, centres[0], centres[-1], cdf)
 
     out = _per_channel(colour, eq) if channel_mode == "per_channel" else _apply_luminance(colour, eq)
     return _join(np.clip(out, 0.0, 1.0), alpha)
@@ -968,6 +1001,11 @@ def equalize_clahe(
     nbins: int = 256,
 ) -> FloatImage:
     """Contrast-limited adaptive equalisation (``skimage.exposure.equalize_adapthist``).
+
+    scikit-image's algorithm re-implemented for 2-D with flat float32
+    look-ups (about twice as fast); results agree with
+    ``equalize_adapthist(channel, kernel_size=(H // tiles, W // tiles))``
+    within one of its 2**14 internal levels.
 
     Parameters
     ----------
@@ -1292,11 +1330,10 @@ def tone_curve(
     if channel not in _CURVE_CHANNELS:
         raise ValueError(f"channel must be one of {_CURVE_CHANNELS}; got {channel!r}")
     lut = curve_lut(points, smooth=smooth)
-    grid = np.linspace(0.0, 1.0, lut.size, dtype=np.float32)
     colour, alpha = _split(to_float(image))
 
     def remap(x: FloatImage) -> FloatImage:
-        return np.interp(x, grid, lut).astype(np.float32)
+        return _interp_uniform(x, 0.0, 1.0, lut)
 
     if channel == "luminance":
         out = _apply_luminance(colour, remap)

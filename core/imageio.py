@@ -28,10 +28,11 @@ __all__ = [
     "encode_jpeg",
 ]
 
-# Our own pixel cap is checked explicitly below (a clear per-file message);
-# Pillow's global guard is aligned with it and its warning silenced, since a
-# warning on stderr is not something a user of the app ever sees.
-Image.MAX_IMAGE_PIXELS = LIMITS.max_image_pixels
+# Our own pixel cap is checked explicitly below, with a clear per-file
+# message. Pillow's global guard stays on as a backstop well above it (it
+# raises at twice this), and its warning is silenced: a warning on stderr is
+# not something a user of the app ever sees.
+Image.MAX_IMAGE_PIXELS = LIMITS.max_image_pixels * 8
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 _WHITE = (255, 255, 255)

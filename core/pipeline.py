@@ -28,11 +28,14 @@ Large photos
     edge operators are 3x3/5x5 at whatever resolution they run.
 
 Query-parameter encoding (:meth:`Pipeline.to_query`)
-    ``"1." + urlsafe_base64_nopad(raw_deflate(compact_json))`` where
-    ``compact_json`` is a list of ``[name]``, ``[name, {non-default params}]``
-    or ``[name, {params}, 0]`` (a disabled step). Only ``A-Z a-z 0-9 - _ .``
-    appear, so it needs no escaping; at most :data:`MAX_QUERY_CHARS`
-    characters. Put it under :data:`QUERY_PARAM`.
+    ``"1z." + urlsafe_base64_nopad(raw_deflate(compact_json))``, or
+    ``"1." + urlsafe_base64_nopad(compact_json)`` when that is shorter
+    (short pipelines), where ``compact_json`` is a list of ``[name]``,
+    ``[name, {non-default params}]`` or ``[name, {params}, 0]`` (a disabled
+    step). The leading ``1`` is the format version. Only
+    ``A-Z a-z 0-9 - _ .`` appear, so it needs no escaping; at most
+    :data:`MAX_QUERY_CHARS` characters, and decoding refuses anything that
+    inflates past :data:`MAX_JSON_CHARS`. Put it under :data:`QUERY_PARAM`.
 """
 
 from __future__ import annotations
@@ -91,7 +94,8 @@ MAX_QUERY_CHARS = 2_000
 #: Default longest side of a preview copy.
 PREVIEW_MAX_SIDE = 1080
 
-_QUERY_PREFIX = f"{FORMAT_VERSION}."
+_QUERY_PREFIX = f"{FORMAT_VERSION}."  # base64 of the compact JSON
+_QUERY_PREFIX_DEFLATE = f"{FORMAT_VERSION}z."  # base64 of its raw deflate stream
 _QUERY_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 _FORMAT_NAME = "feedlens-pipeline"
 
@@ -201,9 +205,8 @@ class ParamSpec:
             return bool(value)
         if t == "choice":
             for choice in self.choices:
-                if type(choice) is type(value) and choice == value:
-                    return choice
-                if isinstance(choice, int) and isinstance(value, int) and not isinstance(value, bool) and choice == value:
+                # True == 1 in Python; a bool only matches a bool choice
+                if isinstance(choice, bool) == isinstance(value, bool) and choice == value:
                     return choice
             raise ValueError(f"{self.name} must be one of {list(self.choices)}; got {value!r}")
         if t == "kernel":
@@ -655,6 +658,9 @@ class Step:
         object.__setattr__(self, "params", clean)
         object.__setattr__(self, "enabled", bool(self.enabled))
 
+    def __hash__(self) -> int:  # params is a dict; hash its canonical JSON
+        return hash((self.name, json.dumps(self.to_dict()["params"], sort_keys=True), self.enabled))
+
     @property
     def spec(self) -> StepSpec:
         """The registry entry of this step."""
@@ -929,10 +935,13 @@ class Pipeline:
             If the encoding exceeds :data:`MAX_QUERY_CHARS` (save as JSON
             instead).
         """
-        raw = json.dumps([s.to_compact() for s in self.steps], separators=(",", ":"), allow_nan=False)
+        raw = json.dumps([s.to_compact() for s in self.steps], separators=(",", ":"), allow_nan=False).encode()
         packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-        packed = packer.compress(raw.encode("utf-8")) + packer.flush()
-        text = _QUERY_PREFIX + base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
+        packed = packer.compress(raw) + packer.flush()
+        if len(packed) < len(raw):
+            text = _QUERY_PREFIX_DEFLATE + _b64(packed)
+        else:  # short pipelines: plain JSON is shorter than its deflate stream
+            text = _QUERY_PREFIX + _b64(raw)
         if len(text) > MAX_QUERY_CHARS:
             raise ValueError(
                 f"this pipeline is too long for a link ({len(text)} characters; limit "
@@ -948,19 +957,24 @@ class Pipeline:
         text = text.strip()
         if len(text) > MAX_QUERY_CHARS:
             raise ValueError(f"the pipeline link is too long ({len(text)} characters; limit {MAX_QUERY_CHARS})")
-        if not text.startswith(_QUERY_PREFIX):
-            raise ValueError(f"the pipeline link is not in a known format (expected it to start with {_QUERY_PREFIX!r})")
-        body = text[len(_QUERY_PREFIX) :]
+        deflated = text.startswith(_QUERY_PREFIX_DEFLATE)
+        if not (deflated or text.startswith(_QUERY_PREFIX)):
+            raise ValueError(
+                f"the pipeline link is not in a known format (expected it to start with "
+                f"{_QUERY_PREFIX!r} or {_QUERY_PREFIX_DEFLATE!r})"
+            )
+        body = text[len(_QUERY_PREFIX_DEFLATE if deflated else _QUERY_PREFIX) :]
         if not _QUERY_RE.match(body):
             raise ValueError("the pipeline link contains characters that are not URL-safe base64")
         try:
-            packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            unpacker = zlib.decompressobj(-15)
-            raw = unpacker.decompress(packed, MAX_JSON_CHARS + 1)
-            if len(raw) > MAX_JSON_CHARS or unpacker.unconsumed_tail:
-                raise ValueError("the pipeline link expands to too much data")
-            if not unpacker.eof:
-                raise ValueError("the pipeline link is truncated")
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            if deflated:
+                unpacker = zlib.decompressobj(-15)
+                raw = unpacker.decompress(raw, MAX_JSON_CHARS + 1)
+                if len(raw) > MAX_JSON_CHARS or unpacker.unconsumed_tail:
+                    raise ValueError("the pipeline link expands to too much data")
+                if not unpacker.eof:
+                    raise ValueError("the pipeline link is truncated")
             rows = _loads(raw.decode("utf-8"))
         except (binascii.Error, zlib.error, UnicodeDecodeError):
             raise ValueError("the pipeline link is damaged (cannot be decoded)") from None
@@ -978,6 +992,10 @@ class Pipeline:
     def key(self) -> str:
         """Canonical compact JSON, usable as a cache key."""
         return json.dumps(self.to_dict()["steps"], separators=(",", ":"), sort_keys=True)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
 def _reject_constant(name: str) -> Any:
@@ -1045,18 +1063,23 @@ def make_preview(image: ArrayLike, max_side: int = PREVIEW_MAX_SIDE) -> tuple[F.
     max_side = int(max_side)
     if max_side < 16:
         raise ValueError("max_side must be >= 16")
-    img = F.to_float(image)
-    h, w = img.shape[:2]
+    arr = np.asarray(image)
+    h, w = arr.shape[:2]
     longest = max(h, w)
     if longest <= max_side:
-        return img, 1.0
+        return F.to_float(arr), 1.0
     scale = max_side / longest
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    if _cv2 is not None:
+    if _cv2 is not None and arr.dtype in (np.uint8, np.uint16) and arr.ndim in (2, 3):
+        # shrink in the photo's own dtype: no full-size float copy of a 12 MP photo
+        small = F.to_float(_cv2.resize(np.ascontiguousarray(arr), (nw, nh), interpolation=_cv2.INTER_AREA))
+    elif _cv2 is not None:
+        img = F.to_float(arr)
         small = _cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=_cv2.INTER_AREA)
-    else:  # pragma: no cover - exercised only without OpenCV
+    else:
         from skimage.transform import resize
 
+        img = F.to_float(arr)
         small = resize(img, (nh, nw) + img.shape[2:], order=1, anti_aliasing=True, preserve_range=True)
     small = np.clip(small, 0.0, 1.0).astype(np.float32)
     return small, max(nh, nw) / longest
@@ -1071,7 +1094,9 @@ def apply_preview(
 
     Use this for the live before/after view and :meth:`Pipeline.render` on
     the full image for a download. Pixel-sized parameters are scaled by the
-    preview factor (see the module notes).
+    preview factor (see the module notes). A page that re-runs on every
+    slider move can cache :func:`make_preview` per photo and call
+    ``pipeline.apply(small, spatial_scale=scale)`` itself.
 
     Parameters
     ----------
@@ -1093,7 +1118,7 @@ def apply_preview(
     ((600, 400), 'uint8', 0.2)
     """
     pipe = pipeline if isinstance(pipeline, Pipeline) else Pipeline(list(pipeline))
-    full = F.to_float(image)
-    small, scale = make_preview(full, max_side)
+    shape = np.shape(image)
+    small, scale = make_preview(image, max_side)
     after = pipe.apply(small, spatial_scale=scale)
-    return Preview(F.to_uint8(small), F.to_uint8(after), scale, (int(full.shape[0]), int(full.shape[1])))
+    return Preview(F.to_uint8(small), F.to_uint8(after), scale, (int(shape[0]), int(shape[1])))

@@ -15,6 +15,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .config import LIMITS, Limits
@@ -104,6 +105,7 @@ def extract_zip(
     problems: ProblemLog,
     *,
     limits: Limits = LIMITS,
+    label: str | None = None,
 ) -> Path:
     """Extract ``zip_path`` into the new folder ``dest``, guarding every member.
 
@@ -120,6 +122,8 @@ def extract_zip(
         Receives one row per refused or renamed member.
     limits : Limits
         Caps on members, sizes and compression ratio.
+    label : str, optional
+        The archive's name as the user knows it (defaults to the file name).
 
     Returns
     -------
@@ -132,7 +136,7 @@ def extract_zip(
         When the file is not a readable ZIP at all.
     """
     dest = Path(dest)
-    label = Path(zip_path).name
+    label = label or Path(zip_path).name
     try:
         zf = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
@@ -227,7 +231,7 @@ def _extract_member(
                 if written > info.file_size:
                     raise ValueError("entry is larger than its header declares")
                 out.write(block)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, RuntimeError) as exc:
         target.unlink(missing_ok=True)
         problems.add(name, f"corrupt ZIP entry: {exc}", "skipped")
         return 0

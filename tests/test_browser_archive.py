@@ -59,3 +59,39 @@ def test_upload_zip_shows_catalogue_and_problem(app_server, browser, data_dir, t
     assert "truncated image: the file ends before its pixel data does" in row.first.inner_text()
     page.screenshot(path=str(artifacts_dir / "archive_upload_problems.png"), full_page=True)
     assert not errors, errors
+
+
+def _open_folder(page, folder: str) -> None:
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_role("radio", name="Open a folder").click()
+    box = sidebar.get_by_label("Folder on this computer")
+    box.fill(folder)
+    box.press("Enter")
+    sidebar.get_by_role("button", name="Open folder").click()
+
+
+def test_open_folder_then_back_to_demo(app_server, browser, data_dir, artifacts_dir):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(app_server)
+    _wait_for_app(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+
+    _open_folder(page, str(data_dir / "no-such-folder"))
+    page.get_by_text("no such folder").wait_for(timeout=60_000)
+    assert sidebar.get_by_text("Demo archive: 15 posts, 15 photos").is_visible()
+
+    folder = data_dir / "instaloader-boston-2accounts"
+    _open_folder(page, str(folder))
+    sidebar.get_by_text(f"Imported 25 photos from {folder}").wait_for(timeout=120_000)
+    sidebar.get_by_text("instaloader-boston-2accounts: 10 posts, 25 photos").wait_for(timeout=30_000)
+    _wait_for_app(page)
+    assert page.locator("[data-testid='stMetricValue']").all_inner_texts() == ["10", "25", "9", "0"]
+    page.screenshot(path=str(artifacts_dir / "archive_folder.png"), full_page=True)
+
+    # Another page sees the same archive.
+    page.get_by_role("link", name="Mosaic").click()
+    page.get_by_text("25 photos").wait_for(timeout=30_000)
+
+    sidebar.get_by_role("radio", name="Demo").click()
+    sidebar.get_by_role("button", name="Back to the demo").click()
+    sidebar.get_by_text("Demo archive: 15 posts, 15 photos").wait_for(timeout=30_000)

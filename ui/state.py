@@ -31,9 +31,10 @@ def current_archive() -> Archive:
 
 def _import(label: str, run) -> None:
     """Run an import with a progress bar; keep the old archive on failure."""
+    failure = None
     with st.status(f"Importing {label}…", expanded=True) as status:
         bar = st.progress(0.0, text="Reading the archive…")
-        st.caption("Switch page or press Cancel to stop; finished work is cached.")
+        st.caption("Press Cancel (or leave the page) to stop; finished work is cached.")
         st.button("Cancel", key="cancel_import")
 
         def progress(done: int, total: int, message: str) -> None:
@@ -42,16 +43,16 @@ def _import(label: str, run) -> None:
         try:
             archive = run(progress)
         except ArchiveError as exc:
-            status.update(label=f"Could not import {label}", state="error")
-            st.error(str(exc))
-            return
+            failure = str(exc)
         except ImportCancelled:
-            status.update(label="Import cancelled", state="error")
-            return
+            failure = "Import cancelled."
         except Exception as exc:  # noqa: BLE001 - never show a traceback to the user
-            status.update(label=f"Could not import {label}", state="error")
-            st.error(f"{label}: the import failed ({type(exc).__name__}: {exc}). Your current archive is unchanged.")
-            return
+            failure = f"{label}: the import failed ({type(exc).__name__}: {exc})."
+        if failure:
+            status.update(label=f"Could not import {label}", state="error", expanded=False)
+    if failure:
+        st.error(f"{failure} Your current archive is unchanged.")
+        return
     st.session_state[_KEY] = archive
     st.session_state[_FLASH] = f"Imported {archive.n_images} photos from {label}"
     st.rerun()  # redraw every widget (sidebar included) with the new archive
@@ -66,7 +67,7 @@ def archive_picker() -> None:
             st.success(flash, icon=":material/check:")
         st.text(f"{archive.name}: {archive.n_posts} posts, {archive.n_images} photos")
         choices = ["Upload a ZIP"] + (["Open a folder"] if local_paths_allowed() else []) + ["Demo"]
-        mode = st.segmented_control("Source", choices, default=choices[0], key="archive_source",
+        mode = st.segmented_control("Source", choices, default=choices[0], key="archive_source", required=True,
                                     label_visibility="collapsed")
         if mode == "Upload a ZIP":
             upload = st.file_uploader(

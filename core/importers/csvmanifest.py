@@ -1,6 +1,9 @@
 """CSV manifests: one row per image, paths relative to the CSV's folder.
 
-Columns (names are case-insensitive; only ``file`` is required):
+Columns (names are case-insensitive; only ``file`` is required; common
+spellings such as ``like_count`` or ``taken_at`` are accepted, see
+:data:`ALIASES`). Blank cells fall back to what the file name says, when it
+follows a known scheme (see :mod:`core.importers.plain`).
 
 ========================  ====================================================
 ``file``                  image path relative to the CSV (aliases: ``path``,
@@ -24,13 +27,23 @@ import os
 from pathlib import Path, PurePosixPath
 
 from .base import ImageRecord, ImportResult, parse_count, parse_timestamp, rel
+from .plain import facts_from_filename
 
-__all__ = ["import_csv_manifests", "MANIFEST_COLUMNS"]
+__all__ = ["import_csv_manifests", "ALIASES"]
 
 FORMAT = "csv manifest"
 FILE_ALIASES = ("file", "path", "filename", "image")
-MANIFEST_COLUMNS = ("file", "likes", "comments", "caption", "timestamp", "post_id", "position",
-                    "account", "accessibility_caption")
+#: Accepted spellings of each column, first match wins.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "likes": ("likes", "like_count", "likes_count"),
+    "comments": ("comments", "comment_count", "comments_count"),
+    "caption": ("caption", "text", "description"),
+    "timestamp": ("timestamp", "taken_at_timestamp", "taken_at", "date", "datetime", "posted_at", "created_at"),
+    "post_id": ("post_id", "shortcode", "id"),
+    "position": ("position",),
+    "account": ("account", "username", "owner"),
+    "accessibility_caption": ("accessibility_caption", "alt_text"),
+}
 _MAX_CSV_BYTES = 64 * 1024**2
 
 
@@ -67,7 +80,7 @@ def _import_one(path: Path, root: Path, files: set[Path], taken: set[Path], resu
         )
         return
     result.claimed.add(path)
-    col = {name: lower.get(name) for name in MANIFEST_COLUMNS}
+    col = {name: next((lower[a] for a in spellings if a in lower), None) for name, spellings in ALIASES.items()}
     known = {c for c in col.values() if c} | {file_col}
     for line, row in enumerate(rows, start=2):
         row = {(k or "").strip(): (v if isinstance(v, str) else "") for k, v in row.items()}
@@ -88,13 +101,16 @@ def _import_one(path: Path, root: Path, files: set[Path], taken: set[Path], resu
         def cell(key: str) -> str:
             return (row.get(col[key]) or "").strip() if col[key] else ""
 
-        values: dict[str, object] = {}
+        # What the file name tells fills what the manifest leaves blank.
+        values: dict[str, object] = facts_from_filename(target)
         for key, parser in (("likes", parse_count), ("comments", parse_count), ("timestamp", parse_timestamp)):
             try:
-                values[key] = parser(cell(key))
+                parsed = parser(cell(key))
             except ValueError as exc:
                 result.problems.add(where, f"{key}: {exc}", f"{key} left unknown", level="warning")
-                values[key] = None
+                parsed = None
+            if parsed is not None or key not in values:
+                values[key] = parsed
         try:
             position = int(cell("position") or 1)
         except ValueError:
@@ -105,7 +121,7 @@ def _import_one(path: Path, root: Path, files: set[Path], taken: set[Path], resu
         result.records.append(
             ImageRecord(
                 file=rel(target, root),
-                post_id=cell("post_id") or PurePosixPath(name).stem,
+                post_id=cell("post_id") or str(values.get("post_id") or PurePosixPath(name).stem),
                 source_format=FORMAT,
                 position=position,
                 account=cell("account") or None,

@@ -205,7 +205,7 @@ def import_igexport(files: list[Path], root: Path) -> ImportResult:
             "export the media too (Instagram: Download your information, format JSON, all media)",
             level="warning",
         )
-    if not insights:
+    if not insights and result.posts_described:
         result.problems.add(
             rel(posts_files[0], root),
             "the export has no like or comment counts (no past_instagram_insights/posts.json)",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .base import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageRecord, ImportResult, parse_timestamp, rel, timestamp_from_filename
 
-__all__ = ["import_plain_images", "parse_engagement_filename"]
+__all__ = ["import_plain_images", "parse_engagement_filename", "facts_from_filename"]
 
 FORMAT = "plain images"
 FORMAT_FILENAMES = "likes in file names"
@@ -44,6 +44,23 @@ def parse_engagement_filename(stem: str) -> dict | None:
         "comments": int(match["comments"]),
         "timestamp": timestamp,
     }
+
+
+def facts_from_filename(path: Path) -> dict:
+    """Post id, likes, comments and time that a file name carries, if any.
+
+    Examples
+    --------
+    >>> facts_from_filename(Path("2024-05-31_16-57-15_UTC_2.jpg"))["timestamp"]
+    Timestamp('2024-05-31 16:57:15+0000', tz='UTC')
+    >>> facts_from_filename(Path("holiday.jpg"))
+    {}
+    """
+    parsed = parse_engagement_filename(path.stem)
+    if parsed:
+        return parsed
+    timestamp = timestamp_from_filename(path.name)
+    return {"timestamp": timestamp} if timestamp is not None else {}
 
 
 def import_plain_images(files: list[Path], root: Path, claimed: set[Path]) -> ImportResult:
