@@ -54,6 +54,8 @@ CATALOGUE_COLUMNS = [
 ]
 
 Progress = Callable[[int, int, str], None]
+# One resolution whatever the source (Parquet stores another): equal catalogues compare equal.
+_TIME_DTYPE = "datetime64[ns, UTC]"
 
 
 @dataclass
@@ -183,7 +185,7 @@ def _build_catalogue(rows: list[dict]) -> pd.DataFrame:
     frame["position"] = frame["position"].astype("int64")
     frame["width"] = frame["width"].astype("int64")
     frame["height"] = frame["height"].astype("int64")
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).astype(_TIME_DTYPE)
     for col in ("post_id", "file", "path", "source_format", "media_type", "caption", "sha256"):
         frame[col] = frame[col].astype("string")
     extras = [c for c in frame.columns if c not in CATALOGUE_COLUMNS]
@@ -219,6 +221,7 @@ def _load(cache: DiskCache, key: str, name: str, root: Path) -> Archive | None:
     except (ValueError, OSError):
         return None
     catalogue["hashtags"] = catalogue["hashtags"].map(list)
+    catalogue["timestamp"] = catalogue["timestamp"].astype(_TIME_DTYPE)
     return Archive(
         name=name,
         root=root,

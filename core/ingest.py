@@ -29,8 +29,10 @@ __all__ = [
     "thumbnail_bytes",
 ]
 
-#: Longest side of the cached thumbnails (enough for a grid and a t-SNE map).
-THUMB_SIDE = 320
+#: Longest side of the cached thumbnails: enough for a grid, a t-SNE map and a
+#: 224-pixel CNN input, and small enough that JPEG draft mode decodes a 1080-px
+#: photo straight to 270 px (a 4x cheaper decode than 540 px).
+THUMB_SIDE = 256
 _THUMB_KIND = f"thumb{THUMB_SIDE}"
 _INFO_KIND = "imageinfo-v1"
 
