@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.cache import default_cache
+from core.imageio import crop_square, load_image
 from core.ingest import thumbnail_bytes
 from core.summary import posts_table, top_hashtags
 from ui.state import current_archive
@@ -48,14 +49,20 @@ if not archive.likes_known:
         icon=":material/help:",
     )
 
+suffix = " (illustrative)" if archive.illustrative_engagement else ""
+likes_label = f"mean likes{suffix}"
+
 tab_grid, tab_time, tab_tags, tab_problems, tab_table = st.tabs(
     ["Photos", "Likes over time", "Hashtags", f"Problems ({len(problems)})", "Catalogue"]
 )
 
 with tab_grid:
     n_pages = max(1, -(-len(catalogue) // PAGE_SIZE))
-    page = st.number_input("Page", 1, n_pages, 1, key="archive_grid_page") if n_pages > 1 else 1
+    page = 1
+    if n_pages > 1:
+        page = st.columns([1, 5])[0].number_input(f"Page (of {n_pages})", 1, n_pages, 1, key="archive_grid_page")
     shown = catalogue.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    post_sizes = catalogue["post_id"].value_counts()
     cache = default_cache()
     for start in range(0, len(shown), GRID_COLUMNS):
         row_cols = st.columns(GRID_COLUMNS)
@@ -63,10 +70,15 @@ with tab_grid:
             with col:
                 thumb = thumbnail_bytes(row["sha256"], row["path"], cache)
                 if thumb is not None:
-                    st.image(thumb, width="stretch")
+                    st.image(crop_square(load_image(thumb)), width="stretch")
                 likes = "likes unknown" if pd.isna(row["likes"]) else f"♥ {row['likes']:,}"
                 when = "date unknown" if pd.isna(row["timestamp"]) else row["timestamp"].strftime("%Y-%m-%d")
-                st.text(f"{likes} · {when}")
+                badges = []
+                if post_sizes[row["post_id"]] > 1:
+                    badges.append(f"{row['position']}/{post_sizes[row['post_id']]}")
+                if row["media_type"] == "video thumbnail":
+                    badges.append("video")
+                st.text(" · ".join([likes, when, *badges]))
                 caption = str(row["caption"] or "")
                 st.text(caption[:90] + ("…" if len(caption) > 90 else ""))
 
@@ -82,7 +94,8 @@ with tab_time:
             value=posts[metric or "likes"].astype(float),
         )
         fig = px.scatter(posts, x="timestamp", y="value", size="n_images", hover_name="hover",
-                         labels={"timestamp": "Posted (UTC)", "value": metric}, size_max=14)
+                         labels={"timestamp": "Posted (UTC)", "value": f"{metric}{suffix}", "n_images": "photos"},
+                         size_max=14)
         fig.update_traces(mode="lines+markers", line={"width": 1})
         st.plotly_chart(fig, key="archive_timeline")
 
@@ -92,7 +105,9 @@ with tab_tags:
         st.info("No hashtags in the captions.")
     else:
         fig = px.bar(tags.iloc[::-1], x="posts", y="hashtag", orientation="h", hover_data=["mean_likes"],
-                     labels={"posts": "posts using it", "hashtag": ""})
+                     labels={"posts": "posts using it", "hashtag": "", "mean_likes": likes_label},
+                     height=90 + 24 * len(tags))
+        fig.update_xaxes(dtick=1 if tags["posts"].max() <= 10 else None)
         st.plotly_chart(fig, key="archive_hashtags")
 
 with tab_problems:
