@@ -89,7 +89,7 @@ def test_open_folder_then_back_to_demo(app_server, browser, data_dir, artifacts_
     page.screenshot(path=str(artifacts_dir / "archive_folder.png"), full_page=True)
 
     # Another page sees the same archive.
-    page.get_by_role("link", name="Mosaic").click()
+    page.get_by_role("link", name="Faces").click()
     page.locator("[data-testid='stMain']").get_by_text("current archive: 25 photos").wait_for(timeout=30_000)
 
     sidebar.get_by_role("radio", name="Demo").click()
