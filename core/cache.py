@@ -67,7 +67,7 @@ class DiskCache:
     --------
     >>> import tempfile
     >>> cache = DiskCache(tempfile.mkdtemp())
-    >>> cache.put("thumb", "ab12", b"jpeg bytes")
+    >>> _ = cache.put("thumb", "ab12", b"jpeg bytes")
     >>> cache.get("thumb", "ab12")
     b'jpeg bytes'
     >>> cache.get("thumb", "ffff") is None

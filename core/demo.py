@@ -105,8 +105,7 @@ def load_demo(cache: DiskCache | None = None) -> Archive:
 
     Examples
     --------
-    >>> archive = load_demo()  # doctest: +SKIP
-    >>> archive.illustrative_engagement
+    >>> load_demo().illustrative_engagement  # doctest: +SKIP
     True
     """
     cache = cache or default_cache()

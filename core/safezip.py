@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -55,12 +56,23 @@ def decode_member_name(info: zipfile.ZipInfo) -> str:
         raw = name.encode("cp437")
     except UnicodeEncodeError:
         return name  # built in memory from a str: already decoded
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return name
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Legacy code pages: DOS/Explorer write CP437 (OEM), other tools CP1252.
+    # Keep the reading with more Latin letters; file names rarely hold box
+    # drawing or Greek, which is what the wrong one produces.
+    readings = [name]
+    try:
+        readings.append(raw.decode("cp1252"))
+    except UnicodeDecodeError:
+        pass
+    return max(readings, key=_latin_letters)
+
+
+def _latin_letters(text: str) -> int:
+    return sum(1 for c in text if ord(c) > 127 and "LATIN" in unicodedata.name(c, ""))
 
 
 def is_ignored_name(name: str) -> bool:

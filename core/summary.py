@@ -28,8 +28,9 @@ def posts_table(catalogue: pd.DataFrame) -> pd.DataFrame:
     >>> cat = pd.DataFrame({"post_id": ["a", "a", "b"], "timestamp": pd.to_datetime([1, 1, 2], unit="s", utc=True),
     ...                     "likes": pd.array([3, 3, None], dtype="Int64"), "comments": pd.array([1, 1, 0], dtype="Int64"),
     ...                     "caption": ["x", "x", "y"], "account": [None, None, None]})
-    >>> posts_table(cat)[["post_id", "likes", "n_images"]].to_dict("list")
-    {'post_id': ['a', 'b'], 'likes': [3, <NA>], 'n_images': [2, 1]}
+    >>> table = posts_table(cat)
+    >>> table["post_id"].tolist(), table["n_images"].tolist(), table["likes"].isna().tolist()
+    (['a', 'b'], [2, 1], [False, True])
     """
     if catalogue.empty:
         return pd.DataFrame(columns=["post_id", "timestamp", "likes", "comments", "caption", "n_images", "account"])

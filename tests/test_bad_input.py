@@ -216,15 +216,18 @@ def test_zip_member_count_is_capped(real_photos, tmp_path: Path):
 def test_non_utf8_names_are_decoded(real_photos, tmp_path: Path):
     # Names stored as raw bytes without the UTF-8 flag, as many archivers do: write
     # ASCII placeholders of the same length, then patch the bytes in both headers.
-    raw = {b"cafXX.jpg": "café.jpg".encode("utf-8"), b"XtX.jpg": "été.jpg".encode("cp1252")}
-    path = _zip(tmp_path, real_photos, [("cafXX.jpg", real_photos[0]), ("XtX.jpg", real_photos[1])])
+    raw = {b"cafXX.jpg": "café.jpg".encode("utf-8"),  # UTF-8, flag missing
+           b"XtX.jpg": "été.jpg".encode("cp1252"),  # Windows ANSI code page
+           b"naXve.jpg": "naïve.jpg".encode("cp437")}  # DOS / Explorer OEM code page
+    path = _zip(tmp_path, real_photos, [("cafXX.jpg", real_photos[0]), ("XtX.jpg", real_photos[1]),
+                                        ("naXve.jpg", real_photos[0])])
     data = path.read_bytes()
     for placeholder, name in raw.items():
         assert len(placeholder) == len(name) and data.count(placeholder) == 2
         data = data.replace(placeholder, name)
     path.write_bytes(data)
     archive = load_zip(path)
-    assert {"café.jpg", "été.jpg"} <= set(archive.catalogue["file"])
+    assert {"café.jpg", "été.jpg", "naïve.jpg"} <= set(archive.catalogue["file"])
     _assert_good_loaded(archive)
 
 
