@@ -23,6 +23,7 @@ import io
 import os
 import re
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +33,13 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from .config import cache_dir
 from .imageio import ImageError, load_image
 from .pipeline import Pipeline
 
-__all__ = ["BATCH_LIMIT", "FORMATS", "BatchResult", "encode_image", "zip_name", "apply_to_files"]
+__all__ = [
+    "BATCH_LIMIT", "FORMATS", "BatchResult", "encode_image", "zip_name", "apply_to_files", "scratch_zip_path",
+]
 
 #: Most photos the app processes in one batch run (full resolution is slow:
 #: about 0.1-1 s a photo, and the ZIP is kept until downloaded).
@@ -256,3 +260,22 @@ def apply_to_files(
             sink.close()
             tmp.unlink(missing_ok=True)
     return result
+
+
+def scratch_zip_path(token: str, max_age_hours: float = 24.0) -> Path:
+    """Where the app keeps one user's latest batch ZIP until it is downloaded.
+
+    ``<cache dir>/batch/<token>.zip``; ZIPs older than ``max_age_hours`` are
+    deleted on the way, so abandoned sessions do not fill the disk.
+    """
+    folder = cache_dir() / "batch"
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - max_age_hours * 3600
+    for old in folder.glob("*.zip"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+        except OSError:  # another session removed it first
+            pass
+    safe = re.sub(r"[^A-Za-z0-9_-]", "", token)[:64] or "batch"
+    return folder / f"{safe}.zip"
