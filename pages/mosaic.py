@@ -1,9 +1,693 @@
-"""Mosaic page (coming soon)."""
+"""Mosaic page: a target picture rebuilt from the archive's photos.
 
+After seed 003 (Tom Hudson's Instagram mosaics): crop the target and the
+photos, score every photo against every tile by mean squared error, place
+the photos by greedy best match, PuLP's linear programme or an exact
+Jonker-Volgenant assignment, optionally weighting face and person tiles
+(MediaPipe), and compare. The work is in :mod:`core.mosaic` and
+:mod:`core.weights`; this page only gathers settings and shows results.
+
+Caches: photo tiles on disk (per photo and size) and in memory; the target,
+its face/person masks and finished builds in memory, so a second visit (or
+the same build again) is instant. Big or slow solves run in a child process
+that the Cancel button kills.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from core import mosaic as M
+from core.cache import DiskCache, default_cache
+from core.imageio import ImageError, crop_square, decode_image, load_image
+from core.ingest import THUMB_SIDE, thumbnail_bytes
+from core.models import ModelUnavailableError
 from ui.state import current_archive
 
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
+TARGET_SIDE = 2048  # the target is kept at most this big (scoring and blending)
+MAX_TILES = 10_000
+MAX_PHOTOS = 12_000  # photos considered at most (a 12,000 x 12,000 float64 matrix is 1.15 GB)
+LP_MAX_TILES = 2_500  # the seed: "at about 2,500 photos, over an hour or out of memory"
+SUBPROCESS_PAIRS = 4_000_000  # tiles x photo slots above which a solve runs in a child process
+PREVIEW_SIDE = 1600
+
+METHOD_LABELS = {"exact": "Exact (Jonker–Volgenant)", "greedy": "Greedy best match", "lp": "PuLP LP"}
+WEIGHT_LABELS = {False: "Uniform", True: "Face & person weighted"}
+REGION_NAMES = {"all": "All tiles", "face": "Face", "person": "Person (not face)", "background": "Background"}
+
+#: (label, width px, height px, dpi) -- portrait sizes; turned to match the target. None = the target's shape.
+PRESETS: list[tuple[str, int | None, int | None, int | None]] = [
+    ("Same shape as the target · 3000 px long side", None, None, None),
+    ("Instagram portrait · 1080 × 1350 px", 1080, 1350, None),
+    ("A4 · 150 dpi · 1240 × 1754 px", 1240, 1754, 150),
+    ("A4 · 300 dpi · 2480 × 3508 px", 2480, 3508, 300),
+    ("A3 · 300 dpi · 3508 × 4961 px", 3508, 4961, 300),
+    ("Poster 50 × 70 cm · 150 dpi · 2953 × 4134 px", 2953, 4134, 150),
+    ("Poster 50 × 70 cm · 300 dpi · 5906 × 8268 px", 5906, 8268, 300),
+    ("Custom size", 0, 0, None),
+]
+PRESET_LABELS = [p[0] for p in PRESETS]
+
+
+# -- shared caches ----------------------------------------------------------------------
+
+
+@st.cache_resource
+def _memory() -> OrderedDict:
+    """Photo tiles and finished builds shared by every session (LRU)."""
+    return OrderedDict()
+
+
+STORE = _memory()  # captured here: the deferred download runs outside the script thread
+
+
+def _memo_get(key: tuple):
+    store = STORE
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    return None
+
+
+def _nbytes(value) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    if isinstance(value, Build):
+        return value.labels.nbytes + value.weights.nbytes + sum(r.photo_of_tile.nbytes + r.errors.nbytes
+                                                                for r in value.runs)
+    return 0
+
+
+def _memo_put(key: tuple, value, limit: int = 16, budget: int = 512 * 1024**2) -> None:
+    """Keep ``value``; drop the least recently used entries beyond ``limit`` or ``budget`` bytes."""
+    store = STORE
+    store[key] = value
+    store.move_to_end(key)
+    while len(store) > 1 and (len(store) > limit or sum(_nbytes(v) for v in store.values()) > budget):
+        store.popitem(last=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _archive_target(sha: str, path: str) -> np.ndarray:
+    return load_image(path, max_side=TARGET_SIDE)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _uploaded_target(digest: str, data: bytes) -> np.ndarray:
+    return load_image(data, max_side=TARGET_SIDE)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _display(digest: str, _image: np.ndarray) -> np.ndarray:
+    """The target at most 1024 px, for the page."""
+    from PIL import Image
+
+    h, w = _image.shape[:2]
+    scale = min(1.0, 1024 / max(h, w))
+    if scale == 1.0:
+        return _image
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(_image).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _regions(digest: str, model_dir: str | None, _image: np.ndarray) -> dict:
+    """Face and person masks of the target (MediaPipe); errors are not cached."""
+    from core.weights import region_masks
+
+    regions = region_masks(_image)
+    return {"face": regions.face, "person": regions.person, "n_faces": regions.n_faces, "notes": regions.notes}
+
+
+# -- photo tiles ---------------------------------------------------------------------------
+
+
+def _tile_from_source(sha: str, path: str, size: int, cache: DiskCache) -> np.ndarray | None:
+    kind = f"mosaic-tile{size}"
+    cached = cache.get_array(kind, sha)
+    if cached is not None and cached.shape == (size, size, 3):
+        return cached
+    try:
+        if size <= THUMB_SIDE:
+            data = thumbnail_bytes(sha, path, cache)
+            if data is None:
+                return None
+            square = crop_square(load_image(data))
+        else:
+            decoded = decode_image(path, max_side=4 * size)
+            square = crop_square(np.asarray(decoded.pixels))
+    except (ImageError, OSError):
+        return None
+    tile = M.square_tile(square, size)
+    cache.put_array(kind, sha, tile)
+    return tile
+
+
+def _load_tiles(shas: list[str], paths: list[str], size: int, progress=None) -> tuple[np.ndarray, list[int]]:
+    """Square tiles of every photo at ``size`` px; returns (tiles, indices that failed)."""
+    key = ("tiles", hashlib.sha256("\n".join(shas).encode()).hexdigest(), size)
+    hit = _memo_get(key)
+    if hit is not None:
+        return hit
+    cache = default_cache()
+    out = np.zeros((len(shas), size, size, 3), np.uint8)
+    failed: list[int] = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(_tile_from_source, s, p, size, cache) for s, p in zip(shas, paths)]
+        try:
+            for i, future in enumerate(futures):
+                tile = future.result()
+                if tile is None:
+                    failed.append(i)
+                else:
+                    out[i] = tile
+                if progress is not None and (i % 16 == 0 or i == len(futures) - 1):
+                    progress((i + 1) / len(futures), f"Photo tiles at {size} px: {i + 1:,} of {len(futures):,}")
+        finally:
+            for future in futures:
+                future.cancel()
+    result = (out, failed)
+    if not failed:
+        _memo_put(key, result)
+    return result
+
+
+# -- build ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    method: str
+    weighted: bool
+    photo_of_tile: np.ndarray
+    errors: np.ndarray
+    regions: dict
+    objective: float
+    seconds: float
+
+    @property
+    def label(self) -> str:
+        return f"{METHOD_LABELS[self.method]} · {WEIGHT_LABELS[self.weighted].lower()}"
+
+
+@dataclass
+class Build:
+    signature: tuple
+    rows: int
+    cols: int
+    tile_px: int
+    shas: list[str]
+    paths: list[str]
+    labels: np.ndarray
+    weights: np.ndarray
+    dpi: int | None
+    target_digest: str
+    runs: list[Run] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    step_seconds: dict = field(default_factory=dict)
+
+
+def _estimate_s(method: str, n_tiles: int, n_slots: int) -> float:
+    """Rough solve time on this machine (bench/mosaic.py), for the progress bar."""
+    if method == "lp":
+        return 1.5e-4 * n_tiles * n_slots + 3
+    if method == "exact":
+        return 8.0 * (max(n_tiles, n_slots) / 10_000) ** 2.3 + 1.5
+    return 3.0 * (n_tiles * n_slots / 1e8) + 1.5
+
+
+def _solve(method: str, tiles, photos, weights, reuse: int, bar) -> np.ndarray:
+    n_t, n_slots = len(tiles), len(photos) * reuse
+    if method != "lp" and n_t * n_slots < SUBPROCESS_PAIRS:
+        bar.progress(0.5, text=f"{METHOD_LABELS[method]}: placing {n_t:,} tiles…")
+        return M.solve(tiles, photos, method=method, weights=weights, reuse=reuse)
+    estimate = _estimate_s(method, n_t, n_slots)
+
+    caveat = "; many similar photos or tiles can take several times longer" if method == "exact" else ""
+
+    def poll(elapsed: float) -> None:
+        # approaches 1 without stopping: the estimate is only a guide
+        bar.progress(min(0.99, 1.0 - math.exp(-elapsed / estimate)),
+                     text=f"{METHOD_LABELS[method]}: {n_t:,} tiles × {n_slots:,} photo slots · "
+                          f"{elapsed:.0f} s (estimate: about {estimate:.0f} s{caveat})")
+
+    poll(0.0)
+    return M.run_in_subprocess(M.solve, tiles, photos, method=method, weights=weights, reuse=reuse, poll=poll)
+
+
+def _run_build(settings: dict, target: np.ndarray, regions: dict | None, status) -> Build:
+    rows, cols, score, reuse = settings["rows"], settings["cols"], settings["score"], settings["reuse"]
+    shas, paths = settings["shas"], settings["paths"]
+    bar = st.progress(0.0, text="Preparing…")
+    st.button("Cancel", key="mosaic_cancel", icon=":material/cancel:")
+    steps: dict[str, float] = {}
+
+    start = time.perf_counter()
+    status.update(label="Cutting the photos into square tiles…", expanded=True)
+    photos, failed = _load_tiles(shas, paths, score, progress=lambda f, m: bar.progress(f, text=m))
+    notes = []
+    if failed:
+        keep = np.setdiff1d(np.arange(len(shas)), failed)
+        photos = photos[keep]
+        shas = [shas[i] for i in keep]
+        paths = [paths[i] for i in keep]
+        notes.append(f"{len(failed)} photo(s) could not be read and were left out.")
+    M.check_capacity(rows * cols, len(shas), reuse)
+    tiles = M.target_tiles(target, rows, cols, score)
+    steps["Tiles"] = time.perf_counter() - start
+
+    face = person = None
+    if regions is not None:
+        face = M.crop_to_aspect(regions["face"], cols / rows)
+        person = M.crop_to_aspect(regions["person"], cols / rows)
+    face_cov = M.mask_coverage(face, rows, cols).ravel() if face is not None else np.zeros(rows * cols)
+    person_cov = M.mask_coverage(person, rows, cols).ravel() if person is not None else np.zeros(rows * cols)
+    labels = M.region_labels(face_cov, person_cov)
+    weights = M.tile_weights(face, person, rows, cols, alpha_face=settings["alpha_face"],
+                             alpha_person=settings["alpha_person"], width=settings["width"]).ravel()
+
+    build = Build(signature=settings["signature"], rows=rows, cols=cols, tile_px=settings["tile_px"],
+                  shas=shas, paths=paths, labels=labels, weights=weights, dpi=settings["dpi"],
+                  target_digest=settings["target_digest"], notes=notes, step_seconds=steps)
+    runs = settings["runs"]
+    for k, (method, weighted) in enumerate(runs, start=1):
+        label = f"{METHOD_LABELS[method]} · {WEIGHT_LABELS[weighted].lower()}"
+        status.update(label=f"Step {k} of {len(runs)}: {label}…", expanded=True)
+        bar.progress(0.0, text=f"{label}…")
+        w = weights if weighted else None
+        t0 = time.perf_counter()
+        chosen = _solve(method, tiles, photos, w, reuse, bar)
+        seconds = time.perf_counter() - t0
+        errors = M.tile_errors(tiles, photos, chosen)
+        objective = float((errors * (w if w is not None else 1.0)).sum())
+        build.runs.append(Run(method, weighted, chosen, errors, M.region_means(errors, labels), objective, seconds))
+    bar.progress(1.0, text="Done")
+    return build
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def _render(build: Build, run: Run, tile_px: int, target: np.ndarray | None, blend: float) -> np.ndarray:
+    used = np.unique(run.photo_of_tile)
+    tiles, failed = _load_tiles([build.shas[i] for i in used], [build.paths[i] for i in used], tile_px)
+    lookup = np.zeros(len(build.shas), np.intp)
+    lookup[used] = np.arange(len(used))
+    image = M.render(tiles, lookup[run.photo_of_tile], build.rows, build.cols)
+    if blend > 0 and target is not None:
+        image = M.blend(image, target, blend)
+    return image
+
+
+def _png(image: np.ndarray, dpi: int | None) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    extra = {"dpi": (dpi, dpi)} if dpi else {}
+    Image.fromarray(image).save(buf, "PNG", compress_level=3, **extra)
+    return buf.getvalue()
+
+
+# -- page ----------------------------------------------------------------------------------
+
+archive = current_archive()
+catalogue = archive.catalogue
+
 st.title("Mosaic")
-st.info("Coming soon: a picture rebuilt from your photos.")
-st.caption(f"It will work on the current archive: {current_archive().n_images} photos.")
+st.caption(
+    "A target picture rebuilt from your photos: every tile of the target gets one photo, chosen so that "
+    "the pixels match as closely as possible (mean squared error). After Tom Hudson's Instagram mosaics: "
+    "greedy best match, a PuLP linear programme, and the exact optimum by the Jonker–Volgenant algorithm, "
+    "with faces and people weighted by MediaPipe."
+)
+
+photos_table = catalogue.drop_duplicates("sha256").reset_index(drop=True) if len(catalogue) else catalogue
+if len(photos_table) == 0:
+    st.info("This archive has no photos to build a mosaic from. Pick another archive in the sidebar.")
+    st.stop()
+
+# 1 - target ---------------------------------------------------------------------------------
+st.subheader("1 · Target picture")
+left, right = st.columns([2, 3], gap="large")
+target: np.ndarray | None = None
+target_digest = ""
+target_sha: str | None = None
+with left:
+    source = st.segmented_control("Target", ["Archive photo", "Upload"], default="Archive photo",
+                                  key="mosaic_target_source", required=True)
+    if source == "Upload":
+        upload = st.file_uploader("Target picture", type=UPLOAD_TYPES, key="mosaic_upload")
+        if upload is not None:
+            data = upload.getvalue()
+            target_digest = hashlib.sha256(data).hexdigest()
+            try:
+                target = _uploaded_target(target_digest, data)
+            except ImageError as exc:
+                st.error(f"{upload.name}: {exc}", icon=":material/broken_image:")
+    else:
+        options = list(range(len(photos_table)))
+        pick = st.selectbox(
+            "Photo from the archive", options, index=0, key="mosaic_target_pick",
+            format_func=lambda i: f"{photos_table.at[i, 'file']} · {str(photos_table.at[i, 'caption'] or '')[:50]}",
+        )
+        row = photos_table.iloc[int(pick)]
+        target_sha = str(row["sha256"])
+        target_digest = target_sha
+        try:
+            target = _archive_target(target_sha, str(row["path"]))
+        except ImageError as exc:
+            st.error(f"{row['file']}: {exc}", icon=":material/broken_image:")
+    exclude = st.checkbox("Leave the target out of the tiles", value=True, key="mosaic_exclude",
+                          disabled=target_sha is None,
+                          help="Build the picture only from the other photos of the archive.")
+
+    preset_label = st.selectbox("Output size", PRESET_LABELS, key="mosaic_preset",
+                                help="Print sizes are turned to match the target (portrait or landscape).")
+    preset = PRESETS[PRESET_LABELS.index(preset_label)]
+    if preset[1] == 0:
+        c1, c2 = st.columns(2)
+        custom_w = c1.number_input("Width (px)", 64, 20_000, 3000, step=100, key="mosaic_custom_w")
+        custom_h = c2.number_input("Height (px)", 64, 20_000, 2000, step=100, key="mosaic_custom_h")
+
+if target is None:
+    with right:
+        st.info("Upload a target picture (JPEG, PNG, WebP…) or pick one from the archive.")
+    st.stop()
+
+display_target = _display(target_digest, target)
+with right:
+    st.image(display_target, width=420)
+    st.caption(f"Target: {target.shape[1]} × {target.shape[0]} px (as used here).")
+
+th, tw = target.shape[:2]
+target_aspect = tw / th
+if preset[1] is None:
+    out_w, out_h = (3000, round(3000 / target_aspect)) if target_aspect >= 1 else (round(3000 * target_aspect), 3000)
+elif preset[1] == 0:
+    out_w, out_h = int(custom_w), int(custom_h)
+else:
+    pw, ph = preset[1], preset[2]
+    out_w, out_h = (max(pw, ph), min(pw, ph)) if target_aspect > 1 else (pw, ph)
+dpi = preset[3]
+
+pool = photos_table
+if exclude and target_sha is not None:
+    pool = photos_table[photos_table["sha256"] != target_sha]
+if len(pool) > MAX_PHOTOS:
+    st.caption(f":material/info: This archive has {len(pool):,} photos; the mosaic uses the {MAX_PHOTOS:,} most "
+               "recent ones (the exact assignment needs memory in proportion to tiles × photos).")
+    pool = pool.iloc[-MAX_PHOTOS:]
+n_photos = len(pool)
+if n_photos == 0:
+    st.warning("The target is the only photo in this archive: untick “Leave the target out of the tiles”.")
+    st.stop()
+
+# 2 - grid -----------------------------------------------------------------------------------
+st.subheader("2 · Grid and tiles")
+g1, g2, g3, g4 = st.columns(4)
+default_reuse = 1 if n_photos >= 400 else math.ceil(400 / n_photos)
+reuse = int(g1.number_input(
+    "Use each photo up to k times", 1, 1000, default_reuse, key=f"mosaic_reuse_{n_photos}",
+    help="1 = every photo at most once (a true mosaic). Small archives need more.",
+))
+aspect = out_w / out_h
+planned = M.plan_grid(n_photos, aspect, reuse=reuse, max_tiles=MAX_TILES)
+plan_key = f"{n_photos}_{aspect:.4f}_{reuse}"
+rows = int(g2.number_input("Rows", 1, 400, planned[0], key=f"mosaic_rows_{plan_key}"))
+cols = int(g3.number_input("Columns", 1, 400, planned[1], key=f"mosaic_cols_{plan_key}"))
+score = int(g4.segmented_control("Score at (px)", [8, 16, 32], default=16, key="mosaic_score", required=True,
+                                 help="Tiles are compared at this size; the mosaic is drawn at full size."))
+tile_px, final_w, final_h = M.output_size(rows, cols, out_w, out_h)
+n_tiles = rows * cols
+size_note = f" at {dpi} dpi ({final_w / dpi * 2.54:.1f} × {final_h / dpi * 2.54:.1f} cm)" if dpi else ""
+st.caption(
+    f"Planned from {n_photos:,} photos{f' × {reuse}' if reuse > 1 else ''} and the output's shape: "
+    f"{planned[0]} × {planned[1]}. Grid {rows} × {cols} = {n_tiles:,} tiles of {tile_px} px; "
+    f"print file {final_w} × {final_h} px{size_note}."
+    + (f" Tiles above {THUMB_SIDE} px are drawn from the original files." if tile_px > THUMB_SIDE else "")
+)
+
+
+def _allow_reuse(k: int, r: int, c: int, n: int) -> None:
+    """Raise the reuse limit and keep the grid the user chose (its widgets are keyed by the plan)."""
+    st.session_state[f"mosaic_reuse_{n}"] = k
+    key = f"{n}_{aspect:.4f}_{k}"
+    st.session_state[f"mosaic_rows_{key}"] = r
+    st.session_state[f"mosaic_cols_{key}"] = c
+
+
+def _smaller_grid(r: int, c: int) -> None:
+    st.session_state[f"mosaic_rows_{plan_key}"] = r
+    st.session_state[f"mosaic_cols_{plan_key}"] = c
+
+
+grid_ok = True
+if n_tiles > MAX_TILES:
+    grid_ok = False
+    st.error(f"{n_tiles:,} tiles is more than this page handles ({MAX_TILES:,}); choose fewer rows or columns.")
+else:
+    try:
+        M.check_capacity(n_tiles, n_photos, reuse)
+    except M.MosaicError as exc:
+        grid_ok = False
+        need = -(-n_tiles // n_photos)
+        fit = M.plan_grid(n_photos, aspect, reuse=reuse, max_tiles=MAX_TILES)
+        st.error(str(exc), icon=":material/grid_off:")
+        b1, b2, _ = st.columns([1, 1, 2])
+        b1.button(f"Allow each photo up to {need} times", key="mosaic_fix_reuse", on_click=_allow_reuse,
+                  args=(need, rows, cols, n_photos))
+        b2.button(f"Use a {fit[0]} × {fit[1]} grid", key="mosaic_fix_grid", on_click=_smaller_grid, args=fit)
+
+# 3 - weighting --------------------------------------------------------------------------------
+st.subheader("3 · Face and person weighting")
+w1, w2 = st.columns([2, 3], gap="large")
+regions = None
+with w1:
+    use_weights = st.toggle("Weight faces and people", value=True, key="mosaic_weights",
+                            help="Errors on face and person tiles count more, so they get the best photos.")
+    alpha_face = st.slider("Face weight α", 0.0, 30.0, 10.0, 0.5, key="mosaic_alpha_face",
+                           disabled=not use_weights, help="A face tile counts 1 + α times as much as background.")
+    alpha_person = st.slider("Person weight α", 0.0, 30.0, 3.0, 0.5, key="mosaic_alpha_person",
+                             disabled=not use_weights)
+    width = st.slider("Falloff width (tiles)", 0.0, 10.0, 2.0, 0.5, key="mosaic_width", disabled=not use_weights,
+                      help="Weight = 1 + α·max(0, 1 − distance / width): borders fade over this many tiles.")
+    if use_weights:
+        try:
+            with st.spinner("Finding faces and people (MediaPipe)…"):
+                regions = _regions(target_digest, os.environ.get("FEEDLENS_MODEL_DIR"), target)
+        except ModelUnavailableError as exc:
+            st.warning(f"Weighting is off: {exc}\n\nThe mosaic uses uniform weights.", icon=":material/warning:")
+        except Exception as exc:  # noqa: BLE001 - MediaPipe failures must not break the page
+            st.warning(f"Weighting is off: face/person detection failed ({type(exc).__name__}: {exc}). "
+                       "The mosaic uses uniform weights.", icon=":material/warning:")
+        if regions is not None and not (regions["face"].any() or regions["person"].any()):
+            st.info("No face or person found in this target: uniform weights are used.", icon=":material/info:")
+            regions = None
+        elif regions is not None:
+            found = [f"{regions['n_faces']} face(s)" if regions["n_faces"] else "no face",
+                     "a person" if regions["person"].any() else "no person"]
+            st.caption("MediaPipe found " + " and ".join(found) + ".")
+weights_grid = None
+with w2:
+    if grid_ok:
+        if regions is not None:
+            weights_grid = M.tile_weights(
+                M.crop_to_aspect(regions["face"], cols / rows), M.crop_to_aspect(regions["person"], cols / rows),
+                rows, cols, alpha_face=alpha_face, alpha_person=alpha_person, width=width)
+        else:
+            weights_grid = np.ones((rows, cols))
+        overlay = M.weight_overlay(display_target, weights_grid)
+        st.image(overlay, width=480)
+        lo, hi = float(weights_grid.min()), float(weights_grid.max())
+        st.caption(f"Tile weights on the target, cropped to the grid: {lo:.1f} (dark purple) to {hi:.1f} "
+                   "(bright yellow)." if hi > lo else "Tile weights: uniform (1 everywhere).")
+    else:
+        st.image(M.crop_to_aspect(display_target, aspect), width=480)
+
+# 4 - methods --------------------------------------------------------------------------------
+st.subheader("4 · Placement")
+m1, m2 = st.columns([3, 2], gap="large")
+with m1:
+    methods = st.pills("Methods", list(METHOD_LABELS), selection_mode="multi", default=["exact", "greedy"],
+                       format_func=METHOD_LABELS.get, key="mosaic_methods")
+    weight_modes = st.pills("Weighting", [False, True], selection_mode="multi",
+                            default=[False, True] if regions is not None else [False],
+                            format_func=WEIGHT_LABELS.get, key=f"mosaic_weight_modes_{regions is not None}",
+                            disabled=regions is None)
+    if regions is None:
+        weight_modes = [False]
+    lp_ok = True
+    if "lp" in (methods or []):
+        if n_tiles > LP_MAX_TILES:
+            lp_ok = False
+            st.error(f"PuLP is limited to {LP_MAX_TILES:,} tiles (the seed: at about 2,500 photos it took "
+                     "over an hour or ran out of memory). Exact gives the same optimum in seconds.")
+        elif n_tiles > M.LP_COMFORT_TILES:
+            st.warning(f"PuLP with {n_tiles:,} tiles needs about {_estimate_s('lp', n_tiles, n_photos * reuse) / 60:.0f} "
+                       "minutes and several GB of memory; exact assignment gives the same optimum in seconds.")
+            lp_ok = st.checkbox("Run PuLP anyway", key="mosaic_lp_anyway")
+        else:
+            st.caption(f"PuLP: one variable per tile and photo slot ({n_tiles * n_photos * reuse:,}); "
+                       f"about {_estimate_s('lp', n_tiles, n_photos * reuse):.0f} s.")
+    runs = [(m, w) for m in METHOD_LABELS if m in (methods or []) and (m != "lp" or lp_ok)
+            for w in (False, True) if w in (weight_modes or [])]
+with m2:
+    build_clicked = st.button("Build mosaic", type="primary", key="mosaic_build", icon=":material/grid_view:",
+                              disabled=not (grid_ok and runs))
+    if not runs:
+        st.caption("Choose at least one method and one weighting.")
+
+shas = pool["sha256"].astype(str).tolist()
+paths = pool["path"].astype(str).tolist()
+signature = (
+    archive.key or archive.name, target_digest, tuple(sorted(shas)) if len(shas) < 50 else hashlib.sha256(
+        "\n".join(shas).encode()).hexdigest(), rows, cols, score, reuse, tuple(runs),
+    (alpha_face, alpha_person, width) if regions is not None else None,
+)
+settings = dict(rows=rows, cols=cols, score=score, reuse=reuse, shas=shas, paths=paths, runs=runs,
+                alpha_face=alpha_face, alpha_person=alpha_person, width=width, tile_px=tile_px, dpi=dpi,
+                target_digest=target_digest, signature=signature)
+
+if st.session_state.get("mosaic_cancel"):
+    st.info("Build cancelled.", icon=":material/cancel:")
+
+if build_clicked:
+    cached = _memo_get(("build", signature))
+    if cached is not None:
+        st.session_state["mosaic_build_result"] = cached
+    else:
+        failure = None
+        with st.status("Building the mosaic…", expanded=True) as status:
+            try:
+                build = _run_build(settings, target, regions, status)
+            except M.MosaicError as exc:
+                failure = str(exc)
+            except MemoryError:
+                failure = "Out of memory: choose a smaller grid or fewer photos."
+            except (ImageError, OSError, ValueError) as exc:
+                failure = f"The mosaic could not be built ({type(exc).__name__}: {exc})."
+            if failure:
+                status.update(label="The mosaic could not be built", state="error", expanded=False)
+            else:
+                status.update(label=f"Mosaic built: {len(build.runs)} placement(s) of {n_tiles:,} tiles",
+                              state="complete", expanded=False)
+        if failure:
+            st.error(failure)
+        else:
+            _memo_put(("build", signature), build)
+            st.session_state["mosaic_build_result"] = build
+
+build: Build | None = st.session_state.get("mosaic_build_result")
+if build is not None and build.target_digest != target_digest:
+    build = None
+
+# 5 - results -----------------------------------------------------------------------------------
+st.subheader("5 · Results")
+if build is None:
+    st.info("Press **Build mosaic** to place the photos.", icon=":material/grid_view:")
+    st.stop()
+if build.signature != signature:
+    st.caption(":material/info: The settings changed since this mosaic was built; press Build mosaic to update it.")
+for note in build.notes:
+    st.warning(note)
+
+labels_of = [r.label for r in build.runs]
+default_run = next((r.label for r in build.runs if r.method == "exact" and r.weighted),
+                   next((r.label for r in build.runs if r.method == "exact"), labels_of[0]))
+r1, r2 = st.columns([3, 2], gap="large")
+with r2:
+    shown_label = st.selectbox("Show", labels_of, index=labels_of.index(default_run), key="mosaic_show")
+    run = build.runs[labels_of.index(shown_label)]
+    blend = st.slider("Blend the target over the mosaic", 0.0, 0.8, 0.0, 0.05, key="mosaic_blend",
+                      help="0 = an honest mosaic. The seed calls heavy overlays of the target “cheating”.")
+    full_w, full_h = build.cols * build.tile_px, build.rows * build.tile_px
+    frozen_build, frozen_run, frozen_blend, frozen_target = build, run, blend, target
+    st.download_button(
+        "Download PNG (print resolution)",
+        data=lambda: _png(_render(frozen_build, frozen_run, frozen_build.tile_px, frozen_target, frozen_blend),
+                          frozen_build.dpi),
+        file_name=f"feedlens_mosaic_{build.rows}x{build.cols}_{run.method}{'_weighted' if run.weighted else ''}.png",
+        mime="image/png", key="mosaic_download", on_click="ignore", icon=":material/download:", type="primary",
+    )
+    st.caption(f"Download: {full_w} × {full_h} px PNG" + (f" at {build.dpi} dpi" if build.dpi else "")
+               + f", {build.rows} × {build.cols} tiles of {build.tile_px} px. It is drawn when you click.")
+    greedy = next((r for r in build.runs if r.method == "greedy" and not r.weighted), None)
+    exact = next((r for r in build.runs if r.method == "exact" and not r.weighted), None)
+    lp = next((r for r in build.runs if r.method == "lp" and not r.weighted), None)
+    best = exact or lp
+    if greedy is not None and best is not None:
+        change = 100 * (best.regions["all"] - greedy.regions["all"]) / greedy.regions["all"]
+        st.markdown(f"**{METHOD_LABELS[best.method]}** changes the mean error by **{change:+.1f} %** against "
+                    f"greedy ({greedy.regions['all']:.4f} → {best.regions['all']:.4f}); the seed's LP: −26 % "
+                    "(0.093 → 0.069).")
+    if exact is not None and lp is not None:
+        rel = abs(lp.objective - exact.objective) / max(exact.objective, 1e-12)
+        st.markdown(f"PuLP and exact reach the same total error (relative difference {rel:.1e}); exact was "
+                    f"{lp.seconds / max(exact.seconds, 1e-6):,.0f}× faster.")
+    uw = next((r for r in build.runs if r.method == "exact" and not r.weighted), None)
+    ww = next((r for r in build.runs if r.method == "exact" and r.weighted), None)
+    if uw is not None and ww is not None and not math.isnan(uw.regions["face"]):
+        st.markdown(f"Weighting changes the face tiles' error from {uw.regions['face']:.4f} to "
+                    f"**{ww.regions['face']:.4f}** (background: {uw.regions['background']:.4f} → "
+                    f"{ww.regions['background']:.4f}).")
+    if any(r.method == "greedy" and r.weighted for r in build.runs):
+        st.caption("Greedy takes the cheapest pairs first, so heavily weighted (face) tiles are filled last: "
+                   "weights help the optimal methods, not greedy.")
+with r1:
+    preview_px = max(1, min(build.tile_px, PREVIEW_SIDE // max(build.rows, build.cols)))
+    preview = _render(build, run, preview_px, target, blend)
+    st.image(preview, width="stretch")
+    st.caption(f"{run.label}: mean tile MSE {run.regions['all']:.4f}, placed in {run.seconds:.2f} s.")
+
+table = pd.DataFrame([
+    {"Method": METHOD_LABELS[r.method], "Weighting": WEIGHT_LABELS[r.weighted],
+     "Mean MSE": r.regions["all"], "Face": r.regions["face"], "Person (not face)": r.regions["person"],
+     "Background": r.regions["background"], "Weighted total": r.objective, "Time (s)": r.seconds}
+    for r in build.runs
+])
+st.dataframe(table, hide_index=True, key="mosaic_table",
+             column_config={c: st.column_config.NumberColumn(format="%.4f")
+                            for c in ["Mean MSE", "Face", "Person (not face)", "Background"]}
+             | {"Weighted total": st.column_config.NumberColumn(format="%.3f"),
+                "Time (s)": st.column_config.NumberColumn(format="%.2f")})
+counts = np.bincount(build.labels, minlength=3)
+st.caption(f"MSE of pixels in [0, 1], per tile at the scoring size. Regions: {counts[2]} face tiles, {counts[1]} "
+           f"person tiles, {counts[0]} background tiles (a tile belongs to a region when at least half of it "
+           "is covered). Cutting the tiles took " + f"{build.step_seconds.get('Tiles', 0.0):.2f} s.")
+
+h1, h2 = st.columns(2, gap="large")
+with h1:
+    fig = go.Figure()
+    top = max(float(r.errors.max()) for r in build.runs) or 1.0
+    bins = {"start": 0.0, "end": top * 1.0001, "size": top / 40}
+    for r in build.runs:
+        fig.add_trace(go.Histogram(x=r.errors, name=r.label, opacity=0.55, xbins=bins))
+    fig.update_layout(barmode="overlay", xaxis_title="tile MSE", yaxis_title="tiles", height=400,
+                      title={"text": "Distribution of tile errors", "font": {"size": 14}},
+                      legend={"orientation": "h", "y": -0.25}, margin={"t": 40})
+    st.plotly_chart(fig, key="mosaic_hist", width="stretch")
+with h2:
+    fig = go.Figure()
+    for r in build.runs:
+        regions_shown = [k for k in REGION_NAMES if not math.isnan(r.regions[k])]
+        fig.add_trace(go.Bar(x=[REGION_NAMES[k] for k in regions_shown], y=[r.regions[k] for k in regions_shown],
+                             name=r.label))
+    fig.update_layout(barmode="group", yaxis_title="mean MSE", height=400,
+                      title={"text": "Mean error by region", "font": {"size": 14}},
+                      legend={"orientation": "h", "y": -0.25}, margin={"t": 40})
+    st.plotly_chart(fig, key="mosaic_regions", width="stretch")
