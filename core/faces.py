@@ -36,9 +36,7 @@ from __future__ import annotations
 import atexit
 import io
 import queue
-import sys
 import threading
-import types
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,21 +123,11 @@ class IndexCancelled(Exception):
 
 
 def _mediapipe_vision():
-    """Import MediaPipe's vision tasks without pulling in TensorFlow.
+    """``(mediapipe, BaseOptions, vision)`` without TensorFlow (see core.mediapipe_tasks)."""
+    from .mediapipe_tasks import import_vision
 
-    ``mediapipe.tasks.python.core.optional_dependencies`` imports TensorFlow
-    (when installed) only to decorate docstrings, which costs over ten seconds.
-    A stand-in module with the same no-op decorator is registered first.
-    """
-    name = "mediapipe.tasks.python.core.optional_dependencies"
-    if name not in sys.modules and "tensorflow" not in sys.modules:
-        stub = types.ModuleType(name)
-        stub.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda obj: obj)
-        sys.modules[name] = stub
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
-
-    return mp, BaseOptions, vision
+    mp, vision, base_options = import_vision()
+    return mp, base_options, vision
 
 
 @dataclass

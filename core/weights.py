@@ -20,9 +20,7 @@ MediaPipe is imported inside the functions (about 2 s the first time).
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,22 +74,10 @@ class Regions:
 
 
 def _vision():
-    """``(mediapipe, vision, BaseOptions)``, imported without TensorFlow.
+    """``(mediapipe, vision, BaseOptions)`` without TensorFlow (see core.mediapipe_tasks)."""
+    from .mediapipe_tasks import import_vision
 
-    ``mediapipe.tasks`` imports TensorFlow (5-15 s and 500 MB here) only to
-    find a documentation decorator when TensorFlow happens to be installed;
-    pre-registering the no-op fallback that MediaPipe itself uses when
-    TensorFlow is missing avoids that.
-    """
-    name = "mediapipe.tasks.python.core.optional_dependencies"
-    if name not in sys.modules and "mediapipe.tasks" not in sys.modules:
-        stub = types.ModuleType(name)
-        stub.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda obj: obj)  # type: ignore[attr-defined]
-        sys.modules[name] = stub
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
-
-    return mp, vision, BaseOptions
+    return import_vision()
 
 
 def _rgb(image: NDArray) -> NDArray[np.uint8]:
