@@ -1,0 +1,149 @@
+"""AppTest of the Explore page on the demo archive and on awkward small archives.
+
+ImageNet weights are never downloaded here: the offline case is forced (so the
+tests behave the same with or without a network), and the CNN path runs with
+random weights.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.archive import load_folder
+from core.features import CNNFeatures, WeightsUnavailableError
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = "pages/explore.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_streamlit_caches(monkeypatch: pytest.MonkeyPatch):
+    """Each test starts with empty in-memory caches and no ImageNet weights."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    original_fit = CNNFeatures.fit
+
+    def offline_fit(self, X=None, y=None):
+        if self.weights == "imagenet":
+            raise WeightsUnavailableError(
+                "The ImageNet weights of MobileNetV3Small could not be had: the download failed "
+                "(no internet connection?). Use colour & texture or raw pixels."
+            )
+        return original_fit(self, X, y)
+
+    monkeypatch.setattr(CNNFeatures, "fit", offline_fit)
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def _explore(archive=None, **state) -> AppTest:
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180)
+    if archive is not None:
+        at.session_state["archive"] = archive
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_offline_default_says_so_and_falls_back_to_colour_texture():
+    at = _explore()
+    assert at.title[0].value == "Explore"
+    assert any("could not be had" in w.value for w in at.warning)
+    assert at.selectbox(key="explore_features").value == "colour_texture"
+    labels = [b.label for b in at.button]
+    assert "Try the download again" in labels and "Use random weights instead" in labels
+    assert len(_charts(at)) >= 2  # silhouette curve and the map
+    assert any("Drag a box on the map" in i.value for i in at.info)  # nothing selected yet
+    assert [s.label for s in at.slider][:2] == ["Perplexity", "k (number of clusters)"]
+    # 15 photos: perplexity stays below (15 - 1) / 3.
+    assert at.slider(key="explore_perplexity").max <= 4
+    assert any("Suggested k" in c.value for c in at.caption)
+    assert len(at.get("dataframe")) == 2
+
+    # A second visit reuses the features from memory: no job runs.
+    at.run()
+    assert not at.exception
+    assert not any("computed" in c.value and "read from the cache" in c.value for c in at.caption)
+
+
+def test_use_random_weights_button_runs_the_cnn_and_shows_imagenet_groups():
+    at = _explore()
+    next(b for b in at.button if b.label == "Use random weights instead").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="explore_features").value == "mobilenet_v3_small"
+    assert any("Random weights" in w.value for w in at.warning)
+    assert at.toggle(key="explore_random_weights").value is True
+    # Labels exist, so the group chips, the per-group engagement table and the sunburst appear.
+    # (per cluster, per group, labels, export; without labels only per cluster and export)
+    assert len(at.get("dataframe")) == 4
+    at.session_state["explore_colour_by"] = "ImageNet group"
+    at.session_state["explore_group"] = "Objects"
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_raw_pixels_hdbscan_and_export():
+    at = _explore()
+    at.selectbox(key="explore_features").set_value("raw").run()
+    assert not at.exception, at.exception
+    at.slider(key="explore_raw_size").set_value(32).run()
+    assert not at.exception, at.exception
+    at.session_state["explore_cluster_method"] = "HDBSCAN"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="explore_min_cluster").value >= 2
+    downloads = [el for el in at.get("download_button")]
+    assert len(downloads) == 2
+
+
+def _folder_of(tmp_path: Path, photos: list[Path]) -> Path:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i, photo in enumerate(photos):
+        shutil.copy(photo, folder / f"photo_{i}{photo.suffix}")
+    return folder
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_tiny_archives_explain_instead_of_a_map(n: int, data_dir: Path, tmp_path: Path):
+    photos = sorted((data_dir / "photos-imagenet-coarse6" / "images" / "dog").glob("*.JPEG"))[:n]
+    archive = load_folder(_folder_of(tmp_path, photos))
+    at = _explore(archive)
+    assert any(f"at least 4 photos; this archive has {n}" in i.value for i in at.info)
+    assert not _charts(at)
+
+
+def test_identical_photos_are_explained(data_dir: Path, tmp_path: Path):
+    photo = sorted((data_dir / "photos-imagenet-coarse6" / "images" / "cat").glob("*.JPEG"))[0]
+    archive = load_folder(_folder_of(tmp_path, [photo] * 6))
+    at = _explore(archive)
+    assert any("same features" in i.value for i in at.info)
+    assert _charts(at)
+
+
+def test_grayscale_photos_make_a_map(data_dir: Path, tmp_path: Path):
+    folder = tmp_path / "grey"
+    folder.mkdir()
+    sources = sorted((data_dir / "photos-imagenet-coarse6" / "images" / "landscape").glob("*.JPEG"))[:6]
+    for i, path in enumerate(sources):
+        Image.open(path).convert("L").save(folder / f"grey_{i}.png")
+    # And one 16-bit greyscale photo.
+    Image.fromarray((np.linspace(0, 65535, 80 * 60).reshape(60, 80)).astype(np.uint16)).save(folder / "deep.png")
+    at = _explore(load_folder(folder))
+    assert not any("same features" in i.value for i in at.info)
+    assert len(_charts(at)) >= 2
