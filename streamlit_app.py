@@ -11,12 +11,12 @@ from ui.state import archive_picker
 st.set_page_config(page_title="Feedlens", page_icon=":material/photo_library:", layout="wide")
 
 PAGES = [
-    st.Page("pages/archive.py", title="Archive", icon=":material/photo_library:", url_path="archive", default=True),
-    st.Page("pages/filters.py", title="Filters", icon=":material/tune:", url_path="filters"),
-    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore"),
-    st.Page("pages/forecast.py", title="Forecast", icon=":material/trending_up:", url_path="forecast"),
-    st.Page("pages/mosaic.py", title="Mosaic", icon=":material/grid_view:", url_path="mosaic"),
-    st.Page("pages/faces.py", title="Faces", icon=":material/face:", url_path="faces"),
+    st.Page("app_pages/archive.py", title="Archive", icon=":material/photo_library:", url_path="archive", default=True),
+    st.Page("app_pages/filters.py", title="Filters", icon=":material/tune:", url_path="filters"),
+    st.Page("app_pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore"),
+    st.Page("app_pages/forecast.py", title="Forecast", icon=":material/trending_up:", url_path="forecast"),
+    st.Page("app_pages/mosaic.py", title="Mosaic", icon=":material/grid_view:", url_path="mosaic"),
+    st.Page("app_pages/faces.py", title="Faces", icon=":material/face:", url_path="faces"),
 ]
 
 page = st.navigation(PAGES)

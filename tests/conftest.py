@@ -53,13 +53,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):
-    """A real ``streamlit run streamlit_app.py`` on a free localhost port.
-
-    Yields the base URL. The server has its own cache folder and the shared
-    MediaPipe models.
-    """
+def _start_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):
+    """Start ``streamlit run streamlit_app.py`` on a free port; yield its URL, then stop it."""
     port = _free_port()
     cache = tmp_path_factory.mktemp("server-cache")
     env = dict(os.environ, FEEDLENS_CACHE_DIR=str(cache), FEEDLENS_MODEL_DIR=str(shared_dir / "models"))
@@ -98,6 +93,22 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):
     log.close()
     # A traceback in the server log means a user saw (or would have seen) one.
     assert "Traceback" not in server_log, server_log[-5000:]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):
+    """A real ``streamlit run streamlit_app.py`` on a free localhost port, for the session.
+
+    Yields the base URL. The server has its own cache folder and the shared
+    MediaPipe models.
+    """
+    yield from _start_server(tmp_path_factory, shared_dir)
+
+
+@pytest.fixture
+def fresh_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):
+    """A server no browser has talked to yet (for first-request behaviour)."""
+    yield from _start_server(tmp_path_factory, shared_dir)
 
 
 @pytest.fixture(scope="session")

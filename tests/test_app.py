@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGES = ["pages/archive.py", "pages/filters.py", "pages/explore.py", "pages/forecast.py",
-         "pages/mosaic.py", "pages/faces.py"]
+PAGES = ["app_pages/archive.py", "app_pages/filters.py", "app_pages/explore.py", "app_pages/forecast.py",
+         "app_pages/mosaic.py", "app_pages/faces.py"]
 
 
 def _app() -> AppTest:

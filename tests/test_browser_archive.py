@@ -124,3 +124,15 @@ def test_captions_render_as_text_not_html(app_server, browser, data_dir, tmp_pat
     page.wait_for_timeout(1500)
     assert main.locator("img[src='x']").count() == 0
     assert dialogs == []
+
+
+def test_deep_link_on_a_fresh_server_has_the_app_shell(fresh_server, browser):
+    # A shared link is often the first request a server gets: it must still run the
+    # entry script (navigation, archive picker), not a bare page script.
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{fresh_server}/archive")
+    _wait_for_app(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Demo archive: 15 posts, 15 photos").wait_for(timeout=60_000)
+    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert "Filters" in nav and "filters" not in nav.split()

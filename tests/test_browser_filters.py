@@ -35,11 +35,7 @@ def _open(browser, url: str):
 
 
 def _start(app_server: str, browser):
-    # Load the app's root first: with a pages/ folder beside the entry script, Streamlit
-    # (1.67) serves a fresh server's very first deep link as an old-style page without
-    # st.navigation until the root has run once (see the report on the Filters page).
-    page, _ = _open_root(browser, app_server)
-    page.close()
+    # A deep link, as a shared link would be opened.
     return _open(browser, f"{app_server}/filters")
 
 

@@ -20,7 +20,7 @@ from core.archive import load_folder
 from core.features import CNNFeatures, WeightsUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
-PAGE = "pages/explore.py"
+PAGE = "app_pages/explore.py"
 
 
 @pytest.fixture(autouse=True)

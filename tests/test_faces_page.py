@@ -25,7 +25,7 @@ def models(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _faces_page() -> AppTest:
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180).run()
-    at.switch_page("pages/faces.py").run()
+    at.switch_page("app_pages/faces.py").run()
     assert not at.exception, at.exception
     return at
 

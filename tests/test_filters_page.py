@@ -25,7 +25,7 @@ def _page(query: str | None = None) -> AppTest:
     if query is not None:
         at.query_params[QUERY_PARAM] = query
     at.run()
-    at.switch_page("pages/filters.py").run()
+    at.switch_page("app_pages/filters.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -22,7 +22,7 @@ def models(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180).run()
-    at.switch_page("pages/mosaic.py").run()
+    at.switch_page("app_pages/mosaic.py").run()
     assert not at.exception, at.exception
     return at
 
