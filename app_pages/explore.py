@@ -45,6 +45,7 @@ from core.features import (
 )
 from core.imageio import ImageError, crop_square, load_image
 from core.ingest import THUMB_SIDE, thumbnail_bytes
+from core.summary import engagement_by
 from ui.state import current_archive
 
 GALLERY_COLUMNS = 6
@@ -515,38 +516,25 @@ tab_eng, tab_labels, tab_new, tab_export = st.tabs(
 )
 
 
-def engagement(by: str) -> pd.DataFrame:
-    out = frame.groupby(by, sort=False).agg(
-        photos=("file", "size"),
-        median_likes=("likes", lambda s: s.dropna().median() if s.notna().any() else np.nan),
-        median_comments=("comments", lambda s: s.dropna().median() if s.notna().any() else np.nan),
-        mean_likes=("likes", lambda s: s.dropna().mean() if s.notna().any() else np.nan),
-    )
-    if labels_known and by == "cluster":
-        out["typical ImageNet group"] = frame.groupby("cluster", sort=False)["imagenet_group"].agg(
-            lambda s: f"{s.value_counts().index[0]} ({s.value_counts().iloc[0]}/{len(s)})"
-        )
-    return out.sort_values("median_likes", ascending=False, na_position="last").reset_index()
-
-
 with tab_eng:
     suffix = " (illustrative)" if archive.illustrative_engagement else ""
     st.caption(f"Engagement per cluster{' and per ImageNet group' if labels_known else ''}: which kinds of "
                f"photos do best{suffix}.")
+    ENGAGEMENT_FORMAT = {"median_likes": st.column_config.NumberColumn(format="%.0f"),
+                         "median_comments": st.column_config.NumberColumn(format="%.0f"),
+                         "mean_likes": st.column_config.NumberColumn(format="%.1f")}
     cols = st.columns(2 if labels_known else 1)
     with cols[0]:
         st.markdown("**Per cluster**")
-        st.dataframe(engagement("cluster"), hide_index=True, key="explore_eng_cluster",
-                     column_config={"median_likes": st.column_config.NumberColumn(format="%.0f"),
-                                    "median_comments": st.column_config.NumberColumn(format="%.0f"),
-                                    "mean_likes": st.column_config.NumberColumn(format="%.1f")})
+        per_cluster = engagement_by(frame, "cluster", typical="imagenet_group" if labels_known else None)
+        st.dataframe(per_cluster.rename(columns={"typical imagenet_group": "typical ImageNet group"}),
+                     hide_index=True, key="explore_eng_cluster",
+                     column_config=ENGAGEMENT_FORMAT)
     if labels_known:
         with cols[1]:
             st.markdown("**Per ImageNet group**")
-            st.dataframe(engagement("imagenet_group"), hide_index=True, key="explore_eng_group",
-                         column_config={"median_likes": st.column_config.NumberColumn(format="%.0f"),
-                                        "median_comments": st.column_config.NumberColumn(format="%.0f"),
-                                        "mean_likes": st.column_config.NumberColumn(format="%.1f")})
+            st.dataframe(engagement_by(frame, "imagenet_group"), hide_index=True, key="explore_eng_group",
+                         column_config=ENGAGEMENT_FORMAT)
 
 with tab_labels:
     if not labels_known:

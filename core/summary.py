@@ -6,7 +6,7 @@ from collections import Counter
 
 import pandas as pd
 
-__all__ = ["posts_table", "top_hashtags"]
+__all__ = ["posts_table", "top_hashtags", "engagement_by"]
 
 
 def posts_table(catalogue: pd.DataFrame) -> pd.DataFrame:
@@ -72,3 +72,47 @@ def top_hashtags(catalogue: pd.DataFrame, n: int = 20) -> pd.DataFrame:
     rows = [(tag, count, float(likes.get(tag)) if pd.notna(likes.get(tag)) else None)
             for tag, count in counts.most_common(n)]
     return pd.DataFrame(rows, columns=["hashtag", "posts", "mean_likes"])
+
+
+def engagement_by(frame: pd.DataFrame, by: str, *, typical: str | None = None) -> pd.DataFrame:
+    """Photos, median/mean likes and median comments per group, best first.
+
+    Unknown counts (hidden likes, exports without insights) are left out of
+    each statistic rather than counted as zero.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per photo, with ``by``, ``likes`` and ``comments`` columns.
+    by : str
+        Column to group by (a cluster id, an ImageNet group...).
+    typical : str, optional
+        Another column whose most common value per group is reported as
+        ``"typical <typical>"`` (``"value (count/size)"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``by, photos, median_likes, median_comments, mean_likes``
+        (plus the typical column), sorted by median likes, unknown last.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"cluster": ["a", "a", "b"], "likes": pd.array([10, None, 30], dtype="Int64"),
+    ...                    "comments": pd.array([1, 2, 3], dtype="Int64")})
+    >>> engagement_by(df, "cluster")[["cluster", "photos", "median_likes", "median_comments"]].values.tolist()
+    [['b', 1, 30.0, 3.0], ['a', 2, 10.0, 1.5]]
+    """
+    numbers = frame.assign(likes=frame["likes"].astype("Float64"), comments=frame["comments"].astype("Float64"))
+    grouped = numbers.groupby(by, sort=False)
+    out = pd.DataFrame({
+        "photos": grouped.size(),
+        "median_likes": grouped["likes"].median(),
+        "median_comments": grouped["comments"].median(),
+        "mean_likes": grouped["likes"].mean(),
+    }).astype({"median_likes": float, "median_comments": float, "mean_likes": float})
+    if typical is not None:
+        out[f"typical {typical}"] = grouped[typical].agg(
+            lambda s: f"{s.value_counts().index[0]} ({s.value_counts().iloc[0]}/{len(s)})"
+        )
+    return out.sort_values("median_likes", ascending=False, na_position="last").reset_index()
