@@ -47,6 +47,14 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return cache
 
 
+def wait_for_app(page, timeout: int = 180_000) -> None:
+    """Wait until the Streamlit app has rendered and no script run is in progress."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

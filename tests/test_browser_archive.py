@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from conftest import wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -22,20 +23,13 @@ def _zip_of_real_photos(data_dir: Path, target: Path) -> Path:
     return target
 
 
-def _wait_for_app(page) -> None:
-    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
-    )
-
-
 def test_upload_zip_shows_catalogue_and_problem(app_server, browser, data_dir, tmp_path, artifacts_dir):
     upload = _zip_of_real_photos(data_dir, tmp_path / "beehive.zip")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(app_server)
-    _wait_for_app(page)
+    wait_for_app(page)
     # The app opens on the demo archive.
     page.get_by_text("Demo archive: the photos are real sample images").wait_for(timeout=60_000)
 
@@ -44,7 +38,7 @@ def test_upload_zip_shows_catalogue_and_problem(app_server, browser, data_dir, t
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_text("Imported 10 photos from beehive.zip").wait_for(timeout=120_000)
     sidebar.get_by_text("beehive.zip: 7 posts, 10 photos").wait_for(timeout=30_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     # posts, photos, videos skipped (their thumbnails are kept), files with problems
     assert metrics == ["7", "10", "2", "1"], metrics
@@ -73,7 +67,7 @@ def _open_folder(page, folder: str) -> None:
 def test_open_folder_then_back_to_demo(app_server, browser, data_dir, artifacts_dir):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_server)
-    _wait_for_app(page)
+    wait_for_app(page)
     sidebar = page.locator("[data-testid='stSidebar']")
 
     _open_folder(page, str(data_dir / "no-such-folder"))
@@ -84,7 +78,7 @@ def test_open_folder_then_back_to_demo(app_server, browser, data_dir, artifacts_
     _open_folder(page, str(folder))
     sidebar.get_by_text(f"Imported 25 photos from {folder}").wait_for(timeout=120_000)
     sidebar.get_by_text("instaloader-boston-2accounts: 10 posts, 25 photos").wait_for(timeout=30_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     assert page.locator("[data-testid='stMetricValue']").all_inner_texts() == ["10", "25", "9", "0"]
     page.screenshot(path=str(artifacts_dir / "archive_folder.png"), full_page=True)
 
@@ -110,11 +104,11 @@ def test_captions_render_as_text_not_html(app_server, browser, data_dir, tmp_pat
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(app_server)
-    _wait_for_app(page)
+    wait_for_app(page)
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
     page.get_by_role("button", name="Import ZIP").click()
     page.locator("[data-testid='stSidebar']").get_by_text("Imported 2 photos from evil.zip").wait_for(timeout=120_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     main = page.locator("[data-testid='stMain']")
     # The caption is shown literally (truncated in the grid), and nothing in it was interpreted.
     main.get_by_text("<img src=x onerror=alert(1)> [click](javascript:alert(2))", exact=False).wait_for(timeout=30_000)
@@ -131,7 +125,7 @@ def test_deep_link_on_a_fresh_server_has_the_app_shell(fresh_server, browser):
     # entry script (navigation, archive picker), not a bare page script.
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{fresh_server}/archive")
-    _wait_for_app(page)
+    wait_for_app(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_text("Demo archive: 15 posts, 15 photos").wait_for(timeout=60_000)
     nav = page.locator("[data-testid='stSidebarNav']").inner_text()

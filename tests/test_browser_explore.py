@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for_app
+
 pytestmark = pytest.mark.browser
-
-
-def _wait_for_app(page) -> None:
-    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
-    )
 
 
 def _map(page):
@@ -22,7 +17,7 @@ def _map(page):
 
 def _wait_for_map(page) -> None:
     _map(page).locator(".scatterlayer .point").first.wait_for(timeout=180_000)
-    _wait_for_app(page)
+    wait_for_app(page)
 
 
 def _eventually(page, condition, what: str, timeout_ms: int = 30_000) -> None:
@@ -51,7 +46,7 @@ def test_box_select_opens_the_gallery(app_server, browser, artifacts_dir, data_d
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(app_server)
-    _wait_for_app(page)
+    wait_for_app(page)
     # Wait for the app shell (its sidebar), then use its navigation.
     page.locator("[data-testid='stSidebar']").get_by_text("Demo archive: 15 posts, 15 photos").wait_for(
         timeout=120_000)
@@ -65,7 +60,7 @@ def test_box_select_opens_the_gallery(app_server, browser, artifacts_dir, data_d
 
     _box_select_everything(page)
     main.get_by_text("15 selected photo(s)", exact=False).wait_for(timeout=60_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     gallery = main.locator(".st-key-explore_gallery img")
     gallery.nth(14).wait_for(timeout=30_000)
     _eventually(page, lambda: gallery.count() == 15, "15 photos in the gallery")
@@ -77,7 +72,7 @@ def test_box_select_opens_the_gallery(app_server, browser, artifacts_dir, data_d
     photo = sorted((data_dir / "photos-imagenet-coarse6" / "images" / "food_drink").glob("*.JPEG"))[0]
     main.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(photo))
     main.get_by_text("Nearest posts").wait_for(timeout=120_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     _map(page).get_by_text("your photo").first.wait_for(timeout=30_000)
     page.screenshot(path=str(artifacts_dir / "explore_new_photo.png"), full_page=True)
     assert not errors, errors

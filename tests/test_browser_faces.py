@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import wait_for_app
+
 pytestmark = pytest.mark.browser
-
-
-def _wait_for_app(page) -> None:
-    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
-    )
 
 
 def _wait_for_images(page) -> None:
@@ -42,7 +37,7 @@ def test_build_index_name_person_and_search(app_server, browser, tmp_path, artif
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(app_server)
-    _wait_for_app(page)
+    wait_for_app(page)
     # The entry script has run (st.navigation is in charge) once the archive page shows.
     page.get_by_text("Demo archive: the photos are real sample images").wait_for(timeout=60_000)
     page.get_by_role("link", name="Faces").click()
@@ -51,7 +46,7 @@ def test_build_index_name_person_and_search(app_server, browser, tmp_path, artif
 
     main.get_by_role("button", name="Build the face index").click()
     main.get_by_text("Face index ready.").wait_for(timeout=180_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     main.get_by_text("3 people, most often seen first", exact=False).wait_for(timeout=30_000)
     main.get_by_role("button", name="Build the face index").wait_for(state="detached", timeout=30_000)
     _wait_for_images(page)
@@ -63,7 +58,7 @@ def test_build_index_name_person_and_search(app_server, browser, tmp_path, artif
     box.fill(evil)
     main.get_by_role("button", name="Save name").click()
     main.get_by_text("Name saved.").wait_for(timeout=60_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     main.get_by_text(evil, exact=True).first.wait_for(timeout=30_000)
     assert main.locator("b", has_text="Collins").count() == 0
     # The person picker shows the new name too.
@@ -75,7 +70,7 @@ def test_build_index_name_person_and_search(app_server, browser, tmp_path, artif
     query = _astronaut_variant(tmp_path / "query.jpg")
     main.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(query))
     main.get_by_text("1 face found in query.jpg.").wait_for(timeout=120_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     verdicts = main.get_by_role("tabpanel", name="Search by photo").get_by_text(re.compile(r"^\d\.\d\d · (same|another) person$"))
     verdicts.first.wait_for(timeout=30_000)
     # The best match is the astronaut's own post, clearly the same person.
@@ -107,7 +102,7 @@ def test_cancel_keeps_the_finished_photos(app_server, browser, data_dir, artifac
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(app_server)
-    _wait_for_app(page)
+    wait_for_app(page)
     page.get_by_text("Demo archive: the photos are real sample images").wait_for(timeout=60_000)
     sidebar = page.locator("[data-testid='stSidebar']")
     folder = data_dir / "instaloader-boston-2accounts"
@@ -117,7 +112,7 @@ def test_cancel_keeps_the_finished_photos(app_server, browser, data_dir, artifac
     box.press("Enter")
     sidebar.get_by_role("button", name="Open folder").click()
     sidebar.get_by_text("instaloader-boston-2accounts: 10 posts, 25 photos").wait_for(timeout=120_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     page.get_by_role("link", name="Faces").click()
     main = page.locator("[data-testid='stMain']")
     main.get_by_role("button", name="Build the face index").click()
@@ -128,11 +123,11 @@ def test_cancel_keeps_the_finished_photos(app_server, browser, data_dir, artifac
     kept = int(warning.inner_text().split()[2])
     assert 1 <= kept < 25
     main.get_by_text("Showing the photos indexed so far.").wait_for(timeout=30_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     page.screenshot(path=str(artifacts_dir / "faces_cancelled.png"), full_page=True)
 
     main.get_by_role("button", name=f"Continue indexing ({25 - kept} photos left)").click()
     main.get_by_text("Face index ready.").wait_for(timeout=180_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     assert main.get_by_text("Face index: ", exact=False).first.inner_text().startswith("Face index: ")
     assert not errors, errors

@@ -12,16 +12,11 @@ from PIL import Image
 from core.imageio import load_image
 from core.pipeline import QUERY_PARAM, Pipeline, Step
 
+from conftest import wait_for_app
+
 pytestmark = pytest.mark.browser
 
 BIG_PHOTO = Path("instaloader-boston-2accounts/beehiveboston/2023-03-24_00-19-52_UTC.jpg")  # 1440x959
-
-
-def _wait_for_app(page) -> None:
-    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
-    )
 
 
 def _open(browser, url: str):
@@ -29,7 +24,7 @@ def _open(browser, url: str):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(url)
-    _wait_for_app(page)
+    wait_for_app(page)
     page.get_by_text("After ·").first.wait_for(timeout=120_000)
     return page, errors
 
@@ -39,19 +34,11 @@ def _start(app_server: str, browser):
     return _open(browser, f"{app_server}/filters")
 
 
-def _open_root(browser, url: str):
-    page = browser.new_page()
-    page.goto(url)
-    _wait_for_app(page)
-    page.get_by_role("heading", name="Archive").first.wait_for(timeout=120_000)
-    return page, None
-
-
 def _choose(page, key: str, option: str) -> None:
     """Pick ``option`` in the selectbox with widget key ``key``."""
     page.locator(f".st-key-{key}").click()
     page.get_by_role("option", name=option, exact=True).click()
-    _wait_for_app(page)
+    wait_for_app(page)
 
 
 def _pipeline_in_url(page) -> Pipeline:
@@ -76,7 +63,7 @@ def test_two_step_pipeline_and_full_resolution_download(app_server, browser, dat
     _choose(page, "fl_add_choice", "Colour and looks › Saturation")
     page.get_by_role("button", name="Add").click()
     page.get_by_text("2. Saturation").wait_for(timeout=60_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     assert _pipeline_in_url(page) == Pipeline([Step("gaussian_blur"), Step("adjust_saturation")])
     assert steps.filter(has_text="Colour:").count() == 2  # each step says how it treats colour
 
@@ -94,7 +81,7 @@ def test_two_step_pipeline_and_full_resolution_download(app_server, browser, dat
     page.get_by_text("Upload a photo", exact=True).click()
     page.locator(".st-key-fl_upload [data-testid='stFileUploaderDropzoneInput']").set_input_files(str(source))
     page.get_by_text("Before · 1080×719").wait_for(timeout=120_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     assert page.get_by_text("Preview at 1080 px (1080×719 of 1440×959)").is_visible()
     png = _download_png(page, tmp_path)
     with Image.open(png) as img:
@@ -120,7 +107,7 @@ def test_shared_link_reopens_the_pipeline(app_server, browser, artifacts_dir):
 
     # A damaged link: a warning and the default pipeline, never a crash.
     page.goto(f"{app_server}/filters?{QUERY_PARAM}=1z.not-a-pipeline")
-    _wait_for_app(page)
+    wait_for_app(page)
     page.get_by_text("could not be opened").wait_for(timeout=60_000)
     page.get_by_text("1. Gaussian blur").wait_for()
     assert not errors, errors

@@ -7,14 +7,9 @@ import re
 import pytest
 from PIL import Image
 
+from conftest import wait_for_app
+
 pytestmark = pytest.mark.browser
-
-
-def _wait_for_app(page) -> None:
-    page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
-    )
 
 
 def test_build_small_mosaic_and_download_png(app_server, browser, artifacts_dir, tmp_path):
@@ -22,7 +17,7 @@ def test_build_small_mosaic_and_download_png(app_server, browser, artifacts_dir,
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(app_server)
-    _wait_for_app(page)
+    wait_for_app(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     # Wait for the app's own navigation (st.navigation) and archive picker before navigating.
     sidebar.get_by_text("Demo archive: 15 posts, 15 photos").wait_for(timeout=120_000)
@@ -37,7 +32,7 @@ def test_build_small_mosaic_and_download_png(app_server, browser, artifacts_dir,
     main.get_by_role("button", name="Build mosaic").click()
     download = main.get_by_role("button", name="Download PNG (print resolution)")
     download.wait_for(timeout=180_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     caption = main.get_by_text(re.compile(r"Download: \d+ × \d+ px PNG")).inner_text()
     width, height = map(int, re.search(r"Download: (\d+) × (\d+) px", caption).groups())
     assert main.get_by_text(re.compile(r"changes the mean error by")).is_visible()
@@ -66,29 +61,29 @@ def test_uploaded_target_then_cancel_a_slow_pulp_build(app_server, browser, arti
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(app_server)
-    _wait_for_app(page)
+    wait_for_app(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_text("Demo archive: 15 posts, 15 photos").wait_for(timeout=120_000)
     sidebar.get_by_role("link", name="Mosaic").click()
     main = page.locator("[data-testid='stMain']")
     main.get_by_text(re.compile(r"Grid 20 × 20 = 400 tiles")).wait_for(timeout=120_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     # An uploaded target: a real face photo.
     main.get_by_role("radio", name="Upload").click()
     main.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
         str(data_dir / "faces-deepface-pairs" / "images" / "img20.jpg"))
     main.get_by_text("Target: 900 × 900 px (as used here).").wait_for(timeout=60_000)
     main.get_by_text("MediaPipe found 1 face(s) and a person.").wait_for(timeout=60_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     box = main.get_by_role("spinbutton", name="Use each photo up to k times")
     box.fill("60")
     box.press("Enter")
     main.get_by_text(re.compile(r"Planned from 15 photos × 60 .* Grid 30 × 30 = 900 tiles")).wait_for(timeout=60_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     # PuLP alone, uniform weights: 900 tiles x 900 photo slots takes minutes.
     for name in ("Exact (Jonker–Volgenant)", "Greedy best match", "PuLP LP", "Face & person weighted"):
         main.get_by_role("button", name=name, exact=True).click()
-        _wait_for_app(page)
+        wait_for_app(page)
     main.get_by_text(re.compile(r"PuLP: one variable per tile and photo slot")).wait_for(timeout=30_000)
     main.get_by_role("button", name="Build mosaic").click()
     main.get_by_text("Step 1 of 1: PuLP LP · uniform…").wait_for(timeout=60_000)
@@ -96,7 +91,7 @@ def test_uploaded_target_then_cancel_a_slow_pulp_build(app_server, browser, arti
     page.screenshot(path=str(artifacts_dir / "mosaic_running.png"))
     main.get_by_role("button", name="Cancel").click()
     main.get_by_text("Build cancelled.").wait_for(timeout=30_000)
-    _wait_for_app(page)
+    wait_for_app(page)
     assert main.get_by_text("Press Build mosaic to place the photos.").is_visible()
     page.screenshot(path=str(artifacts_dir / "mosaic_cancelled.png"))
     assert not errors, errors
