@@ -2,14 +2,11 @@
 
 import html
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.cache import default_cache
-from core.imageio import crop_square, load_image
-from core.ingest import thumbnail_bytes
-from core.summary import posts_table, top_hashtags
+from core.summary import likes_and_date, posts_table, shorten, top_hashtags
+from ui.gallery import photo_grid
 from ui.state import current_archive
 
 GRID_COLUMNS = 6
@@ -63,24 +60,16 @@ with tab_grid:
         page = st.columns([1, 5])[0].number_input(f"Page (of {n_pages})", 1, n_pages, 1, key="archive_grid_page")
     shown = catalogue.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     post_sizes = catalogue["post_id"].value_counts()
-    cache = default_cache()
-    for start in range(0, len(shown), GRID_COLUMNS):
-        row_cols = st.columns(GRID_COLUMNS)
-        for col, (_, row) in zip(row_cols, shown.iloc[start : start + GRID_COLUMNS].iterrows()):
-            with col:
-                thumb = thumbnail_bytes(row["sha256"], row["path"], cache)
-                if thumb is not None:
-                    st.image(crop_square(load_image(thumb)), width="stretch")
-                likes = "likes unknown" if pd.isna(row["likes"]) else f"♥ {row['likes']:,}"
-                when = "date unknown" if pd.isna(row["timestamp"]) else row["timestamp"].strftime("%Y-%m-%d")
-                badges = []
-                if post_sizes[row["post_id"]] > 1:
-                    badges.append(f"{row['position']}/{post_sizes[row['post_id']]}")
-                if row["media_type"] == "video thumbnail":
-                    badges.append("video")
-                st.text(" · ".join([likes, when, *badges]))
-                caption = str(row["caption"] or "")
-                st.text(caption[:90] + ("…" if len(caption) > 90 else ""))
+
+    def grid_text(_, row) -> str:
+        badges = []
+        if post_sizes[row["post_id"]] > 1:
+            badges.append(f"{row['position']}/{post_sizes[row['post_id']]}")
+        if row["media_type"] == "video thumbnail":
+            badges.append("video")
+        return " · ".join([likes_and_date(row["likes"], row["timestamp"]), *badges]) + "\n" + shorten(row["caption"], 90)
+
+    photo_grid(shown, GRID_COLUMNS, grid_text)
 
 with tab_time:
     posts = posts_table(catalogue).dropna(subset=["timestamp"])

@@ -45,7 +45,8 @@ from core.features import (
 )
 from core.imageio import ImageError, crop_square, load_image
 from core.ingest import THUMB_SIDE, thumbnail_bytes
-from core.summary import engagement_by
+from core.summary import engagement_by, likes_and_date, shorten
+from ui.gallery import photo_grid
 from ui.state import current_archive
 
 GALLERY_COLUMNS = 6
@@ -627,20 +628,14 @@ with gallery_slot:
         st.subheader("Selection")
         st.caption(summary)
         shown = chosen.iloc[:GALLERY_MAX]
-        for start in range(0, len(shown), GALLERY_COLUMNS):
-            cols = st.columns(GALLERY_COLUMNS)
-            for col, (i, row) in zip(cols, shown.iloc[start : start + GALLERY_COLUMNS].iterrows()):
-                with col:
-                    thumb = thumbnail_bytes(row["sha256"], row["path"], cache)
-                    if thumb is not None:
-                        st.image(crop_square(load_image(thumb)), width="stretch")
-                    likes_text = "likes unknown" if pd.isna(row["likes"]) else f"♥ {row['likes']:,}"
-                    when = "date unknown" if pd.isna(row["timestamp"]) else row["timestamp"].strftime("%Y-%m-%d")
-                    caption = str(row["caption"] or "")
-                    lines = [f"{likes_text} · {when} · {cluster_names[i]}"]
-                    if labels_known:
-                        lines.append(f"{top1[i]} ({groups[i]})")
-                    lines.append(caption[:120] + ("…" if len(caption) > 120 else ""))
-                    st.text("\n".join(lines))
+
+        def gallery_text(i, row) -> str:
+            lines = [f"{likes_and_date(row['likes'], row['timestamp'])} · {cluster_names[i]}"]
+            if labels_known:
+                lines.append(f"{top1[i]} ({groups[i]})")
+            lines.append(shorten(row["caption"], 120))
+            return "\n".join(lines)
+
+        photo_grid(shown, GALLERY_COLUMNS, gallery_text)
         if len(chosen) > GALLERY_MAX:
             st.caption(f"Showing the first {GALLERY_MAX} of {len(chosen)}; export the table for all.")

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pandas as pd
 
-__all__ = ["posts_table", "top_hashtags", "engagement_by"]
+__all__ = ["posts_table", "top_hashtags", "engagement_by", "likes_and_date", "shorten"]
 
 
 def posts_table(catalogue: pd.DataFrame) -> pd.DataFrame:
@@ -116,3 +116,30 @@ def engagement_by(frame: pd.DataFrame, by: str, *, typical: str | None = None) -
             lambda s: f"{s.value_counts().index[0]} ({s.value_counts().iloc[0]}/{len(s)})"
         )
     return out.sort_values("median_likes", ascending=False, na_position="last").reset_index()
+
+
+def likes_and_date(likes, timestamp) -> str:
+    """``"♥ 1,234 · 2024-05-31"``, saying "unknown" for what is missing.
+
+    Examples
+    --------
+    >>> likes_and_date(1234, pd.Timestamp("2024-05-31 16:57", tz="UTC"))
+    '♥ 1,234 · 2024-05-31'
+    >>> likes_and_date(pd.NA, pd.NaT)
+    'likes unknown · date unknown'
+    """
+    likes_text = "likes unknown" if pd.isna(likes) else f"♥ {int(likes):,}"
+    date_text = "date unknown" if pd.isna(timestamp) else timestamp.strftime("%Y-%m-%d")
+    return f"{likes_text} · {date_text}"
+
+
+def shorten(text, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters with an ellipsis.
+
+    Examples
+    --------
+    >>> shorten("a long caption", 6), shorten(None, 6)
+    ('a long…', '')
+    """
+    text = "" if text is None or pd.isna(text) else str(text)
+    return text[:limit] + ("…" if len(text) > limit else "")
