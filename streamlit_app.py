@@ -11,7 +11,7 @@ from ui.state import archive_picker
 st.set_page_config(page_title="Feedlens", page_icon=":material/photo_library:", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/archive.py", title="Archive", icon=":material/photo_library:", url_path="archive", default=True),
+    st.Page("app_pages/archive.py", title="Archive", icon=":material/photo_library:", default=True),
     st.Page("app_pages/filters.py", title="Filters", icon=":material/tune:", url_path="filters"),
     st.Page("app_pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore"),
     st.Page("app_pages/forecast.py", title="Forecast", icon=":material/trending_up:", url_path="forecast"),

@@ -124,9 +124,11 @@ def test_deep_link_on_a_fresh_server_has_the_app_shell(fresh_server, browser):
     # A shared link is often the first request a server gets: it must still run the
     # entry script (navigation, archive picker), not a bare page script.
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{fresh_server}/archive")
+    page.goto(f"{fresh_server}/filters")
     wait_for_app(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_text("Demo archive: 15 posts, 15 photos").wait_for(timeout=60_000)
+    page.locator("[data-testid='stMain']").get_by_role("heading", name="Filters").wait_for(timeout=60_000)
     nav = page.locator("[data-testid='stSidebarNav']").inner_text()
     assert "Filters" in nav and "filters" not in nav.split()
+    assert page.get_by_text("Page not found").count() == 0
