@@ -1,9 +1,223 @@
-"""Forecast page (coming soon)."""
+"""Forecast page: likes and comments of a new photo, learnt from your own posts."""
 
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
+from core.forecast import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
+from core.forecast_labels import LABEL_SOURCES, LabelSources, post_frame
+from core.imageio import ImageError
+from ui.forecast_runs import classifier, face_engine, run_training, saved_model
+from ui.gallery import photo_grid
 from ui.state import current_archive
 
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
+_FLASH = "forecast_flash"
+
+archive = current_archive()
 st.title("Forecast")
-st.info("Coming soon: like and comment forecasts for a new photo, trained on your own posts.")
-st.caption(f"It will work on the current archive: {current_archive().n_images} photos.")
+st.caption(
+    "How many likes and comments might a new photo get? Learnt from your own posts: the seed project's "
+    "per-label averages beside a regression that also knows what the photo looks like, when you post and "
+    "how your account grows. Errors are measured on your newest posts, held out from training."
+)
+if archive.illustrative_engagement:
+    st.warning("Demo archive: its likes and comments are illustrative, so this forecast is a demonstration only.",
+               icon=":material/info:")
+
+posts = post_frame(archive.catalogue)
+n_known = int(posts["likes"].notna().sum())
+cols = st.columns(3)
+cols[0].metric("Posts", len(posts))
+cols[1].metric("With a like count", n_known)
+cols[2].metric("Hidden or unknown likes (left out)", len(posts) - n_known)
+if n_known == 0:
+    st.info(NO_LIKES_HELP, icon=":material/help:")
+    st.stop()
+
+model = saved_model(archive.key)
+if flash := st.session_state.pop(_FLASH, None):
+    st.success(flash, icon=":material/check:")
+
+# -- train ------------------------------------------------------------------------
+with st.expander("Train", expanded=model is None):
+    chosen = st.multiselect(
+        "Label sources", list(LABEL_SOURCES), format_func=LABEL_SOURCES.get, key="forecast_sources",
+        default=model.sources.enabled() if model else list(LABEL_SOURCES),
+        help="Every label becomes a coefficient of the seed model and an input of the regression.",
+    )
+    boosting = st.toggle("Also try gradient boosting (slower)", key="forecast_boosting",
+                         value=bool(model and len(model.models) > 4))
+    if model is not None:
+        new = model.new_photos_since(archive.catalogue)
+        st.text(f"Trained {model.trained_at:%Y-%m-%d %H:%M} UTC on {len(model.posts)} posts "
+                f"({model.n_hidden} without a like count left out). {new} photo(s) are new since then; "
+                "retraining labels only those.")
+    train_cols = st.columns([1, 1, 3])
+    if train_cols[0].button("Retrain" if model else "Train", type="primary", key="forecast_train",
+                            disabled=not chosen):
+        failure = run_training(archive, LabelSources.from_names(chosen), boosting)
+        if failure:
+            st.error(failure)
+        else:
+            st.session_state[_FLASH] = "Model trained and saved for this archive."
+            st.rerun()
+    if model is not None and train_cols[1].button("Delete model", key="forecast_delete"):
+        delete_forecaster(archive.key)
+        st.rerun()
+    if not chosen:
+        st.caption("Pick at least one label source.")
+
+if model is None:
+    st.info("Train a model on this archive's posts to forecast a new photo.", icon=":material/model_training:")
+    st.stop()
+
+for source, why in model.unavailable.items():
+    st.warning(f"{LABEL_SOURCES.get(source, source)} not used: {why}", icon=":material/warning:")
+
+predict_tab, error_tab, labels_tab = st.tabs(["Predict", "Held-out error", "Labels"])
+
+
+@st.cache_data(show_spinner="Labelling the photo and forecasting…", max_entries=32)
+def _forecast(archive_key: str, trained_at: str, data: bytes, caption: str, when: str, account: str):
+    # The arguments key the cache; the model itself comes from the resource cache.
+    current = saved_model(archive_key)
+    photo = current.describe_photo(data, caption=caption, when=pd.Timestamp(when), account=account,
+                                   cnn=classifier() if current.imagenet_ok else None, face_engine=face_engine)
+    return current.predict(photo)
+
+
+def _fmt(value: float) -> str:
+    return "–" if value != value else f"{value:,.0f}"
+
+
+with predict_tab:
+    source = st.segmented_control("Photo", ["Upload a photo", "One of your posts"], default="Upload a photo",
+                                  key="forecast_photo_source", required=True)
+    data, name, caption_default = None, "", ""
+    if source == "Upload a photo":
+        upload = st.file_uploader("A photo you might post", type=UPLOAD_TYPES, key="forecast_upload")
+        if upload is not None:
+            data, name = upload.getvalue(), upload.name
+    else:
+        past = model.posts.sort_values("timestamp", ascending=False, na_position="last")
+        pick = st.selectbox(
+            "Post", past.index, key="forecast_past_post",
+            format_func=lambda i: f"{past.at[i, 'timestamp']:%Y-%m-%d}" if pd.notna(past.at[i, "timestamp"])
+            else str(past.at[i, "post_id"]),
+        )
+        st.caption("The model has seen this post: its forecast is in-sample, a sanity check rather than a test.")
+        try:
+            data, name = Path(past.at[pick, "path"]).read_bytes(), Path(past.at[pick, "path"]).name
+            caption_default = past.at[pick, "caption"] if isinstance(past.at[pick, "caption"], str) else ""
+        except OSError as exc:
+            st.error(f"{past.at[pick, 'path']}: cannot be read ({exc.strerror or exc}).")
+    caption = st.text_area("Caption you plan to write (its hashtags become labels)", value=caption_default,
+                           key=f"forecast_caption_{source}", max_chars=2200)
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    when_cols = st.columns(2)
+    day = when_cols[0].date_input("Posting date (UTC)", value=now.date(), key="forecast_day")
+    hour = when_cols[1].time_input("Posting time (UTC)", value=now.time(), key="forecast_time", step=3600)
+    when = pd.Timestamp.combine(day, hour).tz_localize("UTC")
+    last = model.posts["timestamp"].max()
+    if pd.notna(last) and when > last + pd.Timedelta(days=183):
+        st.caption(f"Your newest post is from {last:%Y-%m-%d}; the growth trend is held at six months after it.")
+    if data is not None:
+        try:
+            result = _forecast(archive.key, str(model.trained_at), data, caption, when.isoformat(), "")
+        except ImageError as exc:
+            st.error(f"{name}: {exc}")
+            result = None
+        if result is not None:
+            left, right = st.columns([1, 2])
+            left.image(data, width="stretch")
+            table = result.table.set_index("model")
+            best = MODEL_RIDGE if MODEL_RIDGE in table.index else MODEL_SEED
+            with right:
+                m = st.columns(3)
+                m[0].metric(f"Likes ({best})", _fmt(table.at[best, "likes"]))
+                m[0].caption(f"80 % interval {_fmt(table.at[best, 'likes_low'])} – {_fmt(table.at[best, 'likes_high'])}")
+                m[1].metric("Likes (seed model)", _fmt(table.at[MODEL_SEED, "likes"]))
+                m[1].caption(f"80 % interval {_fmt(table.at[MODEL_SEED, 'likes_low'])} – "
+                             f"{_fmt(table.at[MODEL_SEED, 'likes_high'])}")
+                m[2].metric(f"Comments ({best})", _fmt(table.at[best, "comments"]))
+                m[2].caption(f"80 % interval {_fmt(table.at[best, 'comments_low'])} – "
+                             f"{_fmt(table.at[best, 'comments_high'])}")
+                st.text("Labels: " + (", ".join(result.labels) or "none"))
+                for note in result.notes:
+                    st.caption(note)
+                st.dataframe(result.table, hide_index=True, column_config={
+                    c: st.column_config.NumberColumn(format="%.0f") for c in result.table.columns if c != "model"})
+                st.caption("Intervals: the 10th to 90th percentile of each model's errors on held-out posts.")
+            chart_cols = st.columns(2)
+            seed_c = result.seed_contributions
+            if len(seed_c):
+                fig = px.bar(seed_c, x="contribution", y="label", orientation="h",
+                             hover_data=["count", "coefficient"],
+                             labels={"contribution": "share of the forecast (likes)", "label": ""},
+                             title="Seed model: each known label's share")
+                fig.update_yaxes(autorange="reversed")
+                chart_cols[0].plotly_chart(fig, key="forecast_seed_bars")
+            else:
+                chart_cols[0].info("No label of this photo appears in your posts: the seed model gives your mean.")
+            ridge_c = result.ridge_contributions
+            if len(ridge_c):
+                shown = ridge_c.assign(change=(ridge_c["factor"] - 1) * 100)
+                fig = go.Figure(go.Bar(x=shown["change"], y=shown["input"], orientation="h",
+                                       marker_color=np.where(shown["change"] >= 0, "#2ca02c", "#d62728")))
+                fig.update_layout(title="Ridge regression: effect of each input", xaxis_title="% change in likes",
+                                  yaxis=dict(autorange="reversed"))
+                chart_cols[1].plotly_chart(fig, key="forecast_ridge_bars")
+            if len(result.similar):
+                st.subheader("Most similar past posts")
+                photo_grid(result.similar, 6, lambda _, row: (
+                    f"{row['likes']:,.0f} likes" + (f" · {row['timestamp']:%Y-%m-%d}" if pd.notna(row["timestamp"]) else "")))
+
+with error_tab:
+    ev = model.evaluation
+    if not ev.ok:
+        for note in ev.notes:
+            st.info(note)
+    else:
+        st.text(f"Split: {ev.scheme}.")
+        wide = ev.metrics.pivot(index="model", columns="target", values=["mae", "mdape", "spearman"])
+        wide.columns = [f"{target} {metric}" for metric, target in wide.columns]
+        order = [m for m in model.models if m in wide.index]
+        wide = wide.loc[order, [f"{t} {m}" for t in ("likes", "comments") for m in ("mae", "mdape", "spearman")]]
+        wide.insert(0, "held-out posts", ev.metrics.groupby("model")["n"].max().reindex(order))
+        st.dataframe(wide, column_config={
+            **{c: st.column_config.NumberColumn(format="%.1f") for c in wide.columns if c.endswith("mae")},
+            **{c: st.column_config.NumberColumn(format="percent") for c in wide.columns if c.endswith("mdape")},
+            **{c: st.column_config.NumberColumn(format="%.2f") for c in wide.columns if c.endswith("spearman")},
+        })
+        st.caption("MAE: mean absolute error in counts. mdape: median absolute percentage error. spearman: rank "
+                   "correlation of forecast and truth (1 = perfect order). Never training error.")
+        target = st.segmented_control("Show", ["likes", "comments"], default="likes", key="forecast_scatter_target",
+                                      required=True)
+        shown = ev.predictions[ev.predictions["target"] == target]
+        fig = px.scatter(shown, x="actual", y="predicted", color="model", opacity=0.7,
+                         labels={"actual": f"actual {target}", "predicted": f"forecast {target}"},
+                         title=f"Held-out posts: forecast vs actual {target}")
+        top = float(np.nanmax(shown[["actual", "predicted"]].to_numpy())) if len(shown) else 1.0
+        fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfect",
+                                 line=dict(color="grey", dash="dot")))
+        st.plotly_chart(fig, key="forecast_scatter")
+
+with labels_tab:
+    table = model.labels
+    sources = st.multiselect("Sources", sorted(table["source"].unique()), key="forecast_label_sources")
+    if sources:
+        table = table[table["source"].isin(sources)]
+    st.dataframe(table, hide_index=True, column_config={
+        "mean_likes": st.column_config.NumberColumn("mean likes", format="%.1f"),
+        "likes_se": st.column_config.NumberColumn("± s.e.", format="%.1f"),
+        "mean_comments": st.column_config.NumberColumn("mean comments", format="%.1f"),
+        "comments_se": st.column_config.NumberColumn("± s.e. ", format="%.1f"),
+        "seen_once": st.column_config.CheckboxColumn("seen once"),
+    })
+    st.caption(f"{int(table['seen_once'].sum())} label(s) were seen on a single post: their mean is one post's "
+               "count, with no standard error.")

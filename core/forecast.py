@@ -1,0 +1,651 @@
+"""Forecast likes and comments of a new photo from the user's own posts.
+
+The seed project (Columbia, AWS) labelled each post with Rekognition and
+averaged likes per label. Here the same idea runs on the user's archive,
+with honest held-out errors and a better model beside it:
+
+1. :func:`prepare_training_data` labels every post's cover photo from the
+   sources the user switched on (:mod:`core.forecast_labels`), computing
+   only what is not cached yet: colour/texture and Keras CNN features (with
+   ImageNet labels) per image sha256, MediaPipe faces through the Faces
+   page's index. Progress and cancel work photo by photo.
+2. :func:`train_forecaster` evaluates the user's mean, the seed's model
+   (both weightings) and the ridge model (optionally gradient boosting) on
+   a time-ordered split, then fits them on every post with a like count.
+3. :func:`save_forecaster` / :func:`load_forecaster` keep one trained model
+   per archive in the disk cache (written atomically, so a cancelled or
+   killed training leaves the previous model intact).
+4. :meth:`Forecaster.describe_photo` labels a new photo the same way and
+   :meth:`Forecaster.predict` forecasts it, with intervals from held-out
+   errors, per-label contributions and the most similar past posts.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .cache import DiskCache, default_cache
+from .forecast_labels import (
+    LabelSources,
+    combine_labels,
+    face_count_label,
+    hashtag_labels,
+    parse_accessibility_caption,
+    post_frame,
+)
+from .forecast_models import (
+    EngagementRegressor,
+    Evaluation,
+    ForecastInputs,
+    MeanModel,
+    SeedLabelModel,
+    TrainingCancelled,
+    evaluate,
+    label_table,
+)
+
+__all__ = [
+    "MODEL_MEAN",
+    "MODEL_SEED",
+    "MODEL_SEED_COUNT",
+    "MODEL_RIDGE",
+    "MODEL_BOOSTING",
+    "NoEngagementError",
+    "TrainingCancelled",
+    "TrainingData",
+    "VisualClusters",
+    "NewPhoto",
+    "Forecast",
+    "Forecaster",
+    "imagenet_labels",
+    "prepare_training_data",
+    "train_forecaster",
+    "save_forecaster",
+    "load_forecaster",
+    "delete_forecaster",
+    "forecaster_path",
+    "NO_LIKES_HELP",
+]
+
+MODEL_MEAN = "your mean"
+MODEL_SEED = "seed: mean of label means"
+MODEL_SEED_COUNT = "seed: count-weighted"
+MODEL_RIDGE = "ridge regression"
+MODEL_BOOSTING = "gradient boosting"
+
+#: Bumped when the saved format changes; older saves are ignored.
+FORMAT_VERSION = 1
+_MODEL_KIND = f"forecast-model-v{FORMAT_VERSION}"
+
+Progress = Callable[[int, int, str], None]
+
+NO_LIKES_HELP = (
+    "None of this archive's posts has a like count, so there is nothing to learn from. "
+    "Instagram's \"Download your information\" export has no likes unless you also request "
+    "**Insights** (`past_instagram_insights/posts.json`, business and creator accounts). "
+    "Alternatively, download your profile with [Instaloader](https://instaloader.github.io/) "
+    "(`instaloader --no-videos <your name>`), which stores each post's likes and comments "
+    "beside the photo, and import that folder or ZIP. A CSV manifest with `likes` and "
+    "`comments` columns works too."
+)
+
+
+class NoEngagementError(ValueError):
+    """The archive has no like counts to learn from (see :data:`NO_LIKES_HELP`)."""
+
+
+def imagenet_labels(probs: np.ndarray, top_k: int = 3, min_prob: float = 0.1) -> list[list[str]]:
+    """``imagenet: <class>`` labels: the ``top_k`` classes above ``min_prob``.
+
+    Examples
+    --------
+    >>> p = np.zeros((2, 1000)); p[0, [207, 208]] = [0.6, 0.3]; p[1, 0] = 0.05
+    >>> imagenet_labels(p, top_k=3, min_prob=0.1)
+    [['imagenet: golden retriever', 'imagenet: Labrador retriever'], []]
+    """
+    from .imagenet_groups import class_name, top_k as top
+
+    if probs is None or len(probs) == 0:
+        return []
+    idx, val = top(np.asarray(probs), top_k)
+    return [[f"imagenet: {class_name(i)}" for i, v in zip(row_i, row_v) if v >= min_prob]
+            for row_i, row_v in zip(idx, val)]
+
+
+class VisualClusters:
+    """K-Means on a PCA of L2-normalised photo features, k by silhouette.
+
+    The same recipe as the Explore page's default colouring; ``predict``
+    puts a new photo in the nearest cluster.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> V = np.vstack([rng.normal(0, 0.05, (20, 8)) + direction for direction in np.eye(8)[:2]])
+    >>> vc = VisualClusters(k_max=4).fit(V)
+    >>> vc.k_, int(vc.predict(V[:1])[0]) == int(vc.labels_[0])
+    (2, True)
+    """
+
+    def __init__(self, k_min: int = 2, k_max: int = 10, n_components: int = 20, random_state: int = 0) -> None:
+        self.k_min, self.k_max, self.n_components, self.random_state = k_min, k_max, n_components, random_state
+
+    @staticmethod
+    def _norm(V: np.ndarray) -> np.ndarray:
+        V = np.asarray(V, np.float64)
+        return V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
+
+    def fit(self, V: np.ndarray) -> "VisualClusters":
+        from sklearn.cluster import KMeans
+        from sklearn.decomposition import PCA
+
+        from .embedding import silhouette_curve, suggest_k
+
+        Z = self._norm(V)
+        k_pca = int(min(self.n_components, Z.shape[1], max(1, len(Z) - 1)))
+        self.pca_ = PCA(n_components=k_pca, random_state=self.random_state).fit(Z)
+        P = self.pca_.transform(Z)
+        curve = silhouette_curve(P, self.k_min, min(self.k_max, max(2, len(P) // 3)), self.random_state)
+        self.k_ = suggest_k(curve, default=1)
+        if self.k_ < 2:
+            self.centres_ = P.mean(axis=0, keepdims=True)
+            self.labels_ = np.zeros(len(P), int)
+            self.k_ = 1
+            return self
+        km = KMeans(n_clusters=self.k_, n_init=4, random_state=self.random_state).fit(P)
+        self.centres_, self.labels_ = km.cluster_centers_, km.labels_
+        return self
+
+    def predict(self, V: np.ndarray) -> np.ndarray:
+        P = self.pca_.transform(self._norm(np.atleast_2d(V)))
+        d2 = ((P[:, None, :] - self.centres_[None]) ** 2).sum(-1)
+        return d2.argmin(axis=1)
+
+
+@dataclass
+class TrainingData:
+    """Every post of an archive with its labels and photo features.
+
+    Attributes
+    ----------
+    posts : pandas.DataFrame
+        :func:`~core.forecast_labels.post_frame` plus ``labels`` (list of
+        str) and ``n_faces`` (float, NaN when not detected).
+    visual, visual_valid : numpy.ndarray
+        Photo features of each post's cover (CNN with real ImageNet weights
+        when available, else colour & texture) and where they exist.
+    visual_tag : str
+        Which features ``visual`` holds.
+    sources : LabelSources
+        The sources asked for.
+    unavailable : dict
+        Source (or ``"cnn"``) -> why it could not be used.
+    clusters : VisualClusters or None
+    new_photos, reused_photos : int
+        Photos labelled in this run vs. read from the cache.
+    people_faces : tuple
+        ``(embeddings (m, 128), names)`` of faces of named people, so a new
+        photo can be matched without the face index.
+    """
+
+    posts: pd.DataFrame
+    visual: np.ndarray
+    visual_valid: np.ndarray
+    visual_tag: str
+    sources: LabelSources
+    unavailable: dict[str, str] = field(default_factory=dict)
+    clusters: VisualClusters | None = None
+    new_photos: int = 0
+    reused_photos: int = 0
+    people_faces: tuple = (np.zeros((0, 128), np.float32), [])
+    imagenet_ok: bool = False
+
+
+def _stage_progress(progress: Progress | None, stage: int, n_stages: int, name: str) -> Progress | None:
+    if progress is None:
+        return None
+
+    def report(done: int, total: int, message: str = "") -> None:
+        progress(done, total, f"Step {stage} of {n_stages} ({name}): processed {done} of {total} photos")
+
+    return report
+
+
+def prepare_training_data(
+    catalogue: pd.DataFrame,
+    archive_key: str,
+    sources: LabelSources = LabelSources(),
+    *,
+    cache: DiskCache | None = None,
+    cnn=None,
+    face_engine: Callable[[], object] | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> TrainingData:
+    """Label every post and gather its photo features, computing only what is new.
+
+    Parameters
+    ----------
+    catalogue : pandas.DataFrame
+        The archive's catalogue.
+    archive_key : str
+        ``Archive.key`` (people's names are saved per archive).
+    sources : LabelSources
+    cache : DiskCache, optional
+    cnn : CNNFeatures, optional
+        The Keras classifier for ImageNet labels (default: MobileNetV3 Small
+        with ImageNet weights). Only real weights give labels.
+    face_engine : callable, optional
+        Returns a :class:`~core.faces.FaceEngine` (default: build one).
+    progress : callable, optional
+        ``progress(done, total, message)``, message like "Step 2 of 3
+        (faces): processed 37 of 120 photos".
+    cancel : callable, optional
+        Polled between photos; True raises :class:`TrainingCancelled`.
+        Finished photos stay cached.
+    """
+    from .features import (
+        ColourTexture,
+        FeatureJobCancelled,
+        WeightsUnavailableError,
+        compute_features,
+        make_extractor,
+    )
+
+    cache = cache or default_cache()
+    posts = post_frame(catalogue)
+    items = list(zip(posts["sha256"], posts["path"]))
+    want_faces = sources.faces or sources.people
+    stage_names = ["colour & texture"] + (["ImageNet classifier"] if sources.imagenet else []) + (
+        ["faces"] if want_faces else [])
+    n_stages = len(stage_names)
+    unavailable: dict[str, str] = {}
+    try:
+        colour = compute_features(items, ColourTexture(), cache=cache, cancel=cancel,
+                                  progress=_stage_progress(progress, 1, n_stages, stage_names[0]))
+    except FeatureJobCancelled:
+        raise TrainingCancelled("training cancelled") from None
+    visual, valid, tag = colour.features, colour.valid, colour.tag
+    probs, imagenet_ok = None, False
+    if sources.imagenet:
+        stage = stage_names.index("ImageNet classifier") + 1
+        try:
+            extractor = cnn if cnn is not None else make_extractor("mobilenet_v3_small")
+            result = compute_features(items, extractor, cache=cache, cancel=cancel,
+                                      progress=_stage_progress(progress, stage, n_stages, "ImageNet classifier"))
+        except FeatureJobCancelled:
+            raise TrainingCancelled("training cancelled") from None
+        except WeightsUnavailableError as exc:
+            unavailable["imagenet"] = str(exc)
+        else:
+            if result.has_labels:
+                probs, imagenet_ok = result.probs, True
+                visual, valid, tag = result.features, result.valid & colour.valid, result.tag
+            else:
+                unavailable["imagenet"] = ("The classifier has random weights (no ImageNet download), so it "
+                                           "gives no labels; colour & texture features are used instead.")
+    n_faces = pd.Series(np.nan, index=posts.index)
+    people_table = None
+    people_faces: tuple = (np.zeros((0, 128), np.float32), [])
+    if want_faces:
+        stage = stage_names.index("faces") + 1
+        try:
+            n_faces, people_table, people_faces = _faces(
+                catalogue, posts, archive_key, cache, face_engine, sources,
+                _stage_progress(progress, stage, n_stages, "faces"), cancel)
+        except TrainingCancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - missing models etc.: say so, train without faces
+            from .faces_net import DlibModelError
+            from .models import ModelUnavailableError
+
+            if not isinstance(exc, (ModelUnavailableError, DlibModelError)):
+                raise
+            for name in ("faces", "people"):
+                unavailable[name] = f"Face detection is unavailable: {exc}"
+    clusters = None
+    if sources.cluster:
+        if valid.sum() >= 6:
+            clusters = VisualClusters().fit(visual[valid])
+        else:
+            unavailable["cluster"] = "Visual clusters need at least 6 readable photos."
+    parts = []
+    if sources.hashtags:
+        parts.append([hashtag_labels(h) for h in posts["hashtags"]])
+    if sources.alt_text:
+        parts.append([[f"alt: {x}" for x in parse_accessibility_caption(c)] for c in posts["accessibility_caption"]])
+    if imagenet_ok:
+        parts.append(imagenet_labels(probs, sources.imagenet_top_k, sources.imagenet_min_prob))
+    if sources.faces and "faces" not in unavailable:
+        parts.append([[lab] if (lab := face_count_label(n)) else [] for n in n_faces])
+    if sources.people and people_table is not None:
+        parts.append([[f"person: {name}" for name in people_table.columns if row.get(name) is True]
+                      for _, row in people_table.reindex(posts["post_id"]).iterrows()])
+    if clusters is not None:
+        cluster_of = np.full(len(posts), -1)
+        cluster_of[np.flatnonzero(valid)] = clusters.labels_
+        parts.append([[f"cluster: {c + 1}"] if c >= 0 else [] for c in cluster_of])
+    posts = posts.assign(labels=combine_labels(len(posts), *parts), n_faces=n_faces.to_numpy())
+    return TrainingData(posts, visual, valid, tag, sources, unavailable, clusters,
+                        new_photos=colour.computed, reused_photos=colour.reused, people_faces=people_faces,
+                        imagenet_ok=imagenet_ok)
+
+
+def _faces(catalogue, posts, archive_key, cache, face_engine, sources, progress, cancel):
+    from .faces import FaceEngine, IndexCancelled, build_face_index
+    from .faces_people import PeopleBook, assign_people, post_person_labels
+
+    covers = catalogue[catalogue["sha256"].isin(set(posts["sha256"]))]
+    engine = face_engine() if face_engine is not None else FaceEngine()
+    try:
+        index = build_face_index(covers, engine, cache=cache, progress=progress, cancel=cancel)
+    except IndexCancelled:
+        raise TrainingCancelled("training cancelled") from None
+    counts = index.faces.groupby("sha256").size() if len(index.faces) else pd.Series(dtype=float)
+    done = {sha for sha in posts["sha256"] if sha not in index.failed}
+    n_faces = pd.Series([float(counts.get(sha, 0)) if sha in done else np.nan for sha in posts["sha256"]],
+                        index=posts.index)
+    people = None
+    faces = (np.zeros((0, 128), np.float32), [])
+    if sources.people:
+        people = post_person_labels(catalogue, archive_key, cache=cache, named_only=True)
+        full = _full_index(catalogue, cache)
+        book = PeopleBook.load(archive_key, cache)
+        if len(full.recognisable) and book.names:
+            ids = assign_people(full, book)
+            rec = full.recognisable
+            pid = ids.reindex(rec["face_key"]).to_numpy()
+            named = np.array([p in book.names for p in pid])
+            rows = np.flatnonzero(full.faces["recognisable"].to_numpy(bool))
+            faces = (full.embeddings[rows[named]].astype(np.float32), [book.display_name(p) for p in pid[named]])
+    return n_faces, people, faces
+
+
+def _full_index(catalogue, cache):
+    from .faces import load_face_index
+
+    return load_face_index(catalogue, cache)
+
+
+@dataclass
+class NewPhoto:
+    """A photo the user may post, labelled like the training posts."""
+
+    labels: list[str]
+    visual: np.ndarray | None
+    when: pd.Timestamp
+    account: str = ""
+    n_faces: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Forecast:
+    """A forecast for one new photo.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per model: ``model``, ``likes``, ``likes_low``,
+        ``likes_high``, ``comments``, ``comments_low``, ``comments_high``
+        (the interval is the 10th–90th percentile of held-out errors; NaN
+        when too few posts were held out).
+    known_labels : list of str
+        The photo's labels that the seed model knows.
+    fallback : bool
+        True when no label is known and the seed model gave the user's mean.
+    seed_contributions, ridge_contributions : pandas.DataFrame
+    similar : pandas.DataFrame
+        Most similar past posts (``post_id``, ``sha256``, ``path``, ``likes``,
+        ``comments``, ``timestamp``, ``caption``, ``distance``).
+    """
+
+    table: pd.DataFrame
+    known_labels: list[str]
+    fallback: bool
+    seed_contributions: pd.DataFrame
+    ridge_contributions: pd.DataFrame
+    similar: pd.DataFrame
+    labels: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Forecaster:
+    """A trained forecast for one archive: models, evaluation and what to show."""
+
+    archive_key: str
+    sources: LabelSources
+    models: dict[str, object]
+    evaluation: Evaluation
+    labels: pd.DataFrame
+    posts: pd.DataFrame
+    visual: np.ndarray
+    visual_valid: np.ndarray
+    visual_tag: str
+    clusters: VisualClusters | None
+    unavailable: dict[str, str]
+    n_hidden: int
+    n_posts: int
+    trained_photos: frozenset
+    new_photos: int
+    reused_photos: int
+    people_faces: tuple
+    imagenet_ok: bool
+    trained_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
+    intervals: dict = field(default_factory=dict)
+    version: int = FORMAT_VERSION
+
+    # -- a new photo ------------------------------------------------------------
+    def describe_photo(self, data: bytes, *, caption: str = "", when: pd.Timestamp | None = None,
+                       account: str = "", cnn=None, face_engine: Callable[[], object] | None = None) -> NewPhoto:
+        """Label a new photo with the sources this model was trained on.
+
+        Raises
+        ------
+        core.imageio.ImageError
+            If the photo cannot be decoded.
+        """
+        from .features import ColourTexture, make_extractor
+        from .imageio import decode_image, encode_jpeg, load_image
+        from .ingest import THUMB_SIDE
+        from .text import extract_hashtags
+
+        when = pd.Timestamp.now(tz="UTC") if when is None else pd.Timestamp(when)
+        when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+        # The very thumbnail recipe the archive's photos went through.
+        thumb = load_image(encode_jpeg(decode_image(data, max_side=THUMB_SIDE).pixels, quality=85))
+        notes: list[str] = []
+        parts: list[list[str]] = []
+        probs = None
+        if self.imagenet_ok:  # the model learnt from CNN features
+            extractor = cnn if cnn is not None else make_extractor("mobilenet_v3_small")
+            extractor.ensure_fitted()
+            feats, probs = extractor.transform_with_probs([thumb])
+            visual = feats[0]
+        else:
+            visual = ColourTexture().fit().transform([thumb])[0]
+        if self.sources.hashtags:
+            parts.append(hashtag_labels(extract_hashtags(caption)))
+        if self.sources.alt_text:
+            notes.append("A new photo has no Instagram accessibility caption yet, so those labels cannot be used for it.")
+        if self.imagenet_ok and probs is not None:
+            parts += imagenet_labels(probs, self.sources.imagenet_top_k, self.sources.imagenet_min_prob)
+        n_faces = None
+        if (self.sources.faces or self.sources.people) and "faces" not in self.unavailable:
+            from .faces import SAME_PERSON_THRESHOLD, FaceEngine
+
+            engine = face_engine() if face_engine is not None else FaceEngine()
+            faces, _ = engine.analyze_file(data)
+            n_faces = len(faces)
+            if self.sources.faces:
+                parts.append([face_count_label(n_faces)])
+            E, names = self.people_faces
+            if self.sources.people and len(names):
+                found = []
+                for face in faces:
+                    if face.embedding is None:
+                        continue
+                    d = np.linalg.norm(E - face.embedding[None], axis=1)
+                    if d.min() < SAME_PERSON_THRESHOLD:
+                        found.append(f"person: {names[int(d.argmin())]}")
+                parts.append(found)
+        if self.clusters is not None:
+            parts.append([f"cluster: {int(self.clusters.predict(visual)[0]) + 1}"])
+        labels = combine_labels(1, *[[p] for p in parts])[0]
+        return NewPhoto(labels, np.asarray(visual, np.float32), when, account, n_faces, notes)
+
+    # -- forecast --------------------------------------------------------------
+    def _inputs(self, photo: NewPhoto) -> ForecastInputs:
+        visual = None if photo.visual is None else photo.visual[None]
+        return ForecastInputs.build([photo.labels], [photo.when], [photo.account], visual,
+                                    None if visual is None else [True])
+
+    def predict(self, photo: NewPhoto, *, n_similar: int = 6) -> Forecast:
+        """Forecast likes and comments of a labelled new photo with every model."""
+        X = self._inputs(photo)
+        rows = []
+        for name, model in self.models.items():
+            value = np.asarray(model.predict(X)).reshape(-1)
+            row = {"model": name}
+            for j, target in enumerate(("likes", "comments")):
+                row[target] = float(value[j])
+                q = self.intervals.get((name, target))
+                centre = np.log1p(max(value[j], 0.0))
+                row[f"{target}_low"] = np.nan if q is None else max(float(np.expm1(centre + q[0])), 0.0)
+                row[f"{target}_high"] = np.nan if q is None else float(np.expm1(centre + q[1]))
+            rows.append(row)
+        seed: SeedLabelModel = self.models[MODEL_SEED]  # type: ignore[assignment]
+        known = seed.known(photo.labels)
+        ridge = self.models.get(MODEL_RIDGE)
+        ridge_contrib = ridge.contributions(X) if isinstance(ridge, EngagementRegressor) else pd.DataFrame()
+        notes = list(photo.notes)
+        if not known:
+            notes.append("None of this photo's labels appears in your posts, so the seed model falls back to "
+                         "your mean.")
+        return Forecast(pd.DataFrame(rows), known, not known, seed.contributions(photo.labels), ridge_contrib,
+                        self.similar_posts(photo, n_similar), photo.labels, notes)
+
+    def similar_posts(self, photo: NewPhoto, k: int = 6) -> pd.DataFrame:
+        """The ``k`` training posts whose photos look most like the new one."""
+        from .embedding import nearest_neighbours
+
+        ok = np.flatnonzero(self.visual_valid)
+        if photo.visual is None or len(ok) == 0:
+            return self.posts.iloc[:0].assign(distance=[])
+        V = VisualClusters._norm(self.visual[ok])
+        idx, dist = nearest_neighbours(V, VisualClusters._norm(photo.visual[None]), k)
+        rows = self.posts.iloc[ok[idx[0]]].copy()
+        rows["distance"] = dist[0]
+        return rows.reset_index(drop=True)
+
+    def new_photos_since(self, catalogue: pd.DataFrame) -> int:
+        """Cover photos in ``catalogue`` that this model has not seen."""
+        return int(len(set(post_frame(catalogue)["sha256"]) - set(self.trained_photos)))
+
+
+def train_forecaster(
+    data: TrainingData,
+    archive_key: str,
+    *,
+    include_boosting: bool = False,
+    random_state: int = 0,
+    cancel: Callable[[], bool] | None = None,
+) -> Forecaster:
+    """Evaluate on held-out newer posts, then fit every model on all posts.
+
+    Posts whose likes are hidden or unknown are left out (and counted).
+
+    Raises
+    ------
+    NoEngagementError
+        When no post has a like count.
+    TrainingCancelled
+        When ``cancel()`` returns True.
+    """
+    posts = data.posts
+    known = posts["likes"].notna().to_numpy()
+    if not known.any():
+        raise NoEngagementError(NO_LIKES_HELP)
+    train = posts[known].reset_index(drop=True)
+    rows = np.flatnonzero(known)
+    X = ForecastInputs.build(train["labels"], train["timestamp"], train["account"], data.visual[rows],
+                             data.visual_valid[rows])
+    y = train[["likes", "comments"]].to_numpy(float)
+    factories: dict[str, Callable[[], object]] = {
+        MODEL_MEAN: MeanModel,
+        MODEL_SEED: lambda: SeedLabelModel("mean"),
+        MODEL_SEED_COUNT: lambda: SeedLabelModel("count"),
+        MODEL_RIDGE: lambda: EngagementRegressor("ridge", random_state=random_state),
+    }
+    if include_boosting:
+        factories[MODEL_BOOSTING] = lambda: EngagementRegressor("boosting", random_state=random_state)
+    evaluation = evaluate(X, y, factories, cancel=cancel, random_state=random_state)
+    if cancel is not None and cancel():
+        raise TrainingCancelled("training cancelled")
+    models = {name: make().fit(X, y) for name, make in factories.items()}
+    intervals = {}
+    for name in factories:
+        for target in ("likes", "comments"):
+            q = evaluation.residual_quantiles(name, target) if evaluation.ok else None
+            if q is not None:
+                intervals[(name, target)] = q
+    keep = ["post_id", "sha256", "path", "likes", "comments", "timestamp", "account", "caption", "labels"]
+    return Forecaster(
+        archive_key=archive_key, sources=data.sources, models=models, evaluation=evaluation,
+        labels=label_table(train["labels"], train["likes"], train["comments"]),
+        posts=train[keep].copy(), visual=data.visual[rows].copy(), visual_valid=data.visual_valid[rows].copy(),
+        visual_tag=data.visual_tag, clusters=data.clusters, unavailable=dict(data.unavailable),
+        n_hidden=int((~known).sum()), n_posts=len(posts), trained_photos=frozenset(posts["sha256"]),
+        new_photos=data.new_photos, reused_photos=data.reused_photos, people_faces=data.people_faces,
+        imagenet_ok=data.imagenet_ok, intervals=intervals,
+    )
+
+
+def save_forecaster(forecaster: Forecaster, cache: DiskCache | None = None) -> None:
+    """Save a trained model under its archive key (atomic: all or nothing)."""
+    cache = cache or default_cache()
+    buffer = io.BytesIO()
+    pickle.dump(forecaster, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    cache.put(_MODEL_KIND, forecaster.archive_key, buffer.getvalue(), ".pkl")
+
+
+def forecaster_path(archive_key: str, cache: DiskCache | None = None) -> Path:
+    """Where the archive's model is saved (it may not exist)."""
+    return (cache or default_cache()).path(_MODEL_KIND, archive_key, ".pkl")
+
+
+def load_forecaster(archive_key: str, cache: DiskCache | None = None) -> Forecaster | None:
+    """The archive's saved model, or None (never saved, or from an older version).
+
+    The file is our own, written by :func:`save_forecaster` into the cache;
+    it is never taken from an upload.
+    """
+    cache = cache or default_cache()
+    data = cache.get(_MODEL_KIND, archive_key, ".pkl")
+    if data is None:
+        return None
+    try:
+        model = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - an unreadable save is as good as none
+        return None
+    if not isinstance(model, Forecaster) or model.version != FORMAT_VERSION:
+        return None
+    return model
+
+
+def delete_forecaster(archive_key: str, cache: DiskCache | None = None) -> bool:
+    """Delete the archive's saved model; True if there was one."""
+    path = forecaster_path(archive_key, cache)
+    if path.is_file():
+        path.unlink()
+        return True
+    return False
+
