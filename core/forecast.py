@@ -60,6 +60,7 @@ __all__ = [
     "NoEngagementError",
     "TrainingCancelled",
     "TrainingData",
+    "PhotoLook",
     "VisualClusters",
     "NewPhoto",
     "Forecast",
@@ -119,52 +120,85 @@ def imagenet_labels(probs: np.ndarray, top_k: int = 3, min_prob: float = 0.1) ->
             for row_i, row_v in zip(idx, val)]
 
 
-class VisualClusters:
-    """K-Means on a PCA of L2-normalised photo features, k by silhouette.
+def _l2_rows(V: np.ndarray) -> np.ndarray:
+    V = np.asarray(V, np.float64)
+    return V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
 
-    The same recipe as the Explore page's default colouring; ``predict``
-    puts a new photo in the nearest cluster.
+
+class PhotoLook:
+    """How a photo looks, in a few numbers: L2-normalised features, then PCA.
+
+    Fitted once on every photo of the archive (no likes involved), it gives
+    the clusters, the "look" inputs of the regression and the similarity of
+    a new photo to past posts. The PCA is fitted on at most
+    ``max_fit_rows`` photos, which is plenty for 20 components.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> V = np.vstack([rng.normal(0, 0.05, (20, 8)) + direction for direction in np.eye(8)[:2]])
-    >>> vc = VisualClusters(k_max=4).fit(V)
-    >>> vc.k_, int(vc.predict(V[:1])[0]) == int(vc.labels_[0])
+    >>> look = PhotoLook(n_components=3).fit(rng.random((50, 16)))
+    >>> look.transform(rng.random((2, 16))).shape
+    (2, 3)
+    """
+
+    def __init__(self, n_components: int = 20, max_fit_rows: int = 2000, random_state: int = 0) -> None:
+        self.n_components, self.max_fit_rows, self.random_state = n_components, max_fit_rows, random_state
+
+    def fit(self, V: np.ndarray) -> "PhotoLook":
+        from sklearn.decomposition import PCA
+
+        Z = _l2_rows(V)
+        if len(Z) > self.max_fit_rows:
+            rows = np.random.default_rng(self.random_state).choice(len(Z), self.max_fit_rows, replace=False)
+            Z = Z[np.sort(rows)]
+        k = int(max(1, min(self.n_components, Z.shape[1], len(Z) - 1)))
+        self.pca_ = PCA(n_components=k, random_state=self.random_state).fit(Z)
+        return self
+
+    def transform(self, V: np.ndarray) -> np.ndarray:
+        return self.pca_.transform(_l2_rows(np.atleast_2d(V))).astype(np.float32)
+
+
+class VisualClusters:
+    """K-Means on :class:`PhotoLook` coordinates, k by silhouette.
+
+    The same recipe as the Explore page's K-Means colouring. The silhouette
+    search runs on at most ``max_search_rows`` photos; the final K-Means on
+    all. ``predict`` puts a new photo in the nearest cluster.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> P = np.vstack([rng.normal(c, 0.05, (20, 3)) for c in (0.0, 1.0)])
+    >>> vc = VisualClusters(k_max=4).fit(P)
+    >>> vc.k_, int(vc.predict(P[:1])[0]) == int(vc.labels_[0])
     (2, True)
     """
 
-    def __init__(self, k_min: int = 2, k_max: int = 10, n_components: int = 20, random_state: int = 0) -> None:
-        self.k_min, self.k_max, self.n_components, self.random_state = k_min, k_max, n_components, random_state
+    def __init__(self, k_min: int = 2, k_max: int = 10, max_search_rows: int = 1000, random_state: int = 0) -> None:
+        self.k_min, self.k_max, self.max_search_rows, self.random_state = k_min, k_max, max_search_rows, random_state
 
-    @staticmethod
-    def _norm(V: np.ndarray) -> np.ndarray:
-        V = np.asarray(V, np.float64)
-        return V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
-
-    def fit(self, V: np.ndarray) -> "VisualClusters":
+    def fit(self, P: np.ndarray) -> "VisualClusters":
         from sklearn.cluster import KMeans
-        from sklearn.decomposition import PCA
 
         from .embedding import silhouette_curve, suggest_k
 
-        Z = self._norm(V)
-        k_pca = int(min(self.n_components, Z.shape[1], max(1, len(Z) - 1)))
-        self.pca_ = PCA(n_components=k_pca, random_state=self.random_state).fit(Z)
-        P = self.pca_.transform(Z)
-        curve = silhouette_curve(P, self.k_min, min(self.k_max, max(2, len(P) // 3)), self.random_state)
+        P = np.asarray(P, np.float64)
+        search = P
+        if len(P) > self.max_search_rows:
+            rows = np.random.default_rng(self.random_state).choice(len(P), self.max_search_rows, replace=False)
+            search = P[np.sort(rows)]
+        curve = silhouette_curve(search, self.k_min, min(self.k_max, max(2, len(search) // 3)), self.random_state)
         self.k_ = suggest_k(curve, default=1)
         if self.k_ < 2:
-            self.centres_ = P.mean(axis=0, keepdims=True)
-            self.labels_ = np.zeros(len(P), int)
-            self.k_ = 1
+            self.k_, self.centres_, self.labels_ = 1, P.mean(axis=0, keepdims=True), np.zeros(len(P), int)
             return self
         km = KMeans(n_clusters=self.k_, n_init=4, random_state=self.random_state).fit(P)
         self.centres_, self.labels_ = km.cluster_centers_, km.labels_
         return self
 
-    def predict(self, V: np.ndarray) -> np.ndarray:
-        P = self.pca_.transform(self._norm(np.atleast_2d(V)))
+    def predict(self, P: np.ndarray) -> np.ndarray:
+        P = np.atleast_2d(np.asarray(P, np.float64))
         d2 = ((P[:, None, :] - self.centres_[None]) ** 2).sum(-1)
         return d2.argmin(axis=1)
 
@@ -179,10 +213,13 @@ class TrainingData:
         :func:`~core.forecast_labels.post_frame` plus ``labels`` (list of
         str) and ``n_faces`` (float, NaN when not detected).
     visual, visual_valid : numpy.ndarray
-        Photo features of each post's cover (CNN with real ImageNet weights
-        when available, else colour & texture) and where they exist.
+        :class:`PhotoLook` coordinates of each post's cover and where they
+        exist. They come from CNN features with real ImageNet weights when
+        available, else colour & texture.
     visual_tag : str
-        Which features ``visual`` holds.
+        Which features ``visual`` was computed from.
+    look : PhotoLook or None
+        Turns features of a new photo into ``visual`` coordinates.
     sources : LabelSources
         The sources asked for.
     unavailable : dict
@@ -200,6 +237,7 @@ class TrainingData:
     visual_valid: np.ndarray
     visual_tag: str
     sources: LabelSources
+    look: PhotoLook | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
     clusters: VisualClusters | None = None
     new_photos: int = 0
@@ -216,6 +254,82 @@ def _stage_progress(progress: Progress | None, stage: int, n_stages: int, name: 
         progress(done, total, f"Step {stage} of {n_stages} ({name}): processed {done} of {total} photos")
 
     return report
+
+
+_POST_FEATURES_KIND = "forecast-features-v1"
+
+
+def _post_features(archive_key: str, items, extractor, cache: DiskCache, progress, cancel):
+    """:func:`~core.features.compute_features` of every post's cover, plus one
+    copy of the whole matrix per archive and feature set (replaced when the
+    photos change), so a warm retrain reads one file instead of one per photo."""
+    import hashlib
+
+    from .features import FeatureResult, compute_features
+
+    key = hashlib.sha256(f"{archive_key}\n{extractor.cache_tag}".encode()).hexdigest()
+    photos = hashlib.sha256("\n".join(sha for sha, _ in items).encode()).hexdigest()
+    stored = cache.get(_POST_FEATURES_KIND, key, ".npz")
+    if stored is not None:
+        try:
+            with np.load(io.BytesIO(stored)) as npz:
+                if str(npz["photos"]) != photos:
+                    raise ValueError("the archive's photos changed")
+                probs = npz["probs"] if "probs" in npz.files else None
+                result = FeatureResult(npz["features"], npz["valid"], probs, bool(npz["has_labels"]),
+                                       computed=0, reused=len(set(sha for sha, _ in items)), tag=extractor.cache_tag)
+            if progress is not None:
+                progress(len(items), len(items))
+            return result
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: recompute from the per-photo entries
+    result = compute_features(items, extractor, cache=cache, progress=progress, cancel=cancel)
+    buffer = io.BytesIO()
+    arrays = {"features": result.features, "valid": result.valid, "has_labels": np.array(result.has_labels),
+              "photos": np.array(photos)}
+    if result.probs is not None:
+        arrays["probs"] = result.probs
+    np.savez(buffer, **arrays)
+    cache.put(_POST_FEATURES_KIND, key, buffer.getvalue(), ".npz")
+    return result
+
+
+_LOOK_KIND = "forecast-look-v1"
+
+
+def _one_thread():
+    """One BLAS/OpenMP thread: these matrices are small, and on a busy
+    2-core server extra threads only fight (measured 5-10x slower)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _look_and_clusters(archive_key: str, tag: str, shas, visual: np.ndarray, valid: np.ndarray,
+                       cache: DiskCache, *, want_clusters: bool):
+    """Fit (or read back) the archive's :class:`PhotoLook` and clusters.
+
+    Both depend on the photos only, never on likes, so they are cached per
+    archive, feature set and photo list: a warm retrain skips PCA and K-Means.
+    """
+    import hashlib
+
+    if valid.sum() < 3:
+        return None, None
+    digest = hashlib.sha256("\n".join([archive_key, tag, *map(str, np.asarray(shas)[valid])]).encode()).hexdigest()
+    stored = cache.get(_LOOK_KIND, digest, ".pkl")
+    if stored is not None:
+        try:
+            look, clusters = pickle.loads(stored)
+            if clusters is not None or not want_clusters:
+                return look, clusters
+        except Exception:  # noqa: BLE001 - an unreadable entry is refitted
+            pass
+    with _one_thread():
+        look = PhotoLook().fit(visual[valid])
+        clusters = VisualClusters().fit(look.transform(visual[valid])) if want_clusters and valid.sum() >= 6 else None
+    cache.put(_LOOK_KIND, digest, pickle.dumps((look, clusters), protocol=pickle.HIGHEST_PROTOCOL), ".pkl")
+    return look, clusters
 
 
 def prepare_training_data(
@@ -255,7 +369,6 @@ def prepare_training_data(
         ColourTexture,
         FeatureJobCancelled,
         WeightsUnavailableError,
-        compute_features,
         make_extractor,
     )
 
@@ -268,8 +381,8 @@ def prepare_training_data(
     n_stages = len(stage_names)
     unavailable: dict[str, str] = {}
     try:
-        colour = compute_features(items, ColourTexture(), cache=cache, cancel=cancel,
-                                  progress=_stage_progress(progress, 1, n_stages, stage_names[0]))
+        colour = _post_features(archive_key, items, ColourTexture(), cache, _stage_progress(progress, 1, n_stages, stage_names[0]),
+                                cancel)
     except FeatureJobCancelled:
         raise TrainingCancelled("training cancelled") from None
     visual, valid, tag = colour.features, colour.valid, colour.tag
@@ -278,8 +391,8 @@ def prepare_training_data(
         stage = stage_names.index("ImageNet classifier") + 1
         try:
             extractor = cnn if cnn is not None else make_extractor("mobilenet_v3_small")
-            result = compute_features(items, extractor, cache=cache, cancel=cancel,
-                                      progress=_stage_progress(progress, stage, n_stages, "ImageNet classifier"))
+            result = _post_features(archive_key, items, extractor, cache,
+                                    _stage_progress(progress, stage, n_stages, "ImageNet classifier"), cancel)
         except FeatureJobCancelled:
             raise TrainingCancelled("training cancelled") from None
         except WeightsUnavailableError as exc:
@@ -310,11 +423,13 @@ def prepare_training_data(
                 raise
             for name in ("faces", "people"):
                 unavailable[name] = f"Face detection is unavailable: {exc}"
-    clusters = None
+    look, clusters = _look_and_clusters(archive_key, tag, posts["sha256"], visual, valid, cache,
+                                        want_clusters=sources.cluster)
+    coords = np.zeros((len(posts), look.pca_.n_components_ if look else 0), np.float32)
+    if look is not None:
+        coords[valid] = look.transform(visual[valid])
     if sources.cluster:
-        if valid.sum() >= 6:
-            clusters = VisualClusters().fit(visual[valid])
-        else:
+        if clusters is None:
             unavailable["cluster"] = "Visual clusters need at least 6 readable photos."
     parts = []
     if sources.hashtags:
@@ -333,7 +448,7 @@ def prepare_training_data(
         cluster_of[np.flatnonzero(valid)] = clusters.labels_
         parts.append([[f"cluster: {c + 1}"] if c >= 0 else [] for c in cluster_of])
     posts = posts.assign(labels=combine_labels(len(posts), *parts), n_faces=n_faces.to_numpy())
-    return TrainingData(posts, visual, valid, tag, sources, unavailable, clusters,
+    return TrainingData(posts, coords, valid, tag, sources, look, unavailable, clusters,
                         new_photos=colour.computed, reused_photos=colour.reused, people_faces=people_faces,
                         imagenet_ok=imagenet_ok)
 
@@ -430,6 +545,7 @@ class Forecaster:
     visual: np.ndarray
     visual_valid: np.ndarray
     visual_tag: str
+    look: PhotoLook | None
     clusters: VisualClusters | None
     unavailable: dict[str, str]
     n_hidden: int
@@ -497,10 +613,11 @@ class Forecaster:
                     if d.min() < SAME_PERSON_THRESHOLD:
                         found.append(f"person: {names[int(d.argmin())]}")
                 parts.append(found)
-        if self.clusters is not None:
-            parts.append([f"cluster: {int(self.clusters.predict(visual)[0]) + 1}"])
+        coords = self.look.transform(visual[None])[0] if self.look is not None else None
+        if self.clusters is not None and coords is not None:
+            parts.append([f"cluster: {int(self.clusters.predict(coords)[0]) + 1}"])
         labels = combine_labels(1, *[[p] for p in parts])[0]
-        return NewPhoto(labels, np.asarray(visual, np.float32), when, account, n_faces, notes)
+        return NewPhoto(labels, coords, when, account, n_faces, notes)
 
     # -- forecast --------------------------------------------------------------
     def _inputs(self, photo: NewPhoto) -> ForecastInputs:
@@ -540,8 +657,7 @@ class Forecaster:
         ok = np.flatnonzero(self.visual_valid)
         if photo.visual is None or len(ok) == 0:
             return self.posts.iloc[:0].assign(distance=[])
-        V = VisualClusters._norm(self.visual[ok])
-        idx, dist = nearest_neighbours(V, VisualClusters._norm(photo.visual[None]), k)
+        idx, dist = nearest_neighbours(self.visual[ok], photo.visual[None], k)
         rows = self.posts.iloc[ok[idx[0]]].copy()
         rows["distance"] = dist[0]
         return rows.reset_index(drop=True)
@@ -587,10 +703,11 @@ def train_forecaster(
     }
     if include_boosting:
         factories[MODEL_BOOSTING] = lambda: EngagementRegressor("boosting", random_state=random_state)
-    evaluation = evaluate(X, y, factories, cancel=cancel, random_state=random_state)
-    if cancel is not None and cancel():
-        raise TrainingCancelled("training cancelled")
-    models = {name: make().fit(X, y) for name, make in factories.items()}
+    with _one_thread():
+        evaluation = evaluate(X, y, factories, cancel=cancel, random_state=random_state)
+        if cancel is not None and cancel():
+            raise TrainingCancelled("training cancelled")
+        models = {name: make().fit(X, y) for name, make in factories.items()}
     intervals = {}
     for name in factories:
         for target in ("likes", "comments"):
@@ -602,7 +719,7 @@ def train_forecaster(
         archive_key=archive_key, sources=data.sources, models=models, evaluation=evaluation,
         labels=label_table(train["labels"], train["likes"], train["comments"]),
         posts=train[keep].copy(), visual=data.visual[rows].copy(), visual_valid=data.visual_valid[rows].copy(),
-        visual_tag=data.visual_tag, clusters=data.clusters, unavailable=dict(data.unavailable),
+        visual_tag=data.visual_tag, look=data.look, clusters=data.clusters, unavailable=dict(data.unavailable),
         n_hidden=int((~known).sum()), n_posts=len(posts), trained_photos=frozenset(posts["sha256"]),
         new_photos=data.new_photos, reused_photos=data.reused_photos, people_faces=data.people_faces,
         imagenet_ok=data.imagenet_ok, intervals=intervals,

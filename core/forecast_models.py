@@ -301,7 +301,8 @@ class EngagementRegressor:
 
     - indicators of the labels seen on at least ``min_label_posts`` training
       posts (the ``max_labels`` most frequent);
-    - a PCA (``n_components``) of the photo features;
+    - a PCA (``n_components``) of the photo features (give it short,
+      comparable features such as :class:`core.forecast.PhotoLook`'s);
     - hour of day (sine and cosine) and weekday (one-hot), in UTC;
     - the recency trend: years since the first training post, which lets
       the model follow a growing (or shrinking) account — the seed's own
@@ -356,15 +357,10 @@ class EngagementRegressor:
         if X.visual is not None and X.visual_valid is not None and X.visual_valid.sum() >= 3:
             from sklearn.decomposition import PCA
 
-            V = self._normalise(X.visual[X.visual_valid])
+            V = np.asarray(X.visual[X.visual_valid], np.float64)
             k = int(min(self.n_components, V.shape[1], len(V) - 1))
             if k >= 1:
                 self.pca_ = PCA(n_components=k, random_state=self.random_state).fit(V)
-
-    @staticmethod
-    def _normalise(V: np.ndarray) -> np.ndarray:
-        V = np.asarray(V, np.float64)
-        return V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
 
     def _design(self, X: ForecastInputs, *, horizon_years: float | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Design matrix, the group of each column, and the trend column."""
@@ -382,7 +378,7 @@ class EngagementRegressor:
             P = np.zeros((n, self.pca_.n_components_))
             if X.visual is not None and X.visual_valid is not None and X.visual_valid.any():
                 ok = X.visual_valid
-                P[ok] = self.pca_.transform(self._normalise(X.visual[ok]))
+                P[ok] = self.pca_.transform(np.asarray(X.visual[ok], np.float64))
             blocks.append(P)
             groups += ["look of the photo"] * P.shape[1]
         ts = X.timestamp.astype("datetime64[ns]").astype(np.int64).astype(float)
@@ -434,7 +430,7 @@ class EngagementRegressor:
         if len(target) < 3:
             return ("constant", float(target.mean()))
         if self.kind == "ridge":
-            model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 11)))
+            model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 3, 11), gcv_mode="svd"))
             return ("ridge", model.fit(D, target))
         from sklearn.ensemble import HistGradientBoostingRegressor
         from sklearn.linear_model import Ridge

@@ -1,0 +1,65 @@
+"""Real browser: train the forecast on the demo, upload a photo and read its forecast."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_train_upload_and_forecast(app_server, browser, tmp_path: Path, artifacts_dir: Path):
+    page = browser.new_page(viewport={"width": 1400, "height": 2600})
+    errors: list[str] = []
+    dialogs: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{app_server}/forecast")
+    wait_for_app(page)
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("Train a model on this archive's posts").wait_for(timeout=60_000)
+
+    main.get_by_role("button", name="Train", exact=True).click()
+    main.get_by_text("Model trained and saved for this archive.").wait_for(timeout=300_000)
+    wait_for_app(page)
+
+    # A photo the archive has never seen: a crop of scikit-image's coffee, re-encoded.
+    from skimage import data
+
+    photo = tmp_path / "new_post.jpg"
+    Image.fromarray(np.ascontiguousarray(data.coffee()[50:350, 100:500])).save(photo, quality=85)
+    main.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(photo))
+    likes = main.locator("[data-testid='stMetric']", has_text="Likes (ridge regression)")
+    try:
+        likes.wait_for(timeout=180_000)
+    finally:
+        page.screenshot(path=str(artifacts_dir / "forecast_upload.png"), full_page=True)
+    wait_for_app(page)
+    # The planned caption is user text: its hashtag becomes a label, its markup stays text.
+    caption = main.get_by_label("Caption you plan to write (its hashtags become labels)")
+    caption.fill("Morning <img src=x onerror=alert(1)> [link](javascript:alert(2)) #coffee")
+    caption.press("Control+Enter")
+    main.get_by_text(re.compile(r"^Labels: .*#coffee")).wait_for(timeout=120_000)
+    wait_for_app(page)
+    value = likes.locator("[data-testid='stMetricValue']").inner_text()
+    assert re.fullmatch(r"[\d,]+", value), value
+    assert "faces: 0" in main.get_by_text(re.compile(r"^Labels: ")).inner_text()
+    assert main.get_by_text("80 % interval", exact=False).count() >= 3
+    main.get_by_text("Most similar past posts").wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].filter(i => i.complete"
+        " && i.naturalWidth > 0).length >= 7", timeout=60_000)  # the upload + six similar posts
+    page.screenshot(path=str(artifacts_dir / "forecast_predict.png"), full_page=True)
+
+    page.get_by_role("tab", name="Held-out error").click()
+    page.get_by_text(re.compile(r"^Split: rolling origin")).wait_for(timeout=30_000)
+    page.screenshot(path=str(artifacts_dir / "forecast_error.png"), full_page=True)
+    assert not dialogs, dialogs
+    assert not errors, errors
+    assert main.locator("[data-testid='stException']").count() == 0

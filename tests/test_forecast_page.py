@@ -1,0 +1,105 @@
+"""Streamlit AppTest: the Forecast page trains, reloads and predicts on real archives."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.archive import load_folder
+from core.demo import load_demo
+from core.forecast import MODEL_RIDGE, MODEL_SEED, load_forecaster
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def models(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDLENS_MODEL_DIR", str(shared_dir / "models"))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def _forecast_page(archive=None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=300)
+    if archive is not None:
+        at.session_state["archive"] = archive
+    at.run()
+    at.switch_page("app_pages/forecast.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_train_then_forecast_one_of_your_posts():
+    at = _forecast_page()
+    assert [t.value for t in at.title] == ["Forecast"]
+    assert any("Train a model" in i.value for i in at.info)
+    assert _metrics(at)["Posts"] == "15"
+    at.button(key="forecast_train").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("Model trained and saved" in s.value for s in at.success)
+    # No ImageNet weights here: the page says so and trains on the other sources.
+    assert any("ImageNet labels (Keras classifier) not used" in w.value and "could not be had" in w.value
+               for w in at.warning)
+
+    at.segmented_control(key="forecast_photo_source").set_value("One of your posts").run()
+    assert not at.exception, at.exception
+    metrics = _metrics(at)
+    # The numbers on the page are the saved model's forecast for that post.
+    archive = load_demo()
+    model = load_forecaster(archive.key)
+    post = model.posts.sort_values("timestamp", ascending=False, na_position="last").iloc[0]
+    photo = model.describe_photo(Path(post["path"]).read_bytes(), caption=post["caption"] or "",
+                                 when=pd.Timestamp(at.date_input(key="forecast_day").value).tz_localize("UTC")
+                                 + pd.Timedelta(hours=at.time_input(key="forecast_time").value.hour))
+    table = model.predict(photo).table.set_index("model")
+    assert metrics[f"Likes ({MODEL_RIDGE})"] == f"{table.at[MODEL_RIDGE, 'likes']:,.0f}"
+    assert metrics["Likes (seed model)"] == f"{table.at[MODEL_SEED, 'likes']:,.0f}"
+    assert any(t.value.startswith("Labels: ") and "faces: " in t.value for t in at.text)
+
+    # Held-out error table: every model, likes and comments, never training error.
+    frames = [df.value for df in at.dataframe]
+    held_out = next(f for f in frames if "likes mae" in f.columns)
+    assert set(held_out.index) == {"your mean", MODEL_SEED, "seed: count-weighted", MODEL_RIDGE}
+    assert (held_out["held-out posts"] == 7).all()  # the newest 7 of 15 posts
+    labels = next(f for f in frames if "seen_once" in f.columns)
+    assert labels["posts"].sum() >= 15 and labels["seen_once"].any()
+
+
+def test_a_saved_model_is_reloaded_by_a_new_session():
+    first = _forecast_page()
+    first.multiselect(key="forecast_sources").set_value(["hashtags", "cluster"]).run()
+    first.button(key="forecast_train").click().run()
+    assert any("Model trained and saved" in s.value for s in first.success)
+    st.cache_resource.clear()  # as after a server restart: only the disk has it
+    second = _forecast_page()
+    assert not any("Train a model" in i.value for i in second.info)
+    assert any(t.value.startswith("Trained ") and "on 15 posts" in t.value for t in second.text)
+    assert second.multiselect(key="forecast_sources").value == ["hashtags", "cluster"]
+
+
+def test_hidden_likes_are_counted_and_left_out(data_dir: Path):
+    at = _forecast_page(load_folder(data_dir / "instaloader-boston-2accounts"))
+    metrics = _metrics(at)
+    assert (metrics["Posts"], metrics["With a like count"], metrics["Hidden or unknown likes (left out)"]) == (
+        "10", "9", "1")
+
+
+def test_an_archive_without_likes_explains_how_to_get_them(data_dir: Path, tmp_path: Path):
+    for path in sorted((data_dir / "photos-imagenet-coarse6").rglob("*.jpg"))[:3]:
+        shutil.copy(path, tmp_path / path.name)
+    at = _forecast_page(load_folder(tmp_path))
+    assert any("Instaloader" in i.value and "Insights" in i.value for i in at.info)
+    assert not at.button  # nothing to train, no fake forecast
