@@ -16,7 +16,8 @@ label list from what an archive holds, each source switchable:
 ``people``
     The people the user named on the Faces page (``person: Anna``).
 ``cluster``
-    The visual cluster (K-Means on the photo features, as on Explore).
+    The visual cluster (K-Means on a PCA of the photo features, k chosen by
+    silhouette, the recipe of the Explore page's default colouring).
 
 Every label carries its source as a prefix, so ``#dog`` (a hashtag),
 ``alt: dog`` and ``imagenet: dog`` stay apart in the label table.
@@ -50,7 +51,7 @@ LABEL_SOURCES: dict[str, str] = {
     "imagenet": "ImageNet labels (Keras classifier)",
     "faces": "Face count (MediaPipe)",
     "people": "People named on the Faces page",
-    "cluster": "Visual cluster (as on Explore)",
+    "cluster": "Visual cluster (K-Means on the photos' look)",
 }
 
 

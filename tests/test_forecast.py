@@ -268,3 +268,18 @@ def test_a_model_saved_by_another_version_is_ignored(isolated_cache: Path):
     cache = DiskCache(isolated_cache)
     cache.put("forecast-model-v1", "k", b"not a pickle", ".pkl")
     assert load_forecaster("k", cache) is None
+
+
+def test_random_weight_classifier_gives_no_imagenet_labels(data_dir: Path):
+    from core.features import ColourTexture, make_extractor
+
+    archive = load_folder(data_dir / "instaaudit-likes-in-filenames")
+    cnn = make_extractor("mobilenet_v3_small", weights=None)
+    data = prepare_training_data(archive.catalogue, archive.key, LabelSources.from_names(["hashtags", "imagenet"]),
+                                 cnn=cnn)
+    assert "random weights" in data.unavailable["imagenet"]
+    assert not data.imagenet_ok and data.visual_tag == ColourTexture().cache_tag
+    assert not any(label.startswith("imagenet: ") for row in data.posts["labels"] for label in row)
+    model = train_forecaster(data, archive.key)
+    photo = model.describe_photo(Path(archive.catalogue["path"].iloc[2]).read_bytes())
+    assert not any(label.startswith("imagenet: ") for label in photo.labels)
