@@ -13,6 +13,7 @@ from core.forecast_labels import LABEL_SOURCES, LabelSources, post_frame
 from core.imageio import ImageError
 from ui.forecast_runs import classifier, face_engine, run_training, saved_model
 from ui.gallery import photo_grid
+from ui.share import sync
 from ui.state import current_archive
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
@@ -46,12 +47,13 @@ if flash := st.session_state.pop(_FLASH, None):
 # -- train ------------------------------------------------------------------------
 with st.expander("Train", expanded=model is None):
     chosen = st.multiselect(
-        "Label sources", list(LABEL_SOURCES), format_func=LABEL_SOURCES.get, key="forecast_sources",
-        default=model.sources.enabled() if model else list(LABEL_SOURCES),
+        "Label sources", list(LABEL_SOURCES), format_func=LABEL_SOURCES.get,
+        key=sync("forecast_sources", "labels", default=model.sources.enabled() if model else list(LABEL_SOURCES),
+                 options=list(LABEL_SOURCES), multi=True),
         help="Every label becomes a coefficient of the seed model and an input of the regression.",
     )
-    boosting = st.toggle("Also try gradient boosting (slower)", key="forecast_boosting",
-                         value=bool(model and len(model.models) > 4))
+    boosting = st.toggle("Also try gradient boosting (slower)",
+                         key=sync("forecast_boosting", "boosting", default=bool(model and len(model.models) > 4)))
     if model is not None:
         new = model.new_photos_since(archive.catalogue)
         st.text(f"Trained {model.trained_at:%Y-%m-%d %H:%M} UTC on {len(model.posts)} posts "
@@ -196,8 +198,8 @@ with error_tab:
         })
         st.caption("MAE: mean absolute error in counts. mdape: median absolute percentage error. spearman: rank "
                    "correlation of forecast and truth (1 = perfect order). Never training error.")
-        target = st.segmented_control("Show", ["likes", "comments"], default="likes", key="forecast_scatter_target",
-                                      required=True)
+        target = st.segmented_control("Show", ["likes", "comments"], required=True, key=sync(
+            "forecast_scatter_target", "scatter", default="likes", options=["likes", "comments"]))
         shown = ev.predictions[ev.predictions["target"] == target]
         fig = px.scatter(shown, x="actual", y="predicted", color="model", opacity=0.7,
                          labels={"actual": f"actual {target}", "predicted": f"forecast {target}"},

@@ -103,3 +103,21 @@ def test_an_archive_without_likes_explains_how_to_get_them(data_dir: Path, tmp_p
     at = _forecast_page(load_folder(tmp_path))
     assert any("Instaloader" in i.value and "Insights" in i.value for i in at.info)
     assert not at.button  # nothing to train, no fake forecast
+
+
+def test_settings_come_back_from_a_share_link():
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=300)
+    at.query_params["labels"] = ["hashtags", "cluster"]
+    at.query_params["boosting"] = "on"
+    at.run()
+    at.switch_page("app_pages/forecast.py").run()
+    assert at.multiselect(key="forecast_sources").value == ["hashtags", "cluster"]
+    assert at.toggle(key="forecast_boosting").value is True
+    # A hostile value falls back to the default, without an exception.
+    bad = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=300)
+    bad.query_params["labels"] = ["<script>", "hashtags"]
+    bad.run()
+    bad.switch_page("app_pages/forecast.py").run()
+    assert not bad.exception
+    assert bad.multiselect(key="forecast_sources").value == list(
+        ["hashtags", "alt_text", "imagenet", "faces", "people", "cluster"])
