@@ -381,8 +381,8 @@ def prepare_training_data(
     n_stages = len(stage_names)
     unavailable: dict[str, str] = {}
     try:
-        colour = _post_features(archive_key, items, ColourTexture(), cache, _stage_progress(progress, 1, n_stages, stage_names[0]),
-                                cancel)
+        colour = _post_features(archive_key, items, ColourTexture(), cache,
+                                _stage_progress(progress, 1, n_stages, stage_names[0]), cancel)
     except FeatureJobCancelled:
         raise TrainingCancelled("training cancelled") from None
     visual, valid, tag = colour.features, colour.valid, colour.tag
@@ -408,19 +408,15 @@ def prepare_training_data(
     people_table = None
     people_faces: tuple = (np.zeros((0, 128), np.float32), [])
     if want_faces:
+        from .faces_net import DlibModelError
+        from .models import ModelUnavailableError
+
         stage = stage_names.index("faces") + 1
         try:
             n_faces, people_table, people_faces = _faces(
                 catalogue, posts, archive_key, cache, face_engine, sources,
                 _stage_progress(progress, stage, n_stages, "faces"), cancel)
-        except TrainingCancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - missing models etc.: say so, train without faces
-            from .faces_net import DlibModelError
-            from .models import ModelUnavailableError
-
-            if not isinstance(exc, (ModelUnavailableError, DlibModelError)):
-                raise
+        except (ModelUnavailableError, DlibModelError) as exc:  # say so, and train without faces
             for name in ("faces", "people"):
                 unavailable[name] = f"Face detection is unavailable: {exc}"
     look, clusters = _look_and_clusters(archive_key, tag, posts["sha256"], visual, valid, cache,

@@ -283,3 +283,15 @@ def test_random_weight_classifier_gives_no_imagenet_labels(data_dir: Path):
     model = train_forecaster(data, archive.key)
     photo = model.describe_photo(Path(archive.catalogue["path"].iloc[2]).read_bytes())
     assert not any(label.startswith("imagenet: ") for label in photo.labels)
+
+
+def test_missing_face_model_is_reported_and_training_goes_on(data_dir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FEEDLENS_MODEL_DIR", str(tmp_path / "no-models-here"))
+    archive = load_folder(data_dir / "instaaudit-likes-in-filenames")
+    data = prepare_training_data(archive.catalogue, archive.key, LabelSources.from_names(["hashtags", "faces"]))
+    assert "blaze_face_short_range.tflite" in data.unavailable["faces"]
+    assert not any(label.startswith("faces: ") for row in data.posts["labels"] for label in row)
+    model = train_forecaster(data, archive.key)
+    photo = model.describe_photo(Path(archive.catalogue["path"].iloc[0]).read_bytes())
+    assert photo.n_faces is None and np.isfinite(model.predict(photo).table["likes"]).all()
