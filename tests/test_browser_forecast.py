@@ -63,3 +63,26 @@ def test_train_upload_and_forecast(app_server, browser, tmp_path: Path, artifact
     assert not dialogs, dialogs
     assert not errors, errors
     assert main.locator("[data-testid='stException']").count() == 0
+
+
+def test_cancel_stops_training_and_saves_nothing(fresh_server, browser, artifacts_dir: Path):
+    # A fresh server has not imported TensorFlow yet: the first seconds of training load it,
+    # so Cancel, pressed as soon as it shows, lands while the run is busy.
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{fresh_server}/forecast")
+    wait_for_app(page)
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("Train a model on this archive's posts").wait_for(timeout=60_000)
+    main.get_by_role("button", name="Train", exact=True).click()
+    main.get_by_role("button", name="Cancel").click(timeout=60_000)
+    wait_for_app(page)
+    page.wait_for_timeout(15_000)  # a run that was not stopped would finish and save by now (~10 s)
+    wait_for_app(page)
+    page.screenshot(path=str(artifacts_dir / "forecast_cancelled.png"), full_page=True)
+    assert main.get_by_text("Model trained and saved").count() == 0
+    main.get_by_text("Train a model on this archive's posts").wait_for(timeout=30_000)
+    assert main.get_by_role("button", name="Train", exact=True).is_visible()
+    assert main.locator("[data-testid='stException']").count() == 0
+    assert not errors, errors
