@@ -2,13 +2,19 @@
 
 Entry point: ``streamlit run streamlit_app.py``. Every page works on the
 archive chosen in the sidebar (the bundled demo until you pick another).
+With ``[auth]`` in ``.streamlit/secrets.toml`` every visitor logs in first
+(``ui.auth``); the archive and each page's settings live in the URL, so the
+address bar is a share link (``ui.share``).
 """
 
 import streamlit as st
 
+from ui.auth import account_box, require_login
+from ui.share import begin_run
 from ui.state import archive_picker
 
 st.set_page_config(page_title="Feedlens", page_icon=":material/photo_library:", layout="wide")
+begin_run()
 
 PAGES = [
     st.Page("app_pages/archive.py", title="Archive", icon=":material/photo_library:", default=True),
@@ -19,6 +25,8 @@ PAGES = [
     st.Page("app_pages/faces.py", title="Faces", icon=":material/face:", url_path="faces"),
 ]
 
+require_login()  # stops here, on a login screen, until the visitor has logged in (login on only)
 page = st.navigation(PAGES)
+account_box()
 archive_picker()
 page.run()

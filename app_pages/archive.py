@@ -1,4 +1,9 @@
-"""Archive page: the catalogue of the current archive."""
+"""Archive page: the catalogue of the current archive.
+
+Captions, hashtags and file names are user text: they are shown with
+``st.text``, escaped in chart hovers, and never as Markdown or HTML. The grid
+page and the timeline's metric are kept in the URL (``ui.share``).
+"""
 
 import html
 
@@ -7,6 +12,7 @@ import streamlit as st
 
 from core.summary import likes_and_date, posts_table, shorten, top_hashtags
 from ui.gallery import photo_grid
+from ui.share import sync
 from ui.state import current_archive
 
 GRID_COLUMNS = 6
@@ -57,7 +63,9 @@ with tab_grid:
     n_pages = max(1, -(-len(catalogue) // PAGE_SIZE))
     page = 1
     if n_pages > 1:
-        page = st.columns([1, 5])[0].number_input(f"Page (of {n_pages})", 1, n_pages, 1, key="archive_grid_page")
+        page = st.columns([1, 5])[0].number_input(
+            f"Page (of {n_pages})", 1, n_pages,
+            key=sync("archive_grid_page", "page", default=1, bounds=(1, n_pages)))
     shown = catalogue.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     post_sizes = catalogue["post_id"].value_counts()
 
@@ -73,7 +81,8 @@ with tab_grid:
 
 with tab_time:
     posts = posts_table(catalogue).dropna(subset=["timestamp"])
-    metric = st.segmented_control("Show", ["likes", "comments"], default="likes", key="archive_metric")
+    metric = st.segmented_control("Show", ["likes", "comments"],
+                                  key=sync("archive_metric", "show", default="likes", options=["likes", "comments"]))
     posts = posts.dropna(subset=[metric or "likes"])
     if posts.empty:
         st.info(f"No post has both a date and a known {metric} count.")

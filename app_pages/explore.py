@@ -4,11 +4,14 @@ Features (core.features) are computed once per photo and feature set and
 cached on disk; the map (core.embedding.PhotoMap: PCA then openTSNE) and the
 clusters are cached in memory, so moving sliders or selecting points reruns
 in a moment. Box/lasso selection on the map opens a gallery of the photos.
+The feature set, perplexity, clustering, k and colouring are kept in the URL
+(``ui.share``), so a copied link reopens the same map.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 import time
@@ -47,6 +50,7 @@ from core.imageio import ImageError, crop_square, load_image
 from core.ingest import THUMB_SIDE, thumbnail_bytes
 from core.summary import engagement_by, likes_and_date, shorten
 from ui.gallery import photo_grid
+from ui.share import sync
 from ui.state import current_archive
 
 GALLERY_COLUMNS = 6
@@ -182,9 +186,11 @@ if n_photos < MIN_MAP_PHOTOS:
 # The CNN is loaded (its ImageNet weights downloaded at first use) before the
 # selector is drawn, so that when the download fails the selector can switch
 # to a feature set that needs none, in this same run.
+names = list(FEATURE_SETS)
 if pending := st.session_state.pop("explore_pending_features", None):
     st.session_state["explore_features"] = pending
-st.session_state.setdefault("explore_features", DEFAULT_FEATURE_SET)
+FEATURES_LINK = dict(key="explore_features", param="features", default=DEFAULT_FEATURE_SET, options=names)
+sync(**FEATURES_LINK)
 wanted = st.session_state["explore_features"]
 if FEATURE_SETS[wanted].needs_weights and not st.session_state.get("explore_random_weights", False):
     failure = _recent_failure(wanted)
@@ -201,14 +207,13 @@ if FEATURE_SETS[wanted].needs_weights and not st.session_state.get("explore_rand
         st.session_state["explore_features"] = "colour_texture"
         st.session_state["explore_show_failure"] = wanted
 
-names = list(FEATURE_SETS)
 controls = st.columns([3, 2, 2])
 with controls[0]:
     feature_name = st.selectbox(
         "Features",
         names,
         format_func=lambda n: FEATURE_SETS[n].label,
-        key="explore_features",
+        key=sync(**FEATURES_LINK),  # again: an offline fallback above may have changed it
         help="\n\n".join(f"**{s.label}**: {s.description}" for s in FEATURE_SETS.values()),
     )
 spec = FEATURE_SETS[feature_name]
@@ -318,7 +323,9 @@ max_perplexity = effective_perplexity(100, n)
 with controls[2]:
     if max_perplexity >= 3:
         perplexity = st.slider(
-            "Perplexity", 2, int(max_perplexity), int(min(30, max_perplexity)), key="explore_perplexity",
+            "Perplexity", 2, int(max_perplexity),
+            key=sync("explore_perplexity", "perplexity", default=int(min(30, max_perplexity)),
+                     bounds=(2, int(max_perplexity))),
             help=f"About how many neighbours each photo listens to. It must stay below (n − 1) / 3 = "
                  f"{(n - 1) / 3:.1f} for {n} photos.",
         )
@@ -350,8 +357,9 @@ else:
 
 cluster_cols = st.columns([2, 2, 3])
 with cluster_cols[0]:
-    method = st.segmented_control("Clusters", ["K-Means", "HDBSCAN"], default="K-Means", required=True,
-                                  key="explore_cluster_method",
+    methods = ["K-Means", "HDBSCAN"]
+    method = st.segmented_control("Clusters", methods, required=True,
+                                  key=sync("explore_cluster_method", "clusters", default="K-Means", options=methods),
                                   help="K-Means (on the PCA features) needs a k; HDBSCAN (on the map) finds "
                                        "the number of clusters itself and leaves outliers unclustered.")
 curve = _silhouette(feature_key[0], extractor.cache_tag, n, pca) if not photo_map.degenerate_ else pd.DataFrame()
@@ -359,11 +367,14 @@ k_suggested = suggest_k(curve, default=1)
 with cluster_cols[1]:
     k_max = int(min(20, max(2, n - 1)))
     if method == "HDBSCAN":
-        param = st.slider("Smallest cluster", 2, int(max(3, min(50, n // 2))), int(min(5, max(2, n // 3))),
-                          key="explore_min_cluster")
+        top = int(max(3, min(50, n // 2)))
+        param = st.slider("Smallest cluster", 2, top,
+                          key=sync("explore_min_cluster", "min_cluster", default=int(min(5, max(2, n // 3))),
+                                   bounds=(2, top)))
     else:
-        param = st.slider("k (number of clusters)", 2, k_max, int(min(max(k_suggested, 2), k_max)),
-                          key=f"explore_k::{extractor.cache_tag}",
+        param = st.slider("k (number of clusters)", 2, k_max,
+                          key=sync(f"explore_k::{extractor.cache_tag}", "k",
+                                   default=int(min(max(k_suggested, 2), k_max)), bounds=(2, k_max)),
                           help="Starts at the suggested k: the best silhouette score.")
     if not curve.empty:
         st.caption(f"Suggested k = **{k_suggested}** (highest silhouette score).")
@@ -384,10 +395,9 @@ likes_known = bool(np.isfinite(likes).any())
 colour_options = ["Cluster"] + (["ImageNet group"] if labels_known else []) + (["Likes"] if likes_known else [])
 view_cols = st.columns([3, 2, 5])
 with view_cols[0]:
-    colour_by = st.segmented_control("Colour by", colour_options, default="Cluster", required=True,
-                                     key="explore_colour_by")
-    if colour_by not in colour_options:
-        colour_by = "Cluster"
+    colour_by = st.segmented_control("Colour by", colour_options, required=True,
+                                     key=sync("explore_colour_by", "colour", default="Cluster",
+                                              options=colour_options))
 with view_cols[1]:
     size_by_likes = st.toggle("Size by likes", value=False, key="explore_size", disabled=not likes_known)
     show_thumbs = st.toggle("Photos on the map", value=n <= THUMBS_DEFAULT_MAX, key="explore_thumbs",
@@ -448,8 +458,9 @@ def _customdata() -> np.ndarray:
     like_text = ["unknown" if not np.isfinite(v) else f"{int(v):,}" for v in likes]
     label = top1 if labels_known else ["–"] * n
     group = list(groups) if labels_known else ["–"] * n
-    return np.column_stack([np.arange(n), rows["file"].astype(str).to_numpy(), label, group, cluster_names,
-                            like_text]).astype(object)
+    # Plotly reads hover text as a little HTML: user text (file names) is escaped.
+    return np.column_stack([np.arange(n), rows["file"].astype(str).map(html.escape).to_numpy(), label, group,
+                            cluster_names, like_text]).astype(object)
 
 
 def build_figure() -> go.Figure:
@@ -487,7 +498,7 @@ def build_figure() -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[float(placed["xy"][0])], y=[float(placed["xy"][1])], mode="markers+text", name="your photo",
             text=["your photo"], textposition="top center",
-            customdata=[[-1, placed["name"], placed["label"] or "–", "–", "–", "–"]],
+            customdata=[[-1, html.escape(placed["name"]), placed["label"] or "–", "–", "–", "–"]],
             hovertemplate="<b>your photo</b><br>%{customdata[1]}<extra></extra>",
             marker={"symbol": "star", "size": 22, "color": "gold", "line": {"width": 1.5, "color": "black"}},
         ))

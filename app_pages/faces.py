@@ -3,7 +3,9 @@
 Everything runs locally (core.faces, core.faces_people): MediaPipe finds the
 faces, dlib's ResNet describes them, and the results are cached per photo, so
 a second visit is instant. Names, captions and file names are shown with
-``st.text`` (never as Markdown or HTML).
+``st.text`` (never as Markdown or HTML). A searched photo is kept in the
+session only as a copy of at most ``QUERY_KEEP_SIDE`` pixels (its faces are
+found on the larger decode, then that is dropped).
 """
 
 from __future__ import annotations
@@ -36,6 +38,20 @@ GALLERY_COLUMNS = 6
 GALLERY_PAGE = 24
 PHOTOS_PAGE = 12
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+QUERY_KEEP_SIDE = 640  # the searched photo as held in session state (it is shown at 480 px at most)
+
+
+def _shrink(image: np.ndarray, side: int = QUERY_KEEP_SIDE) -> np.ndarray:
+    """A copy whose longest side is at most ``side`` (the image itself if already small)."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    if max(h, w) <= side:
+        return image
+    scale = side / max(h, w)
+    small = Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                          Image.Resampling.LANCZOS)
+    return np.asarray(small)
 
 
 @st.cache_resource(show_spinner="Loading the face models…")
@@ -311,12 +327,14 @@ with tab_search:
             try:
                 image = np.asarray(decode_image(data, max_side=1600).pixels)
             except ImageError as exc:
-                found = (digest, None, None, str(exc))
+                found = (digest, None, (0, 0), None, str(exc))
             else:
                 with st.spinner("Looking for faces…"):
-                    found = (digest, image, engine.analyze(image), None)
+                    # Only a small copy stays in the session; boxes are drawn as fractions of the full size.
+                    found = (digest, _shrink(image), image.shape[:2], engine.analyze(image), None)
+                del image
             st.session_state["faces_query_result"] = found
-        _, image, query_faces, problem = found
+        _, image, (h, w), query_faces, problem = found
         if problem:
             st.error(f"This photo cannot be read: {problem}")
         elif not query_faces:
@@ -324,7 +342,6 @@ with tab_search:
                        "towards the camera (profiles and tiny faces are often missed).")
             st.image(image, width=320)
         else:
-            h, w = image.shape[:2]
             boxes = [f.box / np.array([w, h, w, h]) for f in query_faces]
             st.image(draw_faces(image, boxes, labels=[str(i + 1) for i in range(len(boxes))]), width=480)
             st.text(f"{plural(len(query_faces), 'face')} found in {upload.name}.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -105,8 +106,9 @@ with edit_col:
         if link_problem:
             st.warning(f"{text(link_problem)}")
         else:
-            st.caption("The address bar holds this pipeline: copy the link to share it.")
-            st.code(f"{st.context.url or ''}?{QUERY_PARAM}={query}", language=None, wrap_lines=True)
+            st.caption("The address bar holds this pipeline (and the archive): copy the link to share it.")
+            link = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
+            st.code(f"{st.context.url or ''}?{link}", language=None, wrap_lines=True)
         st.download_button("Download pipeline (JSON)", pipe.to_json(), file_name="feedlens-pipeline.json",
                            mime="application/json", icon=":material/download:", on_click="ignore",
                            key="fl_json_out")

@@ -11,6 +11,10 @@ Caches: photo tiles on disk (per photo and size) and in memory; the target,
 its face/person masks and finished builds in memory, so a second visit (or
 the same build again) is instant. Big or slow solves run in a child process
 that the Cancel button kills.
+
+The settings (target photo, size, grid, weighting, methods) are kept in the
+URL (``ui.share``), so a copied link reopens the same plan; press Build to
+run it.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from ui.mosaic_runs import (
     UPLOAD_TYPES,
     WEIGHT_LABELS,
 )
+from ui.share import sync
 from ui.state import current_archive
 
 archive = current_archive()
@@ -76,8 +81,10 @@ target: np.ndarray | None = None
 target_digest = ""
 target_sha: str | None = None
 with left:
-    source = st.segmented_control("Target", ["Archive photo", "Upload"], default="Archive photo",
-                                  key="mosaic_target_source", required=True)
+    sources = ["Archive photo", "Upload"]
+    source = st.segmented_control("Target", sources, required=True,
+                                  key=sync("mosaic_target_source", "target_from", default=sources[0],
+                                           options=sources))
     if source == "Upload":
         upload = st.file_uploader("Target picture", type=UPLOAD_TYPES, key="mosaic_upload")
         if upload is not None:
@@ -90,7 +97,7 @@ with left:
     else:
         options = list(range(len(photos_table)))
         pick = st.selectbox(
-            "Photo from the archive", options, index=0, key="mosaic_target_pick",
+            "Photo from the archive", options, key=sync("mosaic_target_pick", "target", default=0, options=options),
             format_func=lambda i: f"{photos_table.at[i, 'file']} · {str(photos_table.at[i, 'caption'] or '')[:50]}",
         )
         row = photos_table.iloc[int(pick)]
@@ -100,17 +107,20 @@ with left:
             target = _archive_target(target_sha, str(row["path"]))
         except ImageError as exc:
             st.error(f"{row['file']}: {exc}", icon=":material/broken_image:")
-    exclude = st.checkbox("Leave the target out of the tiles", value=True, key="mosaic_exclude",
+    exclude = st.checkbox("Leave the target out of the tiles", key=sync("mosaic_exclude", "exclude", default=True),
                           disabled=target_sha is None,
                           help="Build the picture only from the other photos of the archive.")
 
-    preset_label = st.selectbox("Output size", PRESET_LABELS, key="mosaic_preset",
+    preset_label = st.selectbox("Output size", PRESET_LABELS,
+                                key=sync("mosaic_preset", "size", default=PRESET_LABELS[0], options=PRESET_LABELS),
                                 help="Print sizes are turned to match the target (portrait or landscape).")
     preset = PRESETS[PRESET_LABELS.index(preset_label)]
     if preset[1] == 0:
         c1, c2 = st.columns(2)
-        custom_w = c1.number_input("Width (px)", 64, 20_000, 3000, step=100, key="mosaic_custom_w")
-        custom_h = c2.number_input("Height (px)", 64, 20_000, 2000, step=100, key="mosaic_custom_h")
+        custom_w = c1.number_input("Width (px)", 64, 20_000, step=100,
+                                   key=sync("mosaic_custom_w", "width", default=3000, bounds=(64, 20_000)))
+        custom_h = c2.number_input("Height (px)", 64, 20_000, step=100,
+                                   key=sync("mosaic_custom_h", "height", default=2000, bounds=(64, 20_000)))
 
 if target is None:
     with right:
@@ -150,15 +160,19 @@ st.subheader("2 · Grid and tiles")
 g1, g2, g3, g4 = st.columns(4)
 default_reuse = 1 if n_photos >= 400 else math.ceil(400 / n_photos)
 reuse = int(g1.number_input(
-    "Use each photo up to k times", 1, 1000, default_reuse, key=f"mosaic_reuse_{n_photos}",
+    "Use each photo up to k times", 1, 1000,
+    key=sync(f"mosaic_reuse_{n_photos}", "reuse", default=default_reuse, bounds=(1, 1000)),
     help="1 = every photo at most once (a true mosaic). Small archives need more.",
 ))
 aspect = out_w / out_h
 planned = M.plan_grid(n_photos, aspect, reuse=reuse, max_tiles=MAX_TILES)
 plan_key = f"{n_photos}_{aspect:.4f}_{reuse}"
-rows = int(g2.number_input("Rows", 1, 400, planned[0], key=f"mosaic_rows_{plan_key}"))
-cols = int(g3.number_input("Columns", 1, 400, planned[1], key=f"mosaic_cols_{plan_key}"))
-score = int(g4.segmented_control("Score at (px)", [8, 16, 32], default=16, key="mosaic_score", required=True,
+rows = int(g2.number_input("Rows", 1, 400, key=sync(f"mosaic_rows_{plan_key}", "rows", default=planned[0],
+                                                   bounds=(1, 400))))
+cols = int(g3.number_input("Columns", 1, 400, key=sync(f"mosaic_cols_{plan_key}", "cols", default=planned[1],
+                                                      bounds=(1, 400))))
+score = int(g4.segmented_control("Score at (px)", [8, 16, 32], required=True,
+                                 key=sync("mosaic_score", "score", default=16, options=[8, 16, 32]),
                                  help="Tiles are compared at this size; the mosaic is drawn at full size."))
 tile_px, final_w, final_h = M.output_size(rows, cols, out_w, out_h)
 n_tiles = rows * cols
@@ -206,13 +220,16 @@ st.subheader("3 · Face and person weighting")
 w1, w2 = st.columns([2, 3], gap="large")
 regions = None
 with w1:
-    use_weights = st.toggle("Weight faces and people", value=True, key="mosaic_weights",
+    use_weights = st.toggle("Weight faces and people", key=sync("mosaic_weights", "weights", default=True),
                             help="Errors on face and person tiles count more, so they get the best photos.")
-    alpha_face = st.slider("Face weight α", 0.0, 30.0, 10.0, 0.5, key="mosaic_alpha_face",
+    alpha_face = st.slider("Face weight α", 0.0, 30.0, step=0.5,
+                           key=sync("mosaic_alpha_face", "alpha_face", default=10.0, bounds=(0.0, 30.0)),
                            disabled=not use_weights, help="A face tile counts 1 + α times as much as background.")
-    alpha_person = st.slider("Person weight α", 0.0, 30.0, 3.0, 0.5, key="mosaic_alpha_person",
+    alpha_person = st.slider("Person weight α", 0.0, 30.0, step=0.5,
+                             key=sync("mosaic_alpha_person", "alpha_person", default=3.0, bounds=(0.0, 30.0)),
                              disabled=not use_weights)
-    width = st.slider("Falloff width (tiles)", 0.0, 10.0, 2.0, 0.5, key="mosaic_width", disabled=not use_weights,
+    width = st.slider("Falloff width (tiles)", 0.0, 10.0, step=0.5, disabled=not use_weights,
+                      key=sync("mosaic_width", "falloff", default=2.0, bounds=(0.0, 10.0)),
                       help="Weight = 1 + α·max(0, 1 − distance / width): borders fade over this many tiles.")
     if use_weights:
         try:
@@ -251,11 +268,13 @@ with w2:
 st.subheader("4 · Placement")
 m1, m2 = st.columns([3, 2], gap="large")
 with m1:
-    methods = st.pills("Methods", list(METHOD_LABELS), selection_mode="multi", default=["exact", "greedy"],
-                       format_func=METHOD_LABELS.get, key="mosaic_methods")
-    weight_modes = st.pills("Weighting", [False, True], selection_mode="multi",
-                            default=[False, True] if regions is not None else [False],
-                            format_func=WEIGHT_LABELS.get, key=f"mosaic_weight_modes_{regions is not None}",
+    methods = st.pills("Methods", list(METHOD_LABELS), selection_mode="multi", format_func=METHOD_LABELS.get,
+                       key=sync("mosaic_methods", "methods", default=["exact", "greedy"],
+                                options=list(METHOD_LABELS), multi=True))
+    weight_modes = st.pills("Weighting", [False, True], selection_mode="multi", format_func=WEIGHT_LABELS.get,
+                            key=sync(f"mosaic_weight_modes_{regions is not None}", "weighting",
+                                     default=[False, True] if regions is not None else [False],
+                                     options=[False, True], multi=True),
                             disabled=regions is None)
     if regions is None:
         weight_modes = [False]
