@@ -29,4 +29,13 @@ test: install browser
 bench: install
 	$(PY) bench/ingest.py
 
-.PHONY: install browser run test bench
+# 10 concurrent Chromium sessions against a local server (about 15 minutes; needs Chromium).
+bench-load: install browser
+	FEEDLENS_MODEL_DIR=$${FEEDLENS_MODEL_DIR:-$(SHARED)/models} FEEDLENS_SHARED_DIR=$${FEEDLENS_SHARED_DIR:-$(SHARED)} \
+		$(PY) bench/load.py
+
+# The Dockerfile checked without a Docker engine (lint, apt packages, start as in the image; --full: fresh pip install).
+check-docker: install browser
+	FEEDLENS_MODEL_DIR=$${FEEDLENS_MODEL_DIR:-$(SHARED)/models} $(PY) bench/check_docker_recipe.py --full
+
+.PHONY: install browser run test bench bench-load check-docker

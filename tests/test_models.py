@@ -6,9 +6,12 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -91,7 +94,15 @@ class _Server:
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if outer.mode == "half":
+                if outer.mode == "slow":  # 64 KiB every 20 ms, until the client goes away
+                    try:
+                        for start in range(0, len(body), 64 * 1024):
+                            self.wfile.write(body[start : start + 64 * 1024])
+                            self.wfile.flush()
+                            time.sleep(0.02)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                elif outer.mode == "half":
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     self.close_connection = True
@@ -254,3 +265,46 @@ def test_copy_in_model_dir_is_used_without_network(shared_models: Path, tmp_path
     shutil.copy(shared_models / name, folder / name)
     monkeypatch.setenv("FEEDLENS_MODEL_DIR", str(folder))
     assert model_path(name, url=f"http://127.0.0.1:{_free_port()}/x") == folder / name
+
+
+_DOWNLOAD_CHILD = """
+import sys
+from core.models import model_path
+model_path(sys.argv[1], progress=lambda done, total: print(done, flush=True), url=sys.argv[2])
+print("finished", flush=True)
+"""
+
+
+def test_download_killed_midway_leaves_no_model_file(shared_models: Path, isolated_env: Path) -> None:
+    """SIGKILL of the process that downloads (a server crash): no file under the model's name; the next call works."""
+    name = "face_landmarker.task"
+    spec = MODELS[name]
+    env = dict(os.environ, FEEDLENS_CACHE_DIR=str(isolated_env), PYTHONPATH=str(ROOT))
+    env.pop("FEEDLENS_MODEL_DIR", None)
+    with _Server((shared_models / name).read_bytes(), mode="slow") as server:
+        child = subprocess.Popen([sys.executable, "-c", _DOWNLOAD_CHILD, name, server.url(name)], cwd=ROOT, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            done = 0
+            deadline = time.monotonic() + 60
+            while done < spec.size // 3 and time.monotonic() < deadline:
+                line = child.stdout.readline()
+                if not line:
+                    break
+                done = int(line) if line.strip().isdigit() else done
+            assert spec.size // 3 <= done < spec.size, (done, child.stderr.read() if child.poll() is not None else "")
+        finally:
+            if child.poll() is None:
+                os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+            child.stdout.close()
+            child.stderr.close()
+        assert child.returncode == -signal.SIGKILL
+        target = cache_path(name)
+        assert not target.exists()  # only a temporary .part file can be left: never taken for the model
+        assert all(n.endswith(".part") for n in _leftovers(isolated_env)), _leftovers(isolated_env)
+
+        server.mode = "ok"
+        assert model_path(name, url=server.url(name)) == target
+    assert _sha256(target) == spec.sha256
+    assert name in _leftovers(isolated_env)
