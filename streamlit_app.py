@@ -7,13 +7,17 @@ With ``[auth]`` in ``.streamlit/secrets.toml`` every visitor logs in first
 address bar is a share link (``ui.share``).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui.auth import account_box, require_login
 from ui.share import begin_run
 from ui.state import archive_picker
 
-st.set_page_config(page_title="Feedlens", page_icon=":material/photo_library:", layout="wide")
+# A local image: a ":material/...:" icon makes every browser fetch the favicon from Google Fonts.
+ICON = str(Path(__file__).resolve().parent / "assets" / "feedlens-icon.png")
+st.set_page_config(page_title="Feedlens", page_icon=ICON, layout="wide")
 begin_run()
 
 PAGES = [

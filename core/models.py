@@ -201,11 +201,28 @@ def _network_reason(exc: BaseException, done: int, total: int) -> str:
     return f"no network or the server cannot be reached ({exc})"
 
 
+def _remove_stale_parts(folder: Path, name: str, older_than_s: float = 3600.0) -> None:
+    """Delete temporary files of downloads that died (a killed process cannot clean up).
+
+    A download still running keeps writing to its file, so only files untouched
+    for ``older_than_s`` go.
+    """
+    import time
+
+    for part in folder.glob(f".{name}.*.part"):
+        try:
+            if time.time() - part.stat().st_mtime > older_than_s:
+                part.unlink()
+        except OSError:
+            pass
+
+
 def _download(spec: ModelSpec, url: str, dest: Path, progress: ProgressFn | None, timeout: float) -> None:
     """Stream ``url`` into ``dest`` through a verified temporary file."""
     import urllib.request
 
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(dest.parent, spec.name)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     digest = hashlib.sha256()

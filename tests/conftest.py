@@ -48,11 +48,17 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 def wait_for_app(page, timeout: int = 180_000) -> None:
-    """Wait until the Streamlit app has rendered and no script run is in progress."""
+    """Wait until the Streamlit app is connected and no script run is in progress.
+
+    Streamlit marks its root with ``data-test-script-state`` (``notRunning``
+    once a run has finished) and ``data-test-connection-state``; this app
+    hides the toolbar's running indicator, so that alone would not tell.
+    """
     page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
-    )
+        "() => { const app = document.querySelector(\"[data-testid='stApp']\");"
+        " return !!app && app.dataset.testScriptState === 'notRunning'"
+        " && app.dataset.testConnectionState === 'CONNECTED'; }", timeout=timeout)
 
 
 def _free_port() -> int:

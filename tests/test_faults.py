@@ -309,8 +309,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.xfail(strict=True, reason="core.mosaic.run_in_subprocess: the solve's child runs in its own process "
-                   "group and is not told when the server dies, so it (and CBC) run on to the end")
 def test_mosaic_solve_dies_with_the_server(shared_dir: Path, tmp_path: Path) -> None:
     server = Child(MOSAIC_SERVER, env=child_env(tmp_path / "cache", shared_dir))
     pid = int(server.wait_for(r"server (\d+)", timeout=60).group(1))
@@ -471,3 +469,57 @@ def test_server_killed_during_face_index_then_restarted(browser, data_dir: Path,
     logs = "".join((tmp_path / f"server{i}.log").read_text() for i in (1, 2))
     assert "Traceback" not in logs, logs[-5000:]
     assert not errors, errors
+
+
+# -- Forecast: a retraining killed halfway ------------------------------------------------------
+
+FORECAST_JOB = """
+    import sys
+    from core.archive import load_folder
+    from core.cache import DiskCache
+    from core.faces import FaceEngine
+    from core.forecast import prepare_training_data, save_forecaster, train_forecaster
+    from core.forecast_labels import LabelSources
+    cache = DiskCache(sys.argv[2])
+    archive = load_folder(sys.argv[1], cache=cache)
+    sources = LabelSources.from_names(["hashtags", "faces", "cluster"])
+    data = prepare_training_data(archive.catalogue, "my-archive", sources, cache=cache, face_engine=FaceEngine,
+                                 progress=lambda done, total, message: print(message, flush=True))
+    save_forecaster(train_forecaster(data, "my-archive"), cache)
+    print("finished", flush=True)
+"""
+
+
+def test_forecast_retraining_killed_halfway_keeps_the_saved_model(shared_dir: Path, tmp_path: Path) -> None:
+    from core.archive import load_folder
+    from core.forecast import forecaster_path, load_forecaster, prepare_training_data, save_forecaster, train_forecaster
+    from core.forecast_labels import LabelSources
+    from core.forecast_synth import make_synthetic_archive
+
+    cache_root = tmp_path / "cache"
+    cache = DiskCache(cache_root)
+    folder = tmp_path / "archive"
+    make_synthetic_archive(folder, n_posts=40, random_state=5)
+    first = load_folder(folder, cache=cache)
+    sources = LabelSources.from_names(["hashtags", "cluster"])
+    saved = train_forecaster(prepare_training_data(first.catalogue, "my-archive", sources, cache=cache), "my-archive")
+    save_forecaster(saved, cache)
+    saved_bytes = forecaster_path("my-archive", cache).read_bytes()
+
+    make_synthetic_archive(folder / "more", n_posts=80, prefix="more", random_state=6)
+    job = Child(FORECAST_JOB, str(folder), str(cache_root), env=child_env(cache_root, shared_dir))
+    job.wait_for(r"Step 2 of 2 \(faces\): processed ([2-9]\d) of 120 photos", timeout=240)
+    job.kill()  # SIGKILL while faces are being labelled
+
+    check_cache(cache_root)
+    assert forecaster_path("my-archive", cache).read_bytes() == saved_bytes
+    kept = load_forecaster("my-archive", cache)
+    assert kept is not None and kept.trained_at == saved.trained_at and len(kept.posts) == 40
+
+    grown = load_folder(folder, cache=cache)
+    data = prepare_training_data(grown.catalogue, "my-archive", LabelSources.from_names(["hashtags", "faces", "cluster"]),
+                                 cache=cache)
+    assert data.new_photos == 0  # the killed run had finished every photo's features
+    save_forecaster(train_forecaster(data, "my-archive"), cache)
+    assert len(load_forecaster("my-archive", cache).posts) == 120
+    check_cache(cache_root)

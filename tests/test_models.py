@@ -308,3 +308,17 @@ def test_download_killed_midway_leaves_no_model_file(shared_models: Path, isolat
         assert model_path(name, url=server.url(name)) == target
     assert _sha256(target) == spec.sha256
     assert name in _leftovers(isolated_env)
+
+
+def test_a_dead_download_s_part_file_is_cleaned_up_later(shared_models: Path, isolated_env: Path) -> None:
+    name = "face_landmarker.task"
+    folder = cache_path(name).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    stale, fresh = folder / f".{name}.dead.part", folder / f".{name}.running.part"
+    stale.write_bytes(b"half a model")
+    fresh.write_bytes(b"another download in progress")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    with _Server((shared_models / name).read_bytes(), mode="ok") as server:
+        assert model_path(name, url=server.url(name)) == cache_path(name)
+    assert not stale.exists() and fresh.exists()
