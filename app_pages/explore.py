@@ -50,6 +50,7 @@ from core.imageio import ImageError, crop_square, load_image
 from core.ingest import THUMB_SIDE, thumbnail_bytes
 from core.summary import engagement_by, likes_and_date, shorten
 from ui.gallery import photo_grid
+from ui.images import inline
 from ui.share import sync
 from ui.state import current_archive
 
@@ -582,7 +583,7 @@ with tab_new:
         st.error(md(upload_error))
     elif placed is not None:
         cols = st.columns([1, 3])
-        cols[0].image(crop_square(placed["image"]), caption="your photo", width="stretch")
+        cols[0].image(inline(crop_square(placed["image"])), caption="your photo", width="stretch")
         with cols[1]:
             if placed["label"]:
                 st.text(f"ImageNet: {placed['label']}")
@@ -592,7 +593,7 @@ with tab_new:
             for col, (_, row), dist in zip(near_cols, near.iterrows(), placed["dist"]):
                 thumb = thumbnail_bytes(row["sha256"], row["path"], cache)
                 if thumb is not None:
-                    col.image(crop_square(load_image(thumb)), width="stretch")
+                    col.image(inline(crop_square(load_image(thumb))), width="stretch")
                 likes_text = "likes unknown" if pd.isna(row["likes"]) else f"♥ {row['likes']:,}"
                 col.text(f"{row['file']}\n{likes_text}")
 

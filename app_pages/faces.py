@@ -32,6 +32,7 @@ from core.faces_people import PeopleBook, assign_people, delete_people, people_t
 from core.imageio import ImageError, decode_image, load_image
 from core.ingest import thumbnail_bytes
 from core.models import ModelUnavailableError
+from ui.images import inline
 from ui.state import current_archive
 
 GALLERY_COLUMNS = 6
@@ -215,7 +216,7 @@ with tab_people:
                 with col, st.container(border=True):
                     chip = face_chip(row.sha256, row.face_no, cache)
                     if chip is not None:
-                        st.image(chip, width="stretch")
+                        st.image(inline(chip), width="stretch")
                     st.text(row.name)
                     st.text(f"{plural(row.n_posts, 'post')} · {likes_text(row.mean_likes, compact=True)}")
                     st.button("Open", key=f"faces_open_{row.person_id}", on_click=open_person,
@@ -247,7 +248,7 @@ with tab_people:
         with head[0]:
             chip = face_chip(person["sha256"], person["face_no"], cache)
             if chip is not None:
-                st.image(chip, width="stretch")
+                st.image(inline(chip), width="stretch")
         with head[1]:
             st.text(person["name"])
             st.text(f"{plural(person['n_faces'], 'face')} in {plural(person['n_photos'], 'photo')}, "
@@ -303,7 +304,7 @@ with tab_people:
                     if image is not None:
                         boxes = all_faces[all_faces["sha256"] == row.sha256]
                         ours = boxes["face_key"].isin(set(mine["face_key"]))
-                        st.image(draw_faces(image, boxes[["x", "y", "w", "h"]].to_numpy(), highlight=ours),
+                        st.image(inline(draw_faces(image, boxes[["x", "y", "w", "h"]].to_numpy(), highlight=ours)),
                                  width="stretch")
                     when = "date unknown" if pd.isna(row.timestamp) else row.timestamp.strftime("%Y-%m-%d")
                     st.text(f"{row.file} · {likes_text(row.likes)}{suffix} · {when}")
@@ -340,17 +341,17 @@ with tab_search:
         elif not query_faces:
             st.warning("No face found in this photo. Faces must be reasonably large, lit and turned "
                        "towards the camera (profiles and tiny faces are often missed).")
-            st.image(image, width=320)
+            st.image(inline(image), width=320)
         else:
             boxes = [f.box / np.array([w, h, w, h]) for f in query_faces]
-            st.image(draw_faces(image, boxes, labels=[str(i + 1) for i in range(len(boxes))]), width=480)
+            st.image(inline(draw_faces(image, boxes, labels=[str(i + 1) for i in range(len(boxes))])), width=480)
             st.text(f"{plural(len(query_faces), 'face')} found in {upload.name}.")
             names = people.set_index("person_id")["name"] if not people.empty else pd.Series(dtype=str)
             for i, face in enumerate(query_faces, start=1):
                 with st.container(border=True):
                     cols = st.columns(k + 1)
                     with cols[0]:
-                        st.image(face.chip, width="stretch")
+                        st.image(inline(face.chip), width="stretch")
                         st.text(f"Face {i}")
                     if not face.recognisable:
                         cols[1].text(f"Too small to recognise ({int(face.box[2])} px wide).")
@@ -369,7 +370,7 @@ with tab_search:
                         with col:
                             chip = face_chip(m.sha256, m.face_no, cache)
                             if chip is not None:
-                                st.image(chip, width="stretch")
+                                st.image(inline(chip), width="stretch")
                             verdict = "same person" if m.same_person else "another person"
                             st.text(f"{m.distance:.2f} · {verdict}")
                             pid = person_ids.get(m.face_key)

@@ -35,6 +35,7 @@ from ui.filters_editor import (
     step_editor,
     text,
 )
+from ui.images import inline
 from ui.state import current_archive
 
 init_state()
@@ -142,9 +143,9 @@ with view_col:
         except ValueError as err:
             st.error(f"The pipeline cannot run on this photo: {text(err)}", icon=":material/error:")
         left, right = st.columns(2)
-        left.image(small, caption=f"Before · {shape_text(small.shape)}", width="stretch")
+        left.image(inline(small), caption=f"Before · {shape_text(small.shape)}", width="stretch")
         if after is not None:
-            right.image(after, caption=f"After · {shape_text(after.shape)}", width="stretch")
+            right.image(inline(after), caption=f"After · {shape_text(after.shape)}", width="stretch")
             stem = Path(photo_name or "photo").stem or "photo"
             st.download_button(
                 "Download the result (PNG, full resolution)",
@@ -161,7 +162,7 @@ with view_col:
                     gain = st.slider("Amplify", 1.0, 10.0, 4.0, 0.5, key="fl_diff_gain",
                                      help="Small differences become visible when multiplied.")
                     diff = F.to_uint8(F.absolute_difference(small, after, gain=gain))
-                    st.image(diff, caption=f"|after − before| × {gain:g}", width="stretch")
+                    st.image(inline(diff), caption=f"|after − before| × {gain:g}", width="stretch")
             st.markdown("**Intensity histograms**")
             st.plotly_chart(histogram_figure(small, after), key="fl_hist", config={"displayModeBar": False})
             st.caption("One curve per channel (R, G, B counted separately); a gray result has one curve. "

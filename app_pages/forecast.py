@@ -10,9 +10,10 @@ import streamlit as st
 
 from core.forecast import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
 from core.forecast_labels import LABEL_SOURCES, LabelSources, post_frame
-from core.imageio import ImageError
+from core.imageio import ImageError, load_image
 from ui.forecast_runs import classifier, face_engine, run_training, saved_model
 from ui.gallery import photo_grid
+from ui.images import inline
 from ui.share import sync
 from ui.state import current_archive
 
@@ -136,7 +137,7 @@ with predict_tab:
             result = None
         if result is not None:
             left, right = st.columns([1, 2])
-            left.image(data, width="stretch")
+            left.image(inline(load_image(data, max_side=640)), width="stretch")
             table = result.table.set_index("model")
             best = MODEL_RIDGE if MODEL_RIDGE in table.index else MODEL_SEED
             with right:

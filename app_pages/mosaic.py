@@ -32,6 +32,7 @@ from core import mosaic as M
 from core.imageio import ImageError
 from core.ingest import THUMB_SIDE
 from core.models import ModelUnavailableError
+from ui.images import inline
 from ui.mosaic_runs import (
     _archive_target,
     _display,
@@ -129,7 +130,7 @@ if target is None:
 
 display_target = _display(target_digest, target)
 with right:
-    st.image(display_target, width=420)
+    st.image(inline(display_target), width=420)
     st.caption(f"Target: {target.shape[1]} × {target.shape[0]} px (as used here).")
 
 th, tw = target.shape[:2]
@@ -257,12 +258,12 @@ with w2:
         else:
             weights_grid = np.ones((rows, cols))
         overlay = M.weight_overlay(display_target, weights_grid)
-        st.image(overlay, width=480)
+        st.image(inline(overlay), width=480)
         lo, hi = float(weights_grid.min()), float(weights_grid.max())
         st.caption(f"Tile weights on the target, cropped to the grid: {lo:.1f} (dark purple) to {hi:.1f} "
                    "(bright yellow)." if hi > lo else "Tile weights: uniform (1 everywhere).")
     else:
-        st.image(M.crop_to_aspect(display_target, aspect), width=480)
+        st.image(inline(M.crop_to_aspect(display_target, aspect)), width=480)
 
 # 4 - methods --------------------------------------------------------------------------------
 st.subheader("4 · Placement")
@@ -398,7 +399,7 @@ with r2:
 with r1:
     preview_px = max(1, min(build.tile_px, PREVIEW_SIDE // max(build.rows, build.cols)))
     preview = _render(build, run, preview_px, target, blend)
-    st.image(preview, width="stretch")
+    st.image(inline(preview), width="stretch")
     st.caption(f"{run.label}: mean tile MSE {run.regions['all']:.4f}, placed in {run.seconds:.2f} s.")
 
 table = pd.DataFrame([
