@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -67,46 +68,57 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):
-    """Start ``streamlit run streamlit_app.py`` on a free port; yield its URL, then stop it."""
-    port = _free_port()
-    cache = tmp_path_factory.mktemp("server-cache")
-    env = dict(os.environ, FEEDLENS_CACHE_DIR=str(cache), FEEDLENS_MODEL_DIR=str(shared_dir / "models"))
-    log = open(tmp_path_factory.mktemp("server-log") / "streamlit.log", "w+")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+@contextlib.contextmanager
+def serve_app(workdir: Path, shared_dir: Path, *, port: int | None = None, args: tuple[str, ...] = (),
+              env: dict | None = None):
+    """Run ``streamlit run streamlit_app.py`` with its cache in ``workdir``; yield ``(url, cache)``.
+
+    The server uses the shared MediaPipe models; ``env`` adds to (or
+    overrides) its environment. A traceback in its log when it stops fails
+    the test: a user saw (or would have seen) one.
+    """
+    port = port or _free_port()
+    cache = workdir / "server-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "FEEDLENS_CACHE_DIR": str(cache), "FEEDLENS_MODEL_DIR": str(shared_dir / "models"),
+                **(env or {})}
+    with open(workdir / "streamlit.log", "w+") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             *args],
+            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            break
-    else:
-        proc.kill()
-        log.seek(0)
-        pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
-    if proc.poll() is not None:
-        log.seek(0)
-        pytest.fail(f"streamlit exited:\n{log.read()[-3000:]}")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.seek(0)
-    server_log = log.read()
-    log.close()
-    # A traceback in the server log means a user saw (or would have seen) one.
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
+                time.sleep(0.3)
+            yield url, cache
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.seek(0)
+            server_log = log.read()
     assert "Traceback" not in server_log, server_log[-5000:]
+
+
+def _start_server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path):
+    """A server on a free port with a cache of its own; yields its URL."""
+    with serve_app(tmp_path_factory.mktemp("server"), shared_dir) as (url, _cache):
+        yield url
 
 
 @pytest.fixture(scope="session")

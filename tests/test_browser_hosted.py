@@ -7,13 +7,8 @@ knows its cache folder and can run it as a hosted server would
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 import zipfile
@@ -21,62 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import serve_app as _serve_app
 from conftest import wait_for_app
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve_app(workdir: Path, shared_dir: Path, *, port: int | None = None, args: tuple[str, ...] = (),
-              env: dict | None = None):
-    """Run ``streamlit run streamlit_app.py`` with its cache in ``workdir``; yield ``(url, cache)``.
-
-    The server log must hold no traceback when it stops.
-    """
-    port = port or free_port()
-    cache = workdir / "server-cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "FEEDLENS_CACHE_DIR": str(cache), "FEEDLENS_MODEL_DIR": str(shared_dir / "models"),
-                "FEEDLENS_ALLOW_LOCAL_PATHS": "0", **(env or {})}
-    log_path = workdir / "streamlit.log"
-    with open(log_path, "w+") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             *args],
-            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
-                time.sleep(0.3)
-            yield url, cache
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.seek(0)
-            server_log = log.read()
-    assert "Traceback" not in server_log, server_log[-5000:]
+def serve_app(workdir: Path, shared_dir: Path, *, env: dict | None = None, **kwargs):
+    """:func:`conftest.serve_app` run as a hosted server would be (visitors cannot open server folders)."""
+    return _serve_app(workdir, shared_dir, env={"FEEDLENS_ALLOW_LOCAL_PATHS": "0", **(env or {})}, **kwargs)
 
 
 def zip_folder(files: list[Path], target: Path, prefix: str) -> Path:
