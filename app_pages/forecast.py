@@ -56,7 +56,7 @@ with st.expander("Train", expanded=model is None):
     boosting = st.toggle("Also try gradient boosting (slower)",
                          key=sync("forecast_boosting", "boosting", default=bool(model and len(model.models) > 4)))
     if model is not None:
-        new = model.new_photos_since(archive.catalogue)
+        new = model.new_photos_since(posts)
         st.text(f"Trained {model.trained_at:%Y-%m-%d %H:%M} UTC on {len(model.posts)} posts "
                 f"({model.n_hidden} without a like count left out). {new} photo(s) are new since then; "
                 "retraining labels only those.")
@@ -187,11 +187,7 @@ with error_tab:
             st.info(note)
     else:
         st.text(f"Split: {ev.scheme}.")
-        wide = ev.metrics.pivot(index="model", columns="target", values=["mae", "mdape", "spearman"])
-        wide.columns = [f"{target} {metric}" for metric, target in wide.columns]
-        order = [m for m in model.models if m in wide.index]
-        wide = wide.loc[order, [f"{t} {m}" for t in ("likes", "comments") for m in ("mae", "mdape", "spearman")]]
-        wide.insert(0, "held-out posts", ev.metrics.groupby("model")["n"].max().reindex(order))
+        wide = ev.wide_table(order=list(model.models))
         st.dataframe(wide, column_config={
             **{c: st.column_config.NumberColumn(format="%.1f") for c in wide.columns if c.endswith("mae")},
             **{c: st.column_config.NumberColumn(format="percent") for c in wide.columns if c.endswith("mdape")},

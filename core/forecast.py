@@ -251,7 +251,10 @@ def _stage_progress(progress: Progress | None, stage: int, n_stages: int, name: 
         return None
 
     def report(done: int, total: int, message: str = "") -> None:
-        progress(done, total, f"Step {stage} of {n_stages} ({name}): processed {done} of {total} photos")
+        # done/total count the whole run (every stage the same weight); the text names the stage.
+        total = max(total, 1)
+        progress((stage - 1) * total + done, n_stages * total,
+                 f"Step {stage} of {n_stages} ({name}): processed {done} of {total} photos")
 
     return report
 
@@ -359,7 +362,8 @@ def prepare_training_data(
     face_engine : callable, optional
         Returns a :class:`~core.faces.FaceEngine` (default: build one).
     progress : callable, optional
-        ``progress(done, total, message)``, message like "Step 2 of 3
+        ``progress(done, total, message)``: ``done / total`` is the share of
+        the whole run, the message names the step, like "Step 2 of 3
         (faces): processed 37 of 120 photos".
     cancel : callable, optional
         Polled between photos; True raises :class:`TrainingCancelled`.
@@ -658,9 +662,9 @@ class Forecaster:
         rows["distance"] = dist[0]
         return rows.reset_index(drop=True)
 
-    def new_photos_since(self, catalogue: pd.DataFrame) -> int:
-        """Cover photos in ``catalogue`` that this model has not seen."""
-        return int(len(set(post_frame(catalogue)["sha256"]) - set(self.trained_photos)))
+    def new_photos_since(self, posts: pd.DataFrame) -> int:
+        """Cover photos in ``posts`` (:func:`~core.forecast_labels.post_frame`) this model has not seen."""
+        return int(len(set(posts["sha256"]) - set(self.trained_photos)))
 
 
 def train_forecaster(

@@ -551,6 +551,24 @@ class Evaluation:
     def ok(self) -> bool:
         return not self.metrics.empty
 
+    def wide_table(self, order: Sequence[str] | None = None) -> pd.DataFrame:
+        """One row per model: held-out posts, then MAE, mdape and Spearman per target.
+
+        Examples
+        --------
+        >>> m = pd.DataFrame({"model": ["a", "a"], "target": ["likes", "comments"], "mae": [1.0, 2.0],
+        ...                   "mdape": [0.1, 0.2], "spearman": [0.5, 0.6], "n": [4, 4]})
+        >>> Evaluation(m, pd.DataFrame(), "").wide_table().columns.tolist()[:3]
+        ['held-out posts', 'likes mae', 'likes mdape']
+        """
+        wide = self.metrics.pivot(index="model", columns="target", values=["mae", "mdape", "spearman"])
+        wide.columns = [f"{target} {metric}" for metric, target in wide.columns]
+        rows = [m for m in (order or wide.index) if m in wide.index]
+        targets = list(dict.fromkeys(self.metrics["target"]))
+        wide = wide.loc[rows, [f"{t} {m}" for t in targets for m in ("mae", "mdape", "spearman")]]
+        wide.insert(0, "held-out posts", self.metrics.groupby("model")["n"].max().reindex(rows))
+        return wide
+
     def residual_quantiles(self, model: str, target: str, q=(0.1, 0.9)) -> tuple[float, float] | None:
         """Quantiles of held-out ``log1p(actual) - log1p(predicted)``."""
         rows = self.predictions[(self.predictions["model"] == model) & (self.predictions["target"] == target)]

@@ -248,7 +248,7 @@ def test_cancel_mid_training_keeps_the_previous_model(tmp_path: Path, isolated_c
     assert {p: p.read_bytes() for p in before} == before
     kept = load_forecaster("my-archive")
     assert kept.trained_at == model.trained_at and len(kept.posts) == 40
-    assert kept.new_photos_since(grown.catalogue) == 30
+    assert kept.new_photos_since(post_frame(grown.catalogue)) == 30
 
     # the next run labels only what the cancelled one did not finish
     data = prepare_training_data(grown.catalogue, grown.key, sources)
@@ -295,3 +295,14 @@ def test_missing_face_model_is_reported_and_training_goes_on(data_dir: Path, tmp
     model = train_forecaster(data, archive.key)
     photo = model.describe_photo(Path(archive.catalogue["path"].iloc[0]).read_bytes())
     assert photo.n_faces is None and np.isfinite(model.predict(photo).table["likes"]).all()
+
+
+def test_training_progress_counts_the_whole_run(data_dir: Path):
+    archive = load_folder(data_dir / "instaaudit-likes-in-filenames")
+    calls = []
+    prepare_training_data(archive.catalogue, archive.key, LabelSources.from_names(["hashtags", "faces"]),
+                          progress=lambda done, total, message: calls.append((done / total, message)))
+    shares = [share for share, _ in calls]
+    assert shares == sorted(shares) and shares[-1] == 1.0
+    assert calls[-1][1] == "Step 2 of 2 (faces): processed 10 of 10 photos"
+    assert any(m.startswith("Step 1 of 2 (colour & texture)") and share <= 0.5 for share, m in calls)

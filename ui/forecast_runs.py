@@ -72,16 +72,9 @@ def run_training(archive, sources: LabelSources, include_boosting: bool) -> str 
     with st.status("Training the forecast…", expanded=True) as status:
         bar = st.progress(0.0, text="Looking for new photos…")
         st.button("Cancel", key="cancel_forecast_training")
-        stage_share = {"value": 0.0}
 
         def progress(done: int, total: int, message: str) -> None:
-            # message is "Step s of n (...): processed d of t photos"
-            try:
-                step, steps = (int(x) for x in message.split(" (")[0].removeprefix("Step ").split(" of "))
-            except ValueError:
-                step, steps = 1, 1
-            stage_share["value"] = ((step - 1) + done / max(total, 1)) / steps
-            bar.progress(min(stage_share["value"] * 0.9, 0.9), text=message)
+            bar.progress(min(0.9 * done / max(total, 1), 0.9), text=message)
 
         started = time.perf_counter()
         try:
