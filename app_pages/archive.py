@@ -10,7 +10,7 @@ import html
 import plotly.express as px
 import streamlit as st
 
-from core.summary import likes_and_date, posts_table, shorten, top_hashtags
+from core.archive.summary import likes_and_date, posts_table, shorten, top_hashtags
 from ui.gallery import photo_grid
 from ui.share import sync
 from ui.state import current_archive

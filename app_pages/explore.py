@@ -1,7 +1,7 @@
 """Explore page: a t-SNE map of the archive, clusters, ImageNet groups, a gallery.
 
-Features (core.features) are computed once per photo and feature set and
-cached on disk; the map (core.embedding.PhotoMap: PCA then openTSNE) and the
+Features (core.explore.features) are computed once per photo and feature set and
+cached on disk; the map (core.explore.photomap.PhotoMap: PCA then openTSNE) and the
 clusters are cached in memory, so moving sliders or selecting points reruns
 in a moment. Box/lasso selection on the map opens a gallery of the photos.
 The feature set, perplexity, clustering, k and colouring are kept in the URL
@@ -23,9 +23,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from core import imagenet_groups as ig
+from core.explore import imagenet_groups as ig
 from core.cache import default_cache
-from core.embedding import (
+from core.explore.photomap import (
     MIN_MAP_PHOTOS,
     PhotoMap,
     TooFewPhotosError,
@@ -37,7 +37,7 @@ from core.embedding import (
     silhouette_curve,
     suggest_k,
 )
-from core.features import (
+from core.explore.features import (
     DEFAULT_FEATURE_SET,
     FEATURE_SETS,
     CNNFeatures,
@@ -46,9 +46,9 @@ from core.features import (
     compute_features,
     make_extractor,
 )
-from core.imageio import ImageError, crop_square, load_image
-from core.ingest import THUMB_SIDE, thumbnail_bytes
-from core.summary import engagement_by, likes_and_date, shorten
+from core.image.io import ImageError, crop_square, load_image
+from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
+from core.archive.summary import engagement_by, likes_and_date, shorten
 from ui.gallery import photo_grid
 from ui.images import inline
 from ui.share import sync
@@ -117,7 +117,7 @@ def _clusters(archive_key: str, tag: str, n_valid: int, method: str, param: int,
 @st.cache_data(show_spinner=False, max_entries=16)
 def _thumb_uris(shas: tuple, paths: tuple) -> list[str | None]:
     """Small square JPEG data URIs of the photos, for drawing them on the map."""
-    from core.imageio import encode_jpeg
+    from core.image.io import encode_jpeg
 
     out: list[str | None] = []
     store = default_cache()
@@ -555,7 +555,7 @@ with tab_labels:
                 "ImageNet weights. Pick one above.", icon=":material/label:")
     else:
         st.caption("Top-1 ImageNet class of each photo, grouped by the mapping Feedlens ships "
-                   "(core/data/imagenet_groups.json): group → class.")
+                   "(core/explore/data/imagenet_groups.json): group → class.")
         counts = frame.groupby(["imagenet_group", "imagenet_top1"]).size().reset_index(name="photos")
         sun = go.Figure(go.Sunburst(
             labels=list(counts["imagenet_group"].unique()) + [f"{c} " for c in counts["imagenet_top1"]],

@@ -1,6 +1,6 @@
 """Faces page: find the people in the archive's photos, name them, search by photo.
 
-Everything runs locally (core.faces, core.faces_people): MediaPipe finds the
+Everything runs locally (core.faces.engine, core.faces.people): MediaPipe finds the
 faces, dlib's ResNet describes them, and the results are cached per photo, so
 a second visit is instant. Names, captions and file names are shown with
 ``st.text`` (never as Markdown or HTML). A searched photo is kept in the
@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core.cache import default_cache
-from core.faces import (
+from core.faces.engine import (
     SAME_PERSON_THRESHOLD,
     FaceEngine,
     build_face_index,
@@ -27,11 +27,11 @@ from core.faces import (
     index_status,
     load_face_index,
 )
-from core.faces_net import DlibModelError
-from core.faces_people import PeopleBook, assign_people, delete_people, people_table
-from core.imageio import ImageError, decode_image, load_image
-from core.ingest import thumbnail_bytes
-from core.models import ModelUnavailableError
+from core.faces.dlib_net import DlibModelError
+from core.faces.people import PeopleBook, assign_people, delete_people, people_table
+from core.image.io import ImageError, decode_image, load_image
+from core.archive.ingest import thumbnail_bytes
+from core.modelfiles import ModelUnavailableError
 from ui.images import inline
 from ui.state import current_archive
 

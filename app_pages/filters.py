@@ -1,6 +1,6 @@
 """Filters page: build a pipeline of classic image filters and see it live.
 
-The pipeline (core.pipeline) lives in ``st.session_state`` and in the URL
+The pipeline (core.filters.pipeline) lives in ``st.session_state`` and in the URL
 (``?pipeline=...``), so a copied link reopens it. Each step gets a stable id
 when it is added; its widgets are keyed by that id, so moving or deleting
 steps never mixes their settings.
@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from core import filters as F
-from core.batch import BATCH_LIMIT, FORMATS, apply_to_files, scratch_zip_path
-from core.imageio import ImageError
-from core.pipeline import MAX_STEPS, PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline
+from core.filters import ops as F
+from core.filters.batch import BATCH_LIMIT, FORMATS, apply_to_files, scratch_zip_path
+from core.image.io import ImageError
+from core.filters.pipeline import MAX_STEPS, PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline
 from ui.filters_editor import (
     SPECS,
     UPLOAD_TYPES,

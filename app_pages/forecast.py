@@ -8,9 +8,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.forecast import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
-from core.forecast_labels import LABEL_SOURCES, LabelSources, post_frame
-from core.imageio import ImageError, load_image
+from core.forecast.training import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
+from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame
+from core.image.io import ImageError, load_image
 from ui.forecast_runs import classifier, face_engine, run_training, saved_model
 from ui.gallery import photo_grid
 from ui.images import inline

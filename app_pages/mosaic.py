@@ -4,8 +4,8 @@ After seed 003 (Tom Hudson's Instagram mosaics): crop the target and the
 photos, score every photo against every tile by mean squared error, place
 the photos by greedy best match, PuLP's linear programme or an exact
 Jonker-Volgenant assignment, optionally weighting face and person tiles
-(MediaPipe), and compare. The work is in :mod:`core.mosaic` and
-:mod:`core.weights`; this page only gathers settings and shows results.
+(MediaPipe), and compare. The work is in :mod:`core.mosaic.assignment` and
+:mod:`core.mosaic.regions`; this page only gathers settings and shows results.
 
 Caches: photo tiles on disk (per photo and size) and in memory; the target,
 its face/person masks and finished builds in memory, so a second visit (or
@@ -28,10 +28,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import mosaic as M
-from core.imageio import ImageError
-from core.ingest import THUMB_SIDE
-from core.models import ModelUnavailableError
+from core.mosaic import assignment as M
+from core.image.io import ImageError
+from core.archive.ingest import THUMB_SIDE
+from core.modelfiles import ModelUnavailableError
 from ui.images import inline
 from ui.mosaic_runs import (
     _archive_target,

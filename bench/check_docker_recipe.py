@@ -277,7 +277,7 @@ def run_app(spec: dict, python: Path, work: Path) -> None:
     app = work / "app"
     app.mkdir(parents=True)
     taken = stage_context(app)
-    needed = ["streamlit_app.py", "requirements.txt", ".streamlit/config.toml", "core/data/imagenet_groups.json"]
+    needed = ["streamlit_app.py", "requirements.txt", ".streamlit/config.toml", "core/explore/data/imagenet_groups.json"]
     report(all(n in taken for n in needed) and any(t.startswith("app_pages/") for t in taken),
            "context: COPY takes the app, its pages, data and config", f"{len(taken)} files")
     leaked = [t for t in taken if t.startswith(("tests/", "bench/", ".venv/", ".git/")) or t.endswith("secrets.toml")]

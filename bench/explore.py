@@ -5,7 +5,7 @@ Measured side by side in one run, on this machine (2 cores, shared):
 * ``tsne_10000_opentsne_s`` / ``tsne_10000_sklearn_s``: a 2-D t-SNE of
   10,000 points × 50 dimensions (a Gaussian mixture of 20 clusters with
   different spreads, ``make_blobs(random_state=0)``), perplexity 30 for both.
-  openTSNE runs with the Explore page's settings (``core.embedding.run_tsne``:
+  openTSNE runs with the Explore page's settings (``core.explore.photomap.run_tsne``:
   exact neighbours, PCA initialisation, FFT gradients on a 2-unit grid,
   75 + 125 iterations, 2 threads); scikit-learn with its defaults (Barnes-Hut, 1,000 iterations,
   ``n_jobs=2``).
@@ -15,7 +15,7 @@ Measured side by side in one run, on this machine (2 cores, shared):
   subsample, in both spaces, the same subsample for both methods.
 * ``raw_features_1000_s``: raw 150×150×3 pixels for 1,000 imported photos
   (1080×1080 JPEGs made by ``bench/ingest.py``'s ``make_photos`` into
-  ``bench/out/``, imported with ``core.archive.load_folder`` first; the
+  ``bench/out/``, imported with ``core.archive.catalogue.load_folder`` first; the
   features read the 256-px thumbnails the import made in JPEG draft mode).
 * ``cnn_features_1000_s``: the same 1,000 photos through MobileNetV3Small
   (the fast default backbone), including building the network, tracing its
@@ -27,7 +27,7 @@ Measured side by side in one run, on this machine (2 cores, shared):
   thumbnail) of the 1080-px files and the TensorFlow import.
 * ``cnn_<backbone>_img_per_s``: inference throughput of each backbone at
   batch 32 (64 images after one warm-up batch).
-* ``plotly_10000_json_mb``: the Explore map figure (``core.embedding.map_figure``,
+* ``plotly_10000_json_mb``: the Explore map figure (``core.explore.photomap.map_figure``,
   WebGL, hover data) for 10,000 points, serialised to JSON.
 
 Prints one JSON object per line: ``{"name", "value", "unit"}``.
@@ -51,10 +51,10 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import numpy as np  # noqa: E402
 
-from core.archive import load_folder  # noqa: E402
+from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
-from core.embedding import map_figure, run_tsne, trustworthiness_subsample  # noqa: E402
-from core.features import BACKBONES, CNNFeatures, RawPixels, compute_features  # noqa: E402
+from core.explore.photomap import map_figure, run_tsne, trustworthiness_subsample  # noqa: E402
+from core.explore.features import BACKBONES, CNNFeatures, RawPixels, compute_features  # noqa: E402
 
 N_TSNE = 10_000
 N_PHOTOS = 1000

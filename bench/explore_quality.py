@@ -1,13 +1,13 @@
 """Explore quality: how well each feature set separates known categories.
 
 Data: ``../shared/data/photos-imagenet-coarse6`` (143 real ImageNet photos in
-6 coarse categories, ``labels.csv``), imported with ``core.archive.load_folder``
-and featurised with ``core.features.compute_features`` exactly as the
+6 coarse categories, ``labels.csv``), imported with ``core.archive.catalogue.load_folder``
+and featurised with ``core.explore.features.compute_features`` exactly as the
 Explore page does (cached 256-px thumbnails in, one cache entry per photo).
 
 For each feature set the features go through the page's own preparation
 (L2 normalisation for CNN and colour/texture features, none for raw pixels,
-then PCA to at most 50 components, as :class:`core.embedding.PhotoMap`
+then PCA to at most 50 components, as :class:`core.explore.photomap.PhotoMap`
 does) and we report:
 
 * ``knn_acc_<set>``: leave-one-out 5-nearest-neighbour accuracy;
@@ -37,10 +37,10 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core.archive import load_folder  # noqa: E402
+from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
-from core.embedding import PhotoMap, kmeans_labels, knn_accuracy, purity  # noqa: E402
-from core.features import BACKBONES, CNNFeatures, ColourTexture, RawPixels, compute_features  # noqa: E402
+from core.explore.photomap import PhotoMap, kmeans_labels, knn_accuracy, purity  # noqa: E402
+from core.explore.features import BACKBONES, CNNFeatures, ColourTexture, RawPixels, compute_features  # noqa: E402
 
 
 def shared_dir() -> Path:

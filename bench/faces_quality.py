@@ -9,7 +9,7 @@ Two shared data sets (see their README files under ../shared/data):
   here). A photo with no face makes its pairs "different".
 * ``faces-glint-celeb24``: 24 people × 10 tight 112×112 crops. Leave-one-out
   rank-1 identification (is the nearest other crop the same person?), and the
-  purity of the people clustering (:class:`core.faces_people.PeopleClusterer`):
+  purity of the people clustering (:class:`core.faces.people.PeopleClusterer`):
   the share of faces whose cluster's majority is their own person.
 
 Prints one JSON object per line, ``{"name", "value", "unit"}``:
@@ -36,8 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.faces import SAME_PERSON_THRESHOLD, FaceEngine  # noqa: E402
-from core.faces_people import PeopleClusterer  # noqa: E402
+from core.faces.engine import SAME_PERSON_THRESHOLD, FaceEngine  # noqa: E402
+from core.faces.people import PeopleClusterer  # noqa: E402
 
 
 def emit(name: str, value: float, unit: str) -> None:

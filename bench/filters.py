@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import filters as F  # noqa: E402
-from core.pipeline import Pipeline, Step  # noqa: E402
+from core.filters.pipeline import Pipeline, Step  # noqa: E402
 
 SIDE = 1080
 TARGET_MS = 150.0

@@ -15,7 +15,7 @@
 * ``forecast_synth_spearman_seed`` / ``forecast_synth_spearman_better``:
   Spearman rank correlation of forecast and true likes on the held-out
   newest half of a generated 300-post archive where likes depend on
-  hashtags, posting hour and account growth (:mod:`core.forecast_synth`).
+  hashtags, posting hour and account growth (:mod:`core.forecast.synth`).
 
 Prints one JSON object per line, ``{"name", "value", "unit"}``.
 
@@ -40,11 +40,11 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.archive import load_folder  # noqa: E402
+from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
-from core.forecast import MODEL_RIDGE, MODEL_SEED, prepare_training_data, train_forecaster  # noqa: E402
-from core.forecast_labels import LabelSources  # noqa: E402
-from core.forecast_synth import make_synthetic_archive  # noqa: E402
+from core.forecast.training import MODEL_RIDGE, MODEL_SEED, prepare_training_data, train_forecaster  # noqa: E402
+from core.forecast.labels import LabelSources  # noqa: E402
+from core.forecast.synth import make_synthetic_archive  # noqa: E402
 
 
 def emit(name: str, value: float, unit: str) -> None:
@@ -100,7 +100,7 @@ def main() -> None:
         emit(f"forecast_train_{args.posts}_with_boosting_s", time.perf_counter() - start, "s")
 
         # -- one prediction, warm, with faces --------------------------------------
-        from core.faces import FaceEngine
+        from core.faces.engine import FaceEngine
 
         engine = FaceEngine()
         dump = load_folder(shared / "data" / "instaloader-boston-2accounts", cache=cache)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from core.archive import load_folder  # noqa: E402
+from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
 
 N_PHOTOS = 1000

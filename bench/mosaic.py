@@ -13,7 +13,7 @@ Cases:
   ``lap.lapjv``), the objective of both, and exact end to end (cost plus
   assignment) for reference. Targets: the same objective, exact >= 1000x faster.
 * 2,500 x 2,500 and 10,000 x 10,000 end to end through
-  :func:`core.mosaic.solve` (cost matrix plus exact assignment). Targets:
+  :func:`core.mosaic.assignment.solve` (cost matrix plus exact assignment). Targets:
   <= 1 s; <= 15 s and <= 1.5 GB peak RSS.
 * The cost matrix alone at 10,000 x 10,000 (float32, about 1 s).
 

@@ -4,7 +4,7 @@ The target is scikit-image's astronaut photo (or ``--target PATH``), rebuilt
 from the other real photos in ``../shared/data``: the 143 ImageNet photos of
 ``photos-imagenet-coarse6`` and the 200 Instagram posts of
 ``instaloader-top20-celebs``. The grid is planned from the photo count
-(:func:`core.mosaic.plan_grid`), tiles are scored at 16x16, and the face and
+(:func:`core.mosaic.assignment.plan_grid`), tiles are scored at 16x16, and the face and
 person regions come from MediaPipe (``FEEDLENS_MODEL_DIR``, default
 ``../shared/models``).
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from core import mosaic  # noqa: E402
-from core.imageio import ImageError, load_image  # noqa: E402
+from core.image.io import ImageError, load_image  # noqa: E402
 
 
 def emit(name: str, value: float, unit: str) -> None:
@@ -91,7 +91,7 @@ def main() -> None:
     emit("mosaic_quality_photos", len(photos), f"photos (target: {name})")
     emit("mosaic_quality_tiles", rows * cols, f"tiles ({rows} x {cols})")
 
-    from core.weights import region_masks
+    from core.mosaic.regions import region_masks
 
     cropped = mosaic.crop_to_aspect(target, cols / rows)
     regions = region_masks(np.ascontiguousarray(cropped))

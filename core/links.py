@@ -7,12 +7,8 @@ and anything else is refused with ``None``; the UI then falls back to the
 default. Nothing here imports Streamlit.
 
 Archives are linked by name: ``archive=demo``, or an uploaded ZIP by the
-sha256 of its bytes (the name of its extraction folder in the cache,
-``<cache>/archives/<sha256>/files``; see :func:`core.archive.load_zip`). An
-upload can be reopened only while the server still holds that folder. Each
-import writes an owner record beside it (``owners/<scope>.json``); with
-login on, a user may open an upload by hash only with a record of their own
-scope, so a link alone is worth nothing to another account.
+sha256 of its bytes; which uploads a link may reopen is decided by
+:mod:`core.archive.uploads`.
 
 A *scope* is a short hash of a logged-in user's OIDC issuer and subject
 (:func:`user_scope`); :func:`scoped_key` folds it into ``Archive.key`` so
@@ -23,15 +19,9 @@ per user.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import re
-from pathlib import Path
 from typing import Any, Hashable, Sequence
 
-from .archive import Archive, load_folder
-from .cache import DiskCache, atomic_write_bytes, default_cache
-from .problems import ProblemLog
 
 __all__ = [
     "ARCHIVE_PARAM",
@@ -43,11 +33,6 @@ __all__ = [
     "parse_choices",
     "parse_flag",
     "parse_number",
-    "is_upload_hash",
-    "upload_hash",
-    "record_upload",
-    "held_upload",
-    "open_held_upload",
     "user_scope",
     "scoped_key",
 ]
@@ -60,8 +45,6 @@ MAX_VALUE_CHARS = 200
 #: Most repeated values read for one multi-choice parameter.
 MAX_VALUES = 64
 
-_HASH = re.compile(r"[0-9a-f]{64}")
-_SCOPE = re.compile(r"[0-9a-f]{1,64}|open")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -165,96 +148,6 @@ def parse_number(raw: object, low: float, high: float, *, integer: bool = False)
     if integer:
         return int(value) if value.is_integer() else None
     return value
-
-
-# -- archives by link -------------------------------------------------------------------
-
-
-def is_upload_hash(raw: object) -> bool:
-    """Whether ``raw`` looks like an upload's content hash (64 lowercase hex digits)."""
-    return isinstance(raw, str) and bool(_HASH.fullmatch(raw))
-
-
-def _home(sha: str, cache: DiskCache) -> Path:
-    return cache.root / "archives" / sha
-
-
-def upload_hash(archive: Archive, cache: DiskCache | None = None) -> str | None:
-    """The ZIP hash an archive was extracted under, or ``None`` (a folder, the demo)."""
-    cache = cache or default_cache()
-    root = Path(archive.root).resolve()
-    sha = root.parent.name
-    if root.name == "files" and is_upload_hash(sha) and root.parent.parent == (cache.root / "archives").resolve():
-        return sha
-    return None
-
-
-def _scope_file(sha: str, scope: str | None, cache: DiskCache) -> Path:
-    scope = scope or "open"
-    if not _SCOPE.fullmatch(scope):
-        raise ValueError(f"not a user scope: {scope!r}")
-    return _home(sha, cache) / "owners" / f"{scope}.json"
-
-
-def record_upload(sha: str, name: str, scope: str | None, cache: DiskCache | None = None) -> None:
-    """Note that the user ``scope`` (``None``: login off) imported the upload ``sha`` as ``name``."""
-    cache = cache or default_cache()
-    if not is_upload_hash(sha) or not (_home(sha, cache) / "files").is_dir():
-        raise ValueError("no such upload on this server")
-    atomic_write_bytes(_scope_file(sha, scope, cache), json.dumps({"name": name}).encode("utf-8"))
-
-
-def held_upload(sha: object, scope: str | None, cache: DiskCache | None = None, *,
-                owner_only: bool = False) -> str | None:
-    """The display name of upload ``sha`` if this user may open it now, else ``None``.
-
-    Parameters
-    ----------
-    sha : object
-        The link's value (anything: it is validated first).
-    scope : str or None
-        The user's scope (:func:`user_scope`), ``None`` with login off.
-    owner_only : bool
-        Login on: only an owner record of ``scope`` opens it. Off: any upload
-        the server still holds opens, named after any record found.
-    """
-    cache = cache or default_cache()
-    if not is_upload_hash(sha):
-        return None
-    home = _home(str(sha), cache)
-    if not (home / "files").is_dir() or not (home / "extract_problems.json").is_file():
-        return None
-    records = [_scope_file(str(sha), scope, cache)]
-    if not owner_only:
-        records += sorted((home / "owners").glob("*.json"))
-    for record in records:
-        try:
-            name = json.loads(record.read_text(encoding="utf-8"))["name"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if isinstance(name, str) and name:
-            return name[:200]
-    return None if owner_only else f"upload {str(sha)[:12]}"
-
-
-def open_held_upload(sha: str, scope: str | None, cache: DiskCache | None = None, *, owner_only: bool = False,
-                     progress=None) -> Archive | None:
-    """Reopen an upload the server holds (see :func:`held_upload`), or ``None``.
-
-    The catalogue is usually read back from the cache, so this is quick.
-    """
-    cache = cache or default_cache()
-    name = held_upload(sha, scope, cache, owner_only=owner_only)
-    if name is None:
-        return None
-    home = _home(sha, cache)
-    problems = ProblemLog()
-    try:
-        for row in json.loads((home / "extract_problems.json").read_text(encoding="utf-8")):
-            problems.add(**row)
-    except (OSError, ValueError, TypeError):
-        return None
-    return load_folder(home / "files", name=name, progress=progress, cache=cache, extra_problems=problems)
 
 
 # -- per-user scope ---------------------------------------------------------------------

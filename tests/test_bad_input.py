@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.archive import ArchiveError, load_folder, load_zip
+from core.archive.catalogue import ArchiveError, load_folder, load_zip
 from core.config import Limits
-from core.imageio import load_image
+from core.image.io import load_image
 
 GOOD = ["good/one.jpg", "good/two.jpg"]
 

@@ -1,4 +1,4 @@
-"""core.batch: a pipeline applied to real photos, written to one ZIP."""
+"""core.filters.batch: a pipeline applied to real photos, written to one ZIP."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from core.batch import BatchResult, apply_to_files, encode_image, zip_name
-from core.pipeline import Pipeline, Step
+from core.filters.batch import BatchResult, apply_to_files, encode_image, zip_name
+from core.filters.pipeline import Pipeline, Step
 
 BLUR_THEN_GRAY = Pipeline([Step("gaussian_blur", {"sigma": 2.0}), Step("grayscale")])
 
@@ -70,7 +70,7 @@ def test_png_zip_has_every_good_photo_at_full_size_and_lists_the_broken_one(phot
 
 
 def test_png_pixels_equal_a_full_resolution_render(photos):
-    from core.imageio import load_image
+    from core.image.io import load_image
 
     result = apply_to_files(BLUR_THEN_GRAY, photos[:1])
     with zipfile.ZipFile(io.BytesIO(result.data)) as zf:

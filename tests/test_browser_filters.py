@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imageio import load_image
-from core.pipeline import QUERY_PARAM, Pipeline, Step
+from core.image.io import load_image
+from core.filters.pipeline import QUERY_PARAM, Pipeline, Step
 
 from conftest import wait_for_app
 

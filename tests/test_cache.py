@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.archive import ImportCancelled, load_folder
+from core.archive.catalogue import ImportCancelled, load_folder
 from core.cache import DiskCache, atomic_write_bytes
-from core.ingest import THUMB_SIDE, thumbnail_bytes
-from core.imageio import load_image
+from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
+from core.image.io import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,7 +106,7 @@ def test_progress_reaches_the_total(photos: Path):
 
 def test_light_modules_do_not_import_heavy_libraries():
     code = (
-        "import sys, core.archive, core.demo, core.models, core.summary, ui.state\n"
+        "import sys, core.archive.catalogue, core.archive.demo, core.modelfiles, core.archive.summary, ui.state\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'mediapipe', 'dlib', 'torch', 'cv2') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.archive import load_folder
+from core.archive.catalogue import load_folder
 from core.cache import DiskCache
-from core.embedding import (
+from core.explore.photomap import (
     MIN_MAP_PHOTOS,
     PhotoMap,
     TooFewPhotosError,
@@ -24,7 +24,7 @@ from core.embedding import (
     suggest_k,
     trustworthiness_subsample,
 )
-from core.features import ColourTexture, compute_features
+from core.explore.features import ColourTexture, compute_features
 
 
 @pytest.fixture(scope="module")

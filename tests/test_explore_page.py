@@ -16,8 +16,8 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.archive import load_folder
-from core.features import CNNFeatures, WeightsUnavailableError
+from core.archive.catalogue import load_folder
+from core.explore.features import CNNFeatures, WeightsUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = "app_pages/explore.py"

@@ -1,4 +1,4 @@
-"""core.faces, core.faces_net, core.faces_people on real photos and real face data."""
+"""core.faces.engine, core.faces.dlib_net, core.faces.people on real photos and real face data."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from core.cache import DiskCache, sha256_file
-from core.faces import (
+from core.faces.engine import (
     MIN_FACE_PX,
     SAME_PERSON_THRESHOLD,
     FaceEngine,
@@ -26,8 +26,8 @@ from core.faces import (
     index_status,
     load_face_index,
 )
-from core.faces_net import RESNET_FILE, DlibResNet, dlib_model_file
-from core.faces_people import (
+from core.faces.dlib_net import RESNET_FILE, DlibResNet, dlib_model_file
+from core.faces.people import (
     PeopleBook,
     PeopleClusterer,
     assign_people,
@@ -36,8 +36,8 @@ from core.faces_people import (
     people_table,
     post_person_labels,
 )
-from core.imageio import ImageError
-from core.models import ModelUnavailableError
+from core.image.io import ImageError
+from core.modelfiles import ModelUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -338,11 +338,11 @@ def test_missing_or_damaged_model_is_reported(tmp_path, monkeypatch):
 
 def test_import_is_light_and_mediapipe_skips_tensorflow(shared_dir):
     code = (
-        "import sys, core.faces, core.faces_people, core.faces_net\n"
+        "import sys, core.faces.engine, core.faces.people, core.faces.dlib_net\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'mediapipe', 'dlib', 'torch', 'cv2', 'sklearn') "
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "engine = core.faces.FaceEngine()\n"
+        "engine = core.faces.engine.FaceEngine()\n"
         "assert 'mediapipe' in sys.modules and 'tensorflow' not in sys.modules\n"
         "engine.close()\n"
         "print('ok')\n"

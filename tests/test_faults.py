@@ -137,7 +137,7 @@ FEATURES_JOB = """
     import sys
     from pathlib import Path
     from core.cache import DiskCache, sha256_file
-    from core.features import ColourTexture, compute_features
+    from core.explore.features import ColourTexture, compute_features
     paths = sorted(Path(sys.argv[1]).rglob("*.JPEG"))[: int(sys.argv[2])]
     items = [(sha256_file(p), p) for p in paths]
     compute_features(items, ColourTexture(), cache=DiskCache(sys.argv[3]), chunk=4,
@@ -147,7 +147,7 @@ FEATURES_JOB = """
 
 
 def test_features_killed_halfway_resume_to_the_same_result(data_dir: Path, shared_dir: Path, tmp_path: Path) -> None:
-    from core.features import ColourTexture, _entry_kind, compute_features
+    from core.explore.features import ColourTexture, _entry_kind, compute_features
 
     n = 60
     photos = data_dir / "photos-imagenet-coarse6" / "images"
@@ -177,9 +177,9 @@ def test_features_killed_halfway_resume_to_the_same_result(data_dir: Path, share
 
 FACES_JOB = """
     import sys
-    from core.archive import load_folder
+    from core.archive.catalogue import load_folder
     from core.cache import DiskCache
-    from core.faces import FaceEngine, build_face_index
+    from core.faces.engine import FaceEngine, build_face_index
     cache = DiskCache(sys.argv[2])
     archive = load_folder(sys.argv[1], cache=cache)
     print("catalogue", archive.n_images, flush=True)
@@ -190,9 +190,9 @@ FACES_JOB = """
 
 
 def test_face_index_killed_halfway_keeps_names_and_completes(data_dir: Path, shared_dir: Path, tmp_path: Path) -> None:
-    from core.archive import load_folder
-    from core.faces import FaceEngine, build_face_index, index_status
-    from core.faces_people import PeopleBook
+    from core.archive.catalogue import load_folder
+    from core.faces.engine import FaceEngine, build_face_index, index_status
+    from core.faces.people import PeopleBook
 
     folder = data_dir / "faces-deepface-pairs" / "images"
     cache_root = tmp_path / "cache"
@@ -230,7 +230,7 @@ def test_face_index_killed_halfway_keeps_names_and_completes(data_dir: Path, sha
 BOOK_SAVES = """
     import sys
     from core.cache import DiskCache
-    from core.faces_people import PeopleBook
+    from core.faces.people import PeopleBook
     cache = DiskCache(sys.argv[1])
     book = PeopleBook()
     book.freeze([f"face{i}-0" for i in range(400)], [f"p{i % 40 + 1}" for i in range(400)])
@@ -248,7 +248,7 @@ BOOK_SAVES = """
 
 def test_people_book_survives_a_kill_inside_save(shared_dir: Path, tmp_path: Path) -> None:
     """The kill lands while the book is being written, again and again: it is old or new, never lost."""
-    from core.faces_people import PeopleBook
+    from core.faces.people import PeopleBook
 
     cache_root = tmp_path / "cache"
     for attempt in range(3):
@@ -267,7 +267,7 @@ def test_people_book_survives_a_kill_inside_save(shared_dir: Path, tmp_path: Pat
 MOSAIC_SERVER = """
     import os, sys
     import numpy as np
-    from core import mosaic as M
+    from core.mosaic import assignment as M
     rng = np.random.default_rng(0)
     tiles = rng.integers(0, 256, (600, 4, 4, 3), dtype=np.uint8)
     photos = rng.integers(0, 256, (600, 4, 4, 3), dtype=np.uint8)
@@ -401,9 +401,9 @@ def _open_folder(page, folder: Path, n_photos: int) -> None:
 @pytest.mark.browser
 def test_server_killed_during_face_index_then_restarted(browser, data_dir: Path, shared_dir: Path, tmp_path: Path,
                                                         artifacts_dir: Path) -> None:
-    from core.archive import load_folder
-    from core.faces import index_status
-    from core.faces_people import PeopleBook
+    from core.archive.catalogue import load_folder
+    from core.faces.engine import index_status
+    from core.faces.people import PeopleBook
 
     folder = data_dir / "faces-deepface-pairs" / "images"
     cache_root = tmp_path / "server-cache"
@@ -475,11 +475,11 @@ def test_server_killed_during_face_index_then_restarted(browser, data_dir: Path,
 
 FORECAST_JOB = """
     import sys
-    from core.archive import load_folder
+    from core.archive.catalogue import load_folder
     from core.cache import DiskCache
-    from core.faces import FaceEngine
-    from core.forecast import prepare_training_data, save_forecaster, train_forecaster
-    from core.forecast_labels import LabelSources
+    from core.faces.engine import FaceEngine
+    from core.forecast.training import prepare_training_data, save_forecaster, train_forecaster
+    from core.forecast.labels import LabelSources
     cache = DiskCache(sys.argv[2])
     archive = load_folder(sys.argv[1], cache=cache)
     sources = LabelSources.from_names(["hashtags", "faces", "cluster"])
@@ -491,10 +491,10 @@ FORECAST_JOB = """
 
 
 def test_forecast_retraining_killed_halfway_keeps_the_saved_model(shared_dir: Path, tmp_path: Path) -> None:
-    from core.archive import load_folder
-    from core.forecast import forecaster_path, load_forecaster, prepare_training_data, save_forecaster, train_forecaster
-    from core.forecast_labels import LabelSources
-    from core.forecast_synth import make_synthetic_archive
+    from core.archive.catalogue import load_folder
+    from core.forecast.training import forecaster_path, load_forecaster, prepare_training_data, save_forecaster, train_forecaster
+    from core.forecast.labels import LabelSources
+    from core.forecast.synth import make_synthetic_archive
 
     cache_root = tmp_path / "cache"
     cache = DiskCache(cache_root)

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core import imagenet_groups as ig
-from core.archive import load_folder
+from core.explore import imagenet_groups as ig
+from core.archive.catalogue import load_folder
 from core.cache import DiskCache
-from core.embedding import knn_accuracy, kmeans_labels, purity
-from core.features import (
+from core.explore.photomap import knn_accuracy, kmeans_labels, purity
+from core.explore.features import (
     CNNFeatures,
     ColourTexture,
     FeatureJobCancelled,
@@ -23,7 +23,7 @@ from core.features import (
     compute_features,
     make_extractor,
 )
-from core.imageio import load_image
+from core.image.io import load_image
 
 COARSE6 = "photos-imagenet-coarse6"
 
@@ -197,7 +197,7 @@ def test_explore_core_modules_stay_light():
     import sys
 
     code = (
-        "import sys, core.features, core.embedding, core.imagenet_groups\n"
+        "import sys, core.explore.features, core.explore.photomap, core.explore.imagenet_groups\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'openTSNE', 'sklearn', 'plotly', 'skimage') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

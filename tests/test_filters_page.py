@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.filters import KERNEL_PRESETS
-from core.pipeline import QUERY_PARAM, Pipeline, Step
+from core.filters.ops import KERNEL_PRESETS
+from core.filters.pipeline import QUERY_PARAM, Pipeline, Step
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.archive import load_folder
+from core.archive.catalogue import load_folder
 from core.cache import DiskCache
-from core.forecast import (
+from core.forecast.training import (
     MODEL_MEAN,
     MODEL_RIDGE,
     MODEL_SEED,
@@ -23,8 +23,8 @@ from core.forecast import (
     save_forecaster,
     train_forecaster,
 )
-from core.forecast_labels import LabelSources, parse_accessibility_caption, post_frame
-from core.forecast_models import (
+from core.forecast.labels import LabelSources, parse_accessibility_caption, post_frame
+from core.forecast.models import (
     EngagementRegressor,
     ForecastInputs,
     SeedLabelModel,
@@ -32,7 +32,7 @@ from core.forecast_models import (
     label_table,
     regression_metrics,
 )
-from core.forecast_synth import make_synthetic_archive
+from core.forecast.synth import make_synthetic_archive
 
 NO_MODELS = LabelSources.from_names(["hashtags", "alt_text", "cluster"])
 
@@ -271,7 +271,7 @@ def test_a_model_saved_by_another_version_is_ignored(isolated_cache: Path):
 
 
 def test_random_weight_classifier_gives_no_imagenet_labels(data_dir: Path):
-    from core.features import ColourTexture, make_extractor
+    from core.explore.features import ColourTexture, make_extractor
 
     archive = load_folder(data_dir / "instaaudit-likes-in-filenames")
     cnn = make_extractor("mobilenet_v3_small", weights=None)

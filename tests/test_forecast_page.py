@@ -10,9 +10,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.archive import load_folder
-from core.demo import load_demo
-from core.forecast import MODEL_RIDGE, MODEL_SEED, load_forecaster
+from core.archive.catalogue import load_folder
+from core.archive.demo import load_demo
+from core.forecast.training import MODEL_RIDGE, MODEL_SEED, load_forecaster
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.archive import load_folder, load_zip
-from core.importers.igexport import import_igexport
+from core.archive.catalogue import load_folder, load_zip
+from core.archive.importers.igexport import import_igexport
 
 
 def _ts(seconds: int) -> pd.Timestamp:

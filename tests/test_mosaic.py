@@ -1,4 +1,4 @@
-"""core.mosaic and core.weights: grid planning, cost, the three placements, weights.
+"""core.mosaic.assignment and core.mosaic.regions: grid planning, cost, the three placements, weights.
 
 The optimality checks follow the issue: on random and real problems of up to
 400 tiles, PuLP's LP and the exact assignment reach the same total cost
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from skimage.metrics import mean_squared_error
 
-from core import mosaic as M
-from core.imageio import load_image
+from core.mosaic import assignment as M
+from core.image.io import load_image
 
 # ---------------------------------------------------------------- helpers
 
@@ -315,7 +315,7 @@ def models(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_mediapipe_finds_the_face_and_the_person(models, astronaut):
-    from core.weights import region_masks
+    from core.mosaic.regions import region_masks
 
     regions = region_masks(astronaut)
     assert regions.n_faces == 1 and not regions.notes
@@ -329,7 +329,7 @@ def test_mediapipe_finds_the_face_and_the_person(models, astronaut):
 def test_no_face_or_person_gives_uniform_weights(models):
     import skimage.data
 
-    from core.weights import region_masks
+    from core.mosaic.regions import region_masks
 
     rocket = skimage.data.rocket()
     regions = region_masks(rocket)
@@ -339,7 +339,7 @@ def test_no_face_or_person_gives_uniform_weights(models):
 
 
 def _face_errors(target: np.ndarray, photos: np.ndarray) -> tuple[float, float, float, float]:
-    from core.weights import region_masks
+    from core.mosaic.regions import region_masks
 
     rows, cols = M.plan_grid(len(photos), target.shape[1] / target.shape[0])
     cropped = np.ascontiguousarray(M.crop_to_aspect(target, cols / rows))

@@ -108,13 +108,13 @@ def test_target_without_face_or_person_uses_uniform_weights(models):
 
 
 def test_missing_model_warns_and_falls_back(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    import core.models
+    import core.modelfiles
 
     def unavailable(name, *args, **kwargs):
-        raise core.models.ModelUnavailableError(f"The model file {name!r} is not available. How to fix: …")
+        raise core.modelfiles.ModelUnavailableError(f"The model file {name!r} is not available. How to fix: …")
 
     monkeypatch.setenv("FEEDLENS_MODEL_DIR", str(tmp_path))  # a fresh cache key for the detection
-    monkeypatch.setattr(core.models, "model_path", unavailable)
+    monkeypatch.setattr(core.modelfiles, "model_path", unavailable)
     at = _page()
     warnings = _texts(at.warning)
     assert "Weighting is off" in warnings and "is not available" in warnings

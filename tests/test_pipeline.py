@@ -1,4 +1,4 @@
-"""Tests for core.pipeline: the step registry, validation at the boundary,
+"""Tests for core.filters.pipeline: the step registry, validation at the boundary,
 running steps in order, JSON and query-string round trips, previews."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from core import filters as F
-from core import pipeline as P
-from core.pipeline import Pipeline, Step
+from core.filters import ops as F
+from core.filters import pipeline as P
+from core.filters.pipeline import Pipeline, Step
 
 
 @pytest.fixture(scope="module")

@@ -14,22 +14,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.archive import load_zip
+from core.archive.catalogue import load_zip
 from core.cache import default_cache
-from core.faces_people import PeopleBook
-from core.links import (
-    held_upload,
-    is_upload_hash,
-    open_held_upload,
-    parse_choice,
-    parse_choices,
-    parse_flag,
-    parse_number,
-    record_upload,
-    scoped_key,
-    upload_hash,
-    user_scope,
-)
+from core.faces.people import PeopleBook
+from core.archive.uploads import held_upload, is_upload_hash, open_held_upload, record_upload, upload_hash
+from core.links import parse_choice, parse_choices, parse_flag, parse_number, scoped_key, user_scope
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = ["<img src=x onerror=alert(1)>", "javascript:alert(1)", "x" * 10_000, "", " ", "\x00", "💥", "1e309",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.archive import load_folder
-from core.summary import engagement_by, posts_table, top_hashtags
+from core.archive.catalogue import load_folder
+from core.archive.summary import engagement_by, posts_table, top_hashtags
 
 
 def test_summaries_of_a_real_instaloader_dump(data_dir: Path):

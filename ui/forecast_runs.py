@@ -2,7 +2,7 @@
 
 Heavy objects (the face engine, the Keras classifier, trained models) live
 in ``st.cache_resource``; a session only keeps small settings. A trained
-model is saved in the disk cache by :func:`core.forecast.save_forecaster`
+model is saved in the disk cache by :func:`core.forecast.training.save_forecaster`
 and loaded here by archive key and file time, so every session of the same
 archive shares one copy and a retrain is picked up at once.
 """
@@ -14,8 +14,8 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.features import WeightsUnavailableError
-from core.forecast import (
+from core.explore.features import WeightsUnavailableError
+from core.forecast.training import (
     Forecaster,
     forecaster_path,
     NoEngagementError,
@@ -25,7 +25,7 @@ from core.forecast import (
     save_forecaster,
     train_forecaster,
 )
-from core.forecast_labels import LabelSources
+from core.forecast.labels import LabelSources
 
 __all__ = ["saved_model", "face_engine", "classifier", "run_training"]
 
@@ -48,7 +48,7 @@ def saved_model(archive_key: str) -> Forecaster | None:
 @st.cache_resource(show_spinner="Loading the face models…")
 def face_engine():
     """One MediaPipe + dlib face engine for every session (it is thread-safe)."""
-    from core.faces import FaceEngine
+    from core.faces.engine import FaceEngine
 
     return FaceEngine()
 
@@ -56,7 +56,7 @@ def face_engine():
 @st.cache_resource(show_spinner="Loading the ImageNet classifier…")
 def classifier():
     """MobileNetV3 Small with ImageNet weights (raises if they cannot be had)."""
-    from core.features import make_extractor
+    from core.explore.features import make_extractor
 
     return make_extractor("mobilenet_v3_small").ensure_fitted()
 

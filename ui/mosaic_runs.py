@@ -1,7 +1,7 @@
 """Settings, caches and build runs behind the Mosaic page.
 
-Streamlit glue only: the algorithms live in :mod:`core.mosaic` and
-:mod:`core.weights`.
+Streamlit glue only: the algorithms live in :mod:`core.mosaic.assignment` and
+:mod:`core.mosaic.regions`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from core import mosaic as M
+from core.mosaic import assignment as M
 from core.cache import DiskCache, default_cache
-from core.imageio import ImageError, crop_square, decode_image, load_image
-from core.ingest import THUMB_SIDE, thumbnail_bytes
+from core.image.io import ImageError, crop_square, decode_image, load_image
+from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 TARGET_SIDE = 2048  # the target is kept at most this big (scoring and blending)
@@ -114,7 +114,7 @@ def _display(digest: str, _image: np.ndarray) -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _regions(digest: str, model_dir: str | None, _image: np.ndarray) -> dict:
     """Face and person masks of the target (MediaPipe); errors are not cached."""
-    from core.weights import region_masks
+    from core.mosaic.regions import region_masks
 
     regions = region_masks(_image)
     return {"face": regions.face, "person": regions.person, "n_faces": regions.n_faces, "notes": regions.notes}

@@ -20,10 +20,11 @@ import dataclasses
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.archive import Archive, ArchiveError, ImportCancelled, load_folder, load_zip
+from core.archive.catalogue import Archive, ArchiveError, ImportCancelled, load_folder, load_zip
 from core.config import local_paths_allowed
-from core.demo import load_demo
-from core.links import ARCHIVE_PARAM, DEMO, is_upload_hash, open_held_upload, record_upload, scoped_key, upload_hash
+from core.archive.demo import load_demo
+from core.archive.uploads import is_upload_hash, open_held_upload, record_upload, upload_hash
+from core.links import ARCHIVE_PARAM, DEMO, scoped_key
 from ui.auth import current_scope
 from ui.share import consume, drop, write
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .cache import DiskCache, default_cache
-from .faces import SAME_PERSON_THRESHOLD, FaceIndex, FaceSearcher, load_face_index
+from ..cache import DiskCache, default_cache
+from .engine import SAME_PERSON_THRESHOLD, FaceIndex, FaceSearcher, load_face_index
 
 __all__ = [
     "PeopleClusterer",
@@ -120,7 +120,7 @@ class PeopleClusterer:
         raw[good] = self._cluster(X[good])
         poor = np.flatnonzero(~good)
         if len(poor):
-            from .faces import FaceSearcher
+            from .engine import FaceSearcher
 
             good_idx = np.flatnonzero(good)
             dist, nearest = FaceSearcher().fit(X[good_idx]).kneighbors(X[poor], 1)
@@ -436,7 +436,7 @@ def post_person_labels(catalogue: pd.DataFrame, archive_key: str, *, cache: Disk
 
 
 def _photo_done_without_faces(cache: DiskCache, sha: str) -> bool:
-    from .faces import _KIND as FACES_KIND
+    from .engine import _KIND as FACES_KIND
 
     return cache.path(FACES_KIND, sha, ".npy").is_file()
 

@@ -302,7 +302,7 @@ class EngagementRegressor:
     - indicators of the labels seen on at least ``min_label_posts`` training
       posts (the ``max_labels`` most frequent);
     - a PCA (``n_components``) of the photo features (give it short,
-      comparable features such as :class:`core.forecast.PhotoLook`'s);
+      comparable features such as :class:`core.forecast.training.PhotoLook`'s);
     - hour of day (sine and cosine) and weekday (one-hot), in UTC;
     - the recency trend: years since the first training post, which lets
       the model follow a growing (or shrinking) account — the seed's own

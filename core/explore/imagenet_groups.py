@@ -4,12 +4,12 @@ A classifier's top-1 class ("espresso", "lakeside", "minivan") is too fine to
 colour a map by, and 1,000 classes have no hierarchy of their own. Feedlens
 ships two data files, so nothing is downloaded:
 
-``core/data/imagenet_classes.txt``
+``core/explore/data/imagenet_classes.txt``
     The ILSVRC-2012 class list, one ``<wnid> <name>`` per line; line *i* is
     class index *i* (the order every Keras ImageNet classifier uses: sorted
     WordNet ids). Names are Keras' own (``decode_predictions``), with
     underscores; :func:`class_name` gives the readable form.
-``core/data/imagenet_groups.json``
+``core/explore/data/imagenet_groups.json``
     About ten human groups (Coffee, Food, Drinks, Nature, Water,
     Architecture, Animals, Vehicles, People & clothing, Books & screens,
     Objects). Each group lists index ranges, class names or indices; a class
@@ -95,7 +95,7 @@ def _classes() -> tuple[tuple[str, ...], tuple[str, ...]]:
             wnids.append(wnid)
             names.append(name.strip())
     if len(names) != N_CLASSES or wnids != sorted(wnids):
-        raise RuntimeError("core/data/imagenet_classes.txt is damaged: expected 1000 classes in wnid order")
+        raise RuntimeError("core/explore/data/imagenet_classes.txt is damaged: expected 1000 classes in wnid order")
     return tuple(wnids), tuple(names)
 
 

@@ -3,7 +3,7 @@
 Columns (names are case-insensitive; only ``file`` is required; common
 spellings such as ``like_count`` or ``taken_at`` are accepted, see
 :data:`ALIASES`). Blank cells fall back to what the file name says, when it
-follows a known scheme (see :mod:`core.importers.plain`).
+follows a known scheme (see :mod:`core.archive.importers.plain`).
 
 ========================  ====================================================
 ``file``                  image path relative to the CSV (aliases: ``path``,

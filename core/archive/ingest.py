@@ -16,9 +16,9 @@ from typing import Callable
 
 import pandas as pd
 
-from .cache import DiskCache, sha256_bytes
-from .config import LIMITS
-from .imageio import ImageError, decode_image, encode_jpeg
+from ..cache import DiskCache, sha256_bytes
+from ..config import LIMITS
+from ..image.io import ImageError, decode_image, encode_jpeg
 
 __all__ = [
     "THUMB_SIDE",

@@ -18,7 +18,7 @@ Python, Linear Optimisation and Neural Networks" (seed 003):
    :func:`assign_exact` (Jonker-Volgenant, the same optimum thousands of times
    faster). A reuse limit of ``k`` becomes ``k`` copies of each photo's column
    (:func:`expand_reuse`).
-5. :func:`tile_weights` turns face and person masks (see :mod:`core.weights`)
+5. :func:`tile_weights` turns face and person masks (see :mod:`core.mosaic.regions`)
    into tile weights ``1 + alpha * falloff(distance)``; :func:`render` puts
    the photos in place and :func:`blend` optionally mixes in the target.
 
@@ -175,7 +175,7 @@ def check_capacity(n_tiles: int, n_photos: int, reuse: int = 1) -> None:
     >>> check_capacity(20, 15)
     Traceback (most recent call last):
     ...
-    core.mosaic.MosaicError: The grid has 20 tiles but there are only 15 photos, each used at most once. Allow each photo to be used up to 2 times, or choose a grid of at most 15 tiles (for example 3 x 5).
+    core.mosaic.assignment.MosaicError: The grid has 20 tiles but there are only 15 photos, each used at most once. Allow each photo to be used up to 2 times, or choose a grid of at most 15 tiles (for example 3 x 5).
     """
     if n_photos < 1:
         raise MosaicError("A mosaic needs at least one photo; this archive has none.")

@@ -5,7 +5,7 @@ averaged likes per label. Here the same idea runs on the user's archive,
 with honest held-out errors and a better model beside it:
 
 1. :func:`prepare_training_data` labels every post's cover photo from the
-   sources the user switched on (:mod:`core.forecast_labels`), computing
+   sources the user switched on (:mod:`core.forecast.labels`), computing
    only what is not cached yet: colour/texture and Keras CNN features (with
    ImageNet labels) per image sha256, MediaPipe faces through the Faces
    page's index. Progress and cancel work photo by photo.
@@ -31,8 +31,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .cache import DiskCache, default_cache
-from .forecast_labels import (
+from ..cache import DiskCache, default_cache
+from .labels import (
     LabelSources,
     combine_labels,
     face_count_label,
@@ -40,7 +40,7 @@ from .forecast_labels import (
     parse_accessibility_caption,
     post_frame,
 )
-from .forecast_models import (
+from .models import (
     EngagementRegressor,
     Evaluation,
     ForecastInputs,
@@ -111,7 +111,7 @@ def imagenet_labels(probs: np.ndarray, top_k: int = 3, min_prob: float = 0.1) ->
     >>> imagenet_labels(p, top_k=3, min_prob=0.1)
     [['imagenet: golden retriever', 'imagenet: Labrador retriever'], []]
     """
-    from .imagenet_groups import class_name, top_k as top
+    from ..explore.imagenet_groups import class_name, top_k as top
 
     if probs is None or len(probs) == 0:
         return []
@@ -181,7 +181,7 @@ class VisualClusters:
     def fit(self, P: np.ndarray) -> "VisualClusters":
         from sklearn.cluster import KMeans
 
-        from .embedding import silhouette_curve, suggest_k
+        from ..explore.photomap import silhouette_curve, suggest_k
 
         P = np.asarray(P, np.float64)
         search = P
@@ -210,7 +210,7 @@ class TrainingData:
     Attributes
     ----------
     posts : pandas.DataFrame
-        :func:`~core.forecast_labels.post_frame` plus ``labels`` (list of
+        :func:`~core.forecast.labels.post_frame` plus ``labels`` (list of
         str) and ``n_faces`` (float, NaN when not detected).
     visual, visual_valid : numpy.ndarray
         :class:`PhotoLook` coordinates of each post's cover and where they
@@ -263,12 +263,12 @@ _POST_FEATURES_KIND = "forecast-features-v1"
 
 
 def _post_features(archive_key: str, items, extractor, cache: DiskCache, progress, cancel):
-    """:func:`~core.features.compute_features` of every post's cover, plus one
+    """:func:`~core.explore.features.compute_features` of every post's cover, plus one
     copy of the whole matrix per archive and feature set (replaced when the
     photos change), so a warm retrain reads one file instead of one per photo."""
     import hashlib
 
-    from .features import FeatureResult, compute_features
+    from ..explore.features import FeatureResult, compute_features
 
     key = hashlib.sha256(f"{archive_key}\n{extractor.cache_tag}".encode()).hexdigest()
     photos = hashlib.sha256("\n".join(sha for sha, _ in items).encode()).hexdigest()
@@ -360,7 +360,7 @@ def prepare_training_data(
         The Keras classifier for ImageNet labels (default: MobileNetV3 Small
         with ImageNet weights). Only real weights give labels.
     face_engine : callable, optional
-        Returns a :class:`~core.faces.FaceEngine` (default: build one).
+        Returns a :class:`~core.faces.engine.FaceEngine` (default: build one).
     progress : callable, optional
         ``progress(done, total, message)``: ``done / total`` is the share of
         the whole run, the message names the step, like "Step 2 of 3
@@ -369,7 +369,7 @@ def prepare_training_data(
         Polled between photos; True raises :class:`TrainingCancelled`.
         Finished photos stay cached.
     """
-    from .features import (
+    from ..explore.features import (
         ColourTexture,
         FeatureJobCancelled,
         WeightsUnavailableError,
@@ -412,8 +412,8 @@ def prepare_training_data(
     people_table = None
     people_faces: tuple = (np.zeros((0, 128), np.float32), [])
     if want_faces:
-        from .faces_net import DlibModelError
-        from .models import ModelUnavailableError
+        from ..faces.dlib_net import DlibModelError
+        from ..modelfiles import ModelUnavailableError
 
         stage = stage_names.index("faces") + 1
         try:
@@ -454,8 +454,8 @@ def prepare_training_data(
 
 
 def _faces(catalogue, posts, archive_key, cache, face_engine, sources, progress, cancel):
-    from .faces import FaceEngine, IndexCancelled, build_face_index
-    from .faces_people import PeopleBook, assign_people, post_person_labels
+    from ..faces.engine import FaceEngine, IndexCancelled, build_face_index
+    from ..faces.people import PeopleBook, assign_people, post_person_labels
 
     covers = catalogue[catalogue["sha256"].isin(set(posts["sha256"]))]
     engine = face_engine() if face_engine is not None else FaceEngine()
@@ -484,7 +484,7 @@ def _faces(catalogue, posts, archive_key, cache, face_engine, sources, progress,
 
 
 def _full_index(catalogue, cache):
-    from .faces import load_face_index
+    from ..faces.engine import load_face_index
 
     return load_face_index(catalogue, cache)
 
@@ -566,13 +566,13 @@ class Forecaster:
 
         Raises
         ------
-        core.imageio.ImageError
+        core.image.io.ImageError
             If the photo cannot be decoded.
         """
-        from .features import ColourTexture, make_extractor
-        from .imageio import decode_image, encode_jpeg, load_image
-        from .ingest import THUMB_SIDE
-        from .text import extract_hashtags
+        from ..explore.features import ColourTexture, make_extractor
+        from ..image.io import decode_image, encode_jpeg, load_image
+        from ..archive.ingest import THUMB_SIDE
+        from ..text import extract_hashtags
 
         when = pd.Timestamp.now(tz="UTC") if when is None else pd.Timestamp(when)
         when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
@@ -596,7 +596,7 @@ class Forecaster:
             parts += imagenet_labels(probs, self.sources.imagenet_top_k, self.sources.imagenet_min_prob)
         n_faces = None
         if (self.sources.faces or self.sources.people) and "faces" not in self.unavailable:
-            from .faces import SAME_PERSON_THRESHOLD, FaceEngine
+            from ..faces.engine import SAME_PERSON_THRESHOLD, FaceEngine
 
             engine = face_engine() if face_engine is not None else FaceEngine()
             faces, _ = engine.analyze_file(data)
@@ -652,7 +652,7 @@ class Forecaster:
 
     def similar_posts(self, photo: NewPhoto, k: int = 6) -> pd.DataFrame:
         """The ``k`` training posts whose photos look most like the new one."""
-        from .embedding import nearest_neighbours
+        from ..explore.photomap import nearest_neighbours
 
         ok = np.flatnonzero(self.visual_valid)
         if photo.visual is None or len(ok) == 0:
@@ -663,7 +663,7 @@ class Forecaster:
         return rows.reset_index(drop=True)
 
     def new_photos_since(self, posts: pd.DataFrame) -> int:
-        """Cover photos in ``posts`` (:func:`~core.forecast_labels.post_frame`) this model has not seen."""
+        """Cover photos in ``posts`` (:func:`~core.forecast.labels.post_frame`) this model has not seen."""
         return int(len(set(posts["sha256"]) - set(self.trained_photos)))
 
 
@@ -739,6 +739,22 @@ def forecaster_path(archive_key: str, cache: DiskCache | None = None) -> Path:
     return (cache or default_cache()).path(_MODEL_KIND, archive_key, ".pkl")
 
 
+#: Where the classes of a saved forecaster lived before ``core`` was split into
+#: packages; a model saved by an older Feedlens still loads.
+_MOVED_MODULES = {
+    "core.forecast": "core.forecast.training",
+    "core.forecast_labels": "core.forecast.labels",
+    "core.forecast_models": "core.forecast.models",
+    "core.embedding": "core.explore.photomap",
+    "core.features": "core.explore.features",
+}
+
+
+class _MovedModulesUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        return super().find_class(_MOVED_MODULES.get(module, module), name)
+
+
 def load_forecaster(archive_key: str, cache: DiskCache | None = None) -> Forecaster | None:
     """The archive's saved model, or None (never saved, or from an older version).
 
@@ -750,7 +766,7 @@ def load_forecaster(archive_key: str, cache: DiskCache | None = None) -> Forecas
     if data is None:
         return None
     try:
-        model = pickle.loads(data)
+        model = _MovedModulesUnpickler(io.BytesIO(data)).load()
     except Exception:  # noqa: BLE001 - an unreadable save is as good as none
         return None
     if not isinstance(model, Forecaster) or model.version != FORMAT_VERSION:

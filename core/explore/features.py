@@ -26,7 +26,7 @@ with progress and cancel, caching one entry per image sha256 and feature
 set in the :class:`~core.cache.DiskCache`. Each entry is written atomically,
 so a cancelled job leaves only whole entries behind, and a second run only
 reads them. Inputs are the cached 256-px thumbnails (decoded once, in JPEG
-draft mode, by :mod:`core.ingest`), which keeps 1,000 photos cheap.
+draft mode, by :mod:`core.archive.ingest`), which keeps 1,000 photos cheap.
 
 TensorFlow and Keras are imported inside the functions that need them.
 """
@@ -43,8 +43,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from .cache import DiskCache, default_cache
-from .imageio import ImageError, crop_square, load_image
+from ..cache import DiskCache, default_cache
+from ..image.io import ImageError, crop_square, load_image
 
 __all__ = [
     "FeatureSpec",
@@ -567,7 +567,7 @@ def load_thumbnails(
 
     Returns one RGB array per item, or None where the photo cannot be read.
     """
-    from .ingest import thumbnail_bytes
+    from ..archive.ingest import thumbnail_bytes
 
     def one(item: tuple[str, str | Path]) -> np.ndarray | None:
         data = thumbnail_bytes(item[0], item[1], cache)

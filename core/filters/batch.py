@@ -1,8 +1,8 @@
 """Apply a filter pipeline to many photos and collect the results in one ZIP.
 
-Every photo is decoded with :func:`core.imageio.load_image` (EXIF orientation
+Every photo is decoded with :func:`core.image.io.load_image` (EXIF orientation
 applied, any colour mode turned into RGB), run through
-:meth:`core.pipeline.Pipeline.render` at full resolution and encoded as PNG
+:meth:`core.filters.pipeline.Pipeline.render` at full resolution and encoded as PNG
 or JPEG. A photo that cannot be used (broken file, a step that cannot run on
 it) is listed in :attr:`BatchResult.failures` and the batch goes on.
 
@@ -33,8 +33,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-from .config import cache_dir
-from .imageio import ImageError, load_image
+from ..config import cache_dir
+from ..image.io import ImageError, load_image
 from .pipeline import Pipeline
 
 __all__ = [

@@ -16,7 +16,7 @@ The pipeline, per photo:
    MediaPipe box is the alternative, ``landmarks="dlib5"``; bench/faces_quality.py
    measures both.)
 3. **Embed** with dlib's ResNet face descriptor (128-d, 99.38 % on LFW), run
-   by :mod:`core.faces_net`. Two descriptors less than
+   by :mod:`core.faces.dlib_net`. Two descriptors less than
    :data:`SAME_PERSON_THRESHOLD` (0.6, dlib's own threshold) apart are the same
    person.
 
@@ -24,7 +24,7 @@ Results are cached per image sha256 and :data:`MODEL_VERSION`, so indexing an
 archive again is instant. Search is an exact nearest-neighbour search over
 all stored descriptors (:class:`FaceSearcher`, brute force on BLAS: a few
 milliseconds per query at 100,000 faces). People (clusters of faces, names,
-merges, splits) live in :mod:`core.faces_people`.
+merges, splits) live in :mod:`core.faces.people`.
 
 Nothing here sends data anywhere: models are local files and every result
 stays in the local cache. MediaPipe and dlib are imported inside the
@@ -46,8 +46,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .cache import DiskCache, default_cache
-from .imageio import ImageError, decode_image
+from ..cache import DiskCache, default_cache
+from ..image.io import ImageError, decode_image
 
 __all__ = [
     "MODEL_VERSION",
@@ -124,7 +124,7 @@ class IndexCancelled(Exception):
 
 def _mediapipe_vision():
     """``(mediapipe, BaseOptions, vision)`` without TensorFlow (see core.mediapipe_tasks)."""
-    from .mediapipe_tasks import import_vision
+    from ..mediapipe_tasks import import_vision
 
     mp, vision, base_options = import_vision()
     return mp, base_options, vision
@@ -226,7 +226,7 @@ class FaceEngine:
     ----------
     detector_model : path, optional
         BlazeFace ``.tflite`` file; defaults to
-        ``core.models.model_path("blaze_face_short_range.tflite")``.
+        ``core.modelfiles.model_path("blaze_face_short_range.tflite")``.
     min_score : float
         Detector confidence needed on the whole-photo pass.
     tile_min_score : float
@@ -243,9 +243,9 @@ class FaceEngine:
 
     Raises
     ------
-    core.models.ModelUnavailableError
+    core.modelfiles.ModelUnavailableError
         If the detector model file cannot be found.
-    core.faces_net.DlibModelError
+    core.faces.dlib_net.DlibModelError
         If dlib's descriptor weights cannot be found.
 
     Examples
@@ -266,8 +266,8 @@ class FaceEngine:
         landmarks: str = "blazeface",
         min_face_px: int = MIN_FACE_PX,
     ) -> None:
-        from .faces_net import DlibResNet
-        from .models import model_path
+        from .dlib_net import DlibResNet
+        from ..modelfiles import model_path
 
         if landmarks not in ("blazeface", "dlib5"):
             raise ValueError(f"landmarks must be 'blazeface' or 'dlib5', not {landmarks!r}")
@@ -317,7 +317,7 @@ class FaceEngine:
             if self._predictor is None:
                 import dlib
 
-                from .faces_net import dlib_model_file
+                from .dlib_net import dlib_model_file
 
                 self._predictor = dlib.shape_predictor(str(dlib_model_file("shape_predictor_5_face_landmarks.dat")))
             return self._predictor
@@ -448,7 +448,7 @@ class FaceEngine:
 
         Raises
         ------
-        core.imageio.ImageError
+        core.image.io.ImageError
             If the photo cannot be decoded.
         """
         image = np.asarray(decode_image(data, max_side=max_side).pixels)

@@ -11,9 +11,9 @@ both come from MediaPipe Tasks (``mediapipe`` >= 0.10, the Tasks API):
   :func:`person_mask` thresholds it at 0.5.
 
 :func:`region_masks` does both. The model files come from
-:func:`core.models.model_path` (``FEEDLENS_MODEL_DIR`` or the cache), which
-raises :class:`core.models.ModelUnavailableError` with a message for the user.
-:func:`core.mosaic.tile_weights` turns the masks into tile weights.
+:func:`core.modelfiles.model_path` (``FEEDLENS_MODEL_DIR`` or the cache), which
+raises :class:`core.modelfiles.ModelUnavailableError` with a message for the user.
+:func:`core.mosaic.assignment.tile_weights` turns the masks into tile weights.
 
 MediaPipe is imported inside the functions (about 2 s the first time).
 """
@@ -75,7 +75,7 @@ class Regions:
 
 def _vision():
     """``(mediapipe, vision, BaseOptions)`` without TensorFlow (see core.mediapipe_tasks)."""
-    from .mediapipe_tasks import import_vision
+    from ..mediapipe_tasks import import_vision
 
     return import_vision()
 
@@ -92,7 +92,7 @@ def _rgb(image: NDArray) -> NDArray[np.uint8]:
 def _model(name: str, path: str | Path | None) -> str:
     if path is not None:
         return str(path)
-    from .models import model_path
+    from ..modelfiles import model_path
 
     return str(model_path(name))
 
@@ -104,12 +104,12 @@ def face_landmarks(image: NDArray, *, model: str | Path | None = None, max_faces
     ----------
     image : (H, W, 3) uint8 RGB
     model : path, optional
-        ``face_landmarker.task``; by default :func:`core.models.model_path`.
+        ``face_landmarker.task``; by default :func:`core.modelfiles.model_path`.
     max_faces : int
 
     Raises
     ------
-    core.models.ModelUnavailableError
+    core.modelfiles.ModelUnavailableError
         The model file is missing and cannot be fetched.
 
     Examples
@@ -233,7 +233,7 @@ def region_masks(
 
     Raises
     ------
-    core.models.ModelUnavailableError
+    core.modelfiles.ModelUnavailableError
         A model file is missing (the message says how to fix it).
 
     Examples

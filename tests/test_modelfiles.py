@@ -1,4 +1,4 @@
-"""Tests for core.models: real model files, a real local HTTP server, no mocks."""
+"""Tests for core.modelfiles: real model files, a real local HTTP server, no mocks."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `.venv/bin/pytest` from anywhere
     sys.path.insert(0, str(ROOT))
 
-from core import models  # noqa: E402
-from core.models import MODELS, ModelUnavailableError, cache_path, model_path  # noqa: E402
+from core import modelfiles as models  # noqa: E402
+from core.modelfiles import MODELS, ModelUnavailableError, cache_path, model_path  # noqa: E402
 
 
 def _shared_dir() -> Path:
@@ -269,7 +269,7 @@ def test_copy_in_model_dir_is_used_without_network(shared_models: Path, tmp_path
 
 _DOWNLOAD_CHILD = """
 import sys
-from core.models import model_path
+from core.modelfiles import model_path
 model_path(sys.argv[1], progress=lambda done, total: print(done, flush=True), url=sys.argv[2])
 print("finished", flush=True)
 """

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 from PIL import Image
 
-from ..config import LIMITS
-from ..problems import ProblemLog
+from ...config import LIMITS
+from ...problems import ProblemLog
 
 __all__ = [
     "ImageRecord",

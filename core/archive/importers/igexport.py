@@ -24,7 +24,7 @@ from .base import (
     read_json,
     rel,
 )
-from ..text import fix_mojibake
+from ...text import fix_mojibake
 
 __all__ = ["import_igexport", "find_posts_files", "read_insights"]
 

@@ -21,17 +21,17 @@ from typing import BinaryIO, Callable
 
 import pandas as pd
 
-from .cache import DiskCache, atomic_write_bytes, default_cache
-from .config import LIMITS, Limits
+from ..cache import DiskCache, atomic_write_bytes, default_cache
+from ..config import LIMITS, Limits
 from .importers.base import ImageRecord, ImportResult
 from .importers.csvmanifest import import_csv_manifests
 from .importers.igexport import import_igexport
 from .importers.instaloader import import_instaloader
 from .importers.plain import import_plain_images
 from .ingest import ImageInfo, ImportCancelled, ingest_files
-from .problems import PROBLEM_COLUMNS, ProblemLog
+from ..problems import PROBLEM_COLUMNS, ProblemLog
 from .safezip import ArchiveError, extract_zip, is_ignored_name
-from .text import extract_hashtags
+from ..text import extract_hashtags
 
 __all__ = [
     "Archive",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .config import LIMITS
+from ..config import LIMITS
 
 __all__ = [
     "ImageError",
@@ -111,7 +111,7 @@ def open_image(data: bytes | str | Path, *, max_pixels: int | None = None) -> Im
     >>> open_image(b"not an image")
     Traceback (most recent call last):
     ...
-    core.imageio.ImageError: not an image file Pillow can read
+    core.image.io.ImageError: not an image file Pillow can read
     """
     limit = LIMITS.max_image_pixels if max_pixels is None else max_pixels
     src = _source(data)

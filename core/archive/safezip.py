@@ -19,8 +19,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .config import LIMITS, Limits
-from .problems import ProblemLog
+from ..config import LIMITS, Limits
+from ..problems import ProblemLog
 
 __all__ = ["ArchiveError", "extract_zip", "decode_member_name", "is_ignored_name"]
 

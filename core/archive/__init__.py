@@ -1,0 +1,82 @@
+"""Archives: import any archive into one catalogue, uploads held by link, ingest, safe ZIP, the demo, summaries.
+
+Public verbs, by module:
+- :mod:`core.archive.catalogue`: Archive, ArchiveError, ImportCancelled, CATALOGUE_COLUMNS, list_files, load_folder, load_zip
+- :mod:`core.archive.uploads`: is_upload_hash, upload_hash, record_upload, held_upload, open_held_upload
+- :mod:`core.archive.ingest`: THUMB_SIDE, ImageInfo, ingest_file, ingest_files, thumbnail_bytes
+- :mod:`core.archive.safezip`: extract_zip, decode_member_name, is_ignored_name
+- :mod:`core.archive.demo`: DEMO_POSTS, build_demo_folder, load_demo
+- :mod:`core.archive.summary`: posts_table, top_hashtags, engagement_by, likes_and_date, shorten
+"""
+
+from .catalogue import (
+    Archive,
+    ArchiveError,
+    ImportCancelled,
+    CATALOGUE_COLUMNS,
+    list_files,
+    load_folder,
+    load_zip,
+)
+from .uploads import (
+    is_upload_hash,
+    upload_hash,
+    record_upload,
+    held_upload,
+    open_held_upload,
+)
+from .ingest import (
+    THUMB_SIDE,
+    ImageInfo,
+    ingest_file,
+    ingest_files,
+    thumbnail_bytes,
+)
+from .safezip import (
+    extract_zip,
+    decode_member_name,
+    is_ignored_name,
+)
+from .demo import (
+    DEMO_POSTS,
+    build_demo_folder,
+    load_demo,
+)
+from .summary import (
+    posts_table,
+    top_hashtags,
+    engagement_by,
+    likes_and_date,
+    shorten,
+)
+
+__all__ = [
+    "Archive",
+    "ArchiveError",
+    "ImportCancelled",
+    "CATALOGUE_COLUMNS",
+    "list_files",
+    "load_folder",
+    "load_zip",
+    "is_upload_hash",
+    "upload_hash",
+    "record_upload",
+    "held_upload",
+    "open_held_upload",
+    "THUMB_SIDE",
+    "ImageInfo",
+    "ingest_file",
+    "ingest_files",
+    "thumbnail_bytes",
+    "extract_zip",
+    "decode_member_name",
+    "is_ignored_name",
+    "DEMO_POSTS",
+    "build_demo_folder",
+    "load_demo",
+    "posts_table",
+    "top_hashtags",
+    "engagement_by",
+    "likes_and_date",
+    "shorten",
+]

@@ -1,0 +1,98 @@
+"""Forecast: label sources, models, training and the saved forecaster, a synthetic archive for tests.
+
+Public verbs, by module:
+- :mod:`core.forecast.labels`: LABEL_SOURCES, LabelSources, parse_accessibility_caption, face_count_label, hashtag_labels, post_frame, combine_labels
+- :mod:`core.forecast.models`: ForecastInputs, SeedLabelModel, MeanModel, EngagementRegressor, Evaluation, evaluate, regression_metrics, label_table, MIN_POSTS_TO_EVALUATE, TrainingCancelled
+- :mod:`core.forecast.training`: MODEL_MEAN, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE, MODEL_BOOSTING, NoEngagementError, TrainingData, PhotoLook, VisualClusters, NewPhoto, Forecast, Forecaster, imagenet_labels, prepare_training_data, train_forecaster, save_forecaster, load_forecaster, delete_forecaster, forecaster_path, NO_LIKES_HELP
+- :mod:`core.forecast.synth`: SyntheticTruth, make_synthetic_archive
+"""
+
+from .labels import (
+    LABEL_SOURCES,
+    LabelSources,
+    parse_accessibility_caption,
+    face_count_label,
+    hashtag_labels,
+    post_frame,
+    combine_labels,
+)
+from .models import (
+    ForecastInputs,
+    SeedLabelModel,
+    MeanModel,
+    EngagementRegressor,
+    Evaluation,
+    evaluate,
+    regression_metrics,
+    label_table,
+    MIN_POSTS_TO_EVALUATE,
+    TrainingCancelled,
+)
+from .training import (
+    MODEL_MEAN,
+    MODEL_SEED,
+    MODEL_SEED_COUNT,
+    MODEL_RIDGE,
+    MODEL_BOOSTING,
+    NoEngagementError,
+    TrainingData,
+    PhotoLook,
+    VisualClusters,
+    NewPhoto,
+    Forecast,
+    Forecaster,
+    imagenet_labels,
+    prepare_training_data,
+    train_forecaster,
+    save_forecaster,
+    load_forecaster,
+    delete_forecaster,
+    forecaster_path,
+    NO_LIKES_HELP,
+)
+from .synth import (
+    SyntheticTruth,
+    make_synthetic_archive,
+)
+
+__all__ = [
+    "LABEL_SOURCES",
+    "LabelSources",
+    "parse_accessibility_caption",
+    "face_count_label",
+    "hashtag_labels",
+    "post_frame",
+    "combine_labels",
+    "ForecastInputs",
+    "SeedLabelModel",
+    "MeanModel",
+    "EngagementRegressor",
+    "Evaluation",
+    "evaluate",
+    "regression_metrics",
+    "label_table",
+    "MIN_POSTS_TO_EVALUATE",
+    "TrainingCancelled",
+    "MODEL_MEAN",
+    "MODEL_SEED",
+    "MODEL_SEED_COUNT",
+    "MODEL_RIDGE",
+    "MODEL_BOOSTING",
+    "NoEngagementError",
+    "TrainingData",
+    "PhotoLook",
+    "VisualClusters",
+    "NewPhoto",
+    "Forecast",
+    "Forecaster",
+    "imagenet_labels",
+    "prepare_training_data",
+    "train_forecaster",
+    "save_forecaster",
+    "load_forecaster",
+    "delete_forecaster",
+    "forecaster_path",
+    "NO_LIKES_HELP",
+    "SyntheticTruth",
+    "make_synthetic_archive",
+]
