@@ -23,12 +23,20 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from core.explore import imagenet_groups as ig
+from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
+from core.archive.summary import engagement_by, likes_and_date, shorten
 from core.cache import default_cache
+from core.explore import imagenet_groups as ig
+from core.explore.features import (
+    DEFAULT_FEATURE_SET,
+    FEATURE_SETS,
+    CNNFeatures,
+    compute_features,
+    make_extractor,
+)
 from core.explore.photomap import (
     MIN_MAP_PHOTOS,
     PhotoMap,
-    TooFewPhotosError,
     effective_perplexity,
     hdbscan_labels,
     kmeans_labels,
@@ -37,18 +45,8 @@ from core.explore.photomap import (
     silhouette_curve,
     suggest_k,
 )
-from core.explore.features import (
-    DEFAULT_FEATURE_SET,
-    FEATURE_SETS,
-    CNNFeatures,
-    FeatureJobCancelled,
-    WeightsUnavailableError,
-    compute_features,
-    make_extractor,
-)
 from core.image.io import ImageError, crop_square, load_image
-from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
-from core.archive.summary import engagement_by, likes_and_date, shorten
+from core.jobs import Cancelled, TooFewPhotosError, WeightsUnavailableError
 from ui.gallery import photo_grid
 from ui.images import inline
 from ui.share import sync
@@ -285,7 +283,7 @@ if result is None:
             result = compute_features(items, extractor, cache=cache, progress=progress)
         except WeightsUnavailableError as exc:
             failure = str(exc)
-        except FeatureJobCancelled:
+        except Cancelled:
             failure = "cancelled"
         except Exception as exc:  # noqa: BLE001 - never a traceback on the page
             failure = f"Computing the features failed ({type(exc).__name__}: {exc})."

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.archive.ingest import thumbnail_bytes
 from core.cache import default_cache
+from core.faces.dlib_net import DlibModelError
 from core.faces.engine import (
     SAME_PERSON_THRESHOLD,
     FaceEngine,
@@ -27,11 +29,10 @@ from core.faces.engine import (
     index_status,
     load_face_index,
 )
-from core.faces.dlib_net import DlibModelError
 from core.faces.people import PeopleBook, assign_people, delete_people, people_table
 from core.image.io import ImageError, decode_image, load_image
-from core.archive.ingest import thumbnail_bytes
-from core.modelfiles import ModelUnavailableError
+from core.jobs import ModelUnavailableError
+from ui.flash import flash, show_flashes
 from ui.images import inline
 from ui.state import current_archive
 
@@ -113,8 +114,7 @@ st.info(
     "cache, and you can delete it in the “Index and privacy” tab.",
     icon=":material/lock:",
 )
-for kind, message in st.session_state.pop("faces_flash", []):
-    getattr(st, kind)(message)
+show_flashes("faces")
 
 if archive.n_images == 0:
     st.info("No photos in this archive. Pick another one in the sidebar.")
@@ -156,7 +156,7 @@ if done < total:
         if failure:
             st.error(failure)
         else:
-            st.session_state["faces_flash"] = [("success", "Face index ready.")]
+            flash("faces", "Face index ready.")
             st.rerun()
     if done == 0:
         st.stop()
@@ -261,7 +261,7 @@ with tab_people:
             if st.form_submit_button("Save name"):
                 kept = edit_book(lambda b: b.rename(pid, new_name))
                 st.session_state["faces_person"] = kept
-                st.session_state["faces_flash"] = [("success", "Name saved.")]
+                flash("faces", "Name saved.")
                 st.rerun()
         with edit_merge, st.container(border=True):
             others = [p for p in options if p != pid]
@@ -270,7 +270,7 @@ with tab_people:
                                      format_func=labels.get)
                 if st.button("Merge", key=f"faces_merge_btn_{pid}"):
                     edit_book(lambda b: b.merge(pid, other))
-                    st.session_state["faces_flash"] = [("success", "People merged.")]
+                    flash("faces", "People merged.")
                     st.rerun()
             else:
                 st.text("Nobody else to merge with.")
@@ -282,7 +282,7 @@ with tab_people:
                 if st.button("Split off", key=f"faces_split_btn_{pid}", disabled=not chosen):
                     new_pid = edit_book(lambda b: b.split(chosen))
                     st.session_state["faces_person"] = new_pid
-                    st.session_state["faces_flash"] = [("success", "Faces moved to a new person.")]
+                    flash("faces", "Faces moved to a new person.")
                     st.rerun()
             else:
                 st.text("A single face: nothing to split.")
@@ -411,5 +411,5 @@ with tab_index:
                     "faces_query_result", "faces_person", "faces_delete_sure"):
             st.session_state.pop(key, None)
         st.session_state["faces_epoch"] = st.session_state.get("faces_epoch", 0) + 1
-        st.session_state["faces_flash"] = [("success", f"Face index deleted ({removed} cached files removed).")]
+        flash("faces", f"Face index deleted ({removed} cached files removed).")
         st.rerun()

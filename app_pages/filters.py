@@ -18,8 +18,8 @@ import streamlit as st
 
 from core.filters import ops as F
 from core.filters.batch import BATCH_LIMIT, FORMATS, apply_to_files, scratch_zip_path
-from core.image.io import ImageError
 from core.filters.pipeline import MAX_STEPS, PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline
+from core.image.io import ImageError
 from ui.filters_editor import (
     SPECS,
     UPLOAD_TYPES,
@@ -196,8 +196,7 @@ if run:
         try:
             result = apply_to_files(
                 pipe, rows["path"].tolist(), target, fmt=fmt, labels=rows["file"].astype(str).tolist(),
-                progress=lambda done, total: bar.progress(done / max(total, 1),
-                                                          text=f"{done} of {total} photos"),
+                progress=lambda done, total, message: bar.progress(done / max(total, 1), text=message),
             )
         except OSError as err:
             status.update(label="The ZIP could not be written", state="error")

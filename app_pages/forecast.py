@@ -8,17 +8,18 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.forecast.training import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
 from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame
+from core.forecast.training import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
 from core.image.io import ImageError, load_image
-from ui.forecast_runs import classifier, face_engine, run_training, saved_model
+from ui.flash import flash, show_flashes
+from ui.forecast_runs import run_training, saved_model
 from ui.gallery import photo_grid
 from ui.images import inline
+from ui.resources import face_engine, imagenet_classifier
 from ui.share import sync
 from ui.state import current_archive
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
-_FLASH = "forecast_flash"
 
 archive = current_archive()
 st.title("Forecast")
@@ -42,8 +43,7 @@ if n_known == 0:
     st.stop()
 
 model = saved_model(archive.key)
-if flash := st.session_state.pop(_FLASH, None):
-    st.success(flash, icon=":material/check:")
+show_flashes("forecast")
 
 # -- train ------------------------------------------------------------------------
 with st.expander("Train", expanded=model is None):
@@ -67,7 +67,7 @@ with st.expander("Train", expanded=model is None):
         if failure:
             st.error(failure)
         else:
-            st.session_state[_FLASH] = "Model trained and saved for this archive."
+            flash("forecast", "Model trained and saved for this archive.")
             st.rerun()
     if model is not None and train_cols[1].button("Delete model", key="forecast_delete"):
         delete_forecaster(archive.key)
@@ -90,7 +90,7 @@ def _forecast(archive_key: str, trained_at: str, data: bytes, caption: str, when
     # The arguments key the cache; the model itself comes from the resource cache.
     current = saved_model(archive_key)
     photo = current.describe_photo(data, caption=caption, when=pd.Timestamp(when), account=account,
-                                   cnn=classifier() if current.imagenet_ok else None, face_engine=face_engine)
+                                   cnn=imagenet_classifier() if current.imagenet_ok else None, face_engine=face_engine)
     return current.predict(photo)
 
 

@@ -28,23 +28,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.mosaic import assignment as M
-from core.image.io import ImageError
 from core.archive.ingest import THUMB_SIDE
-from core.modelfiles import ModelUnavailableError
+from core.image.io import ImageError
+from core.jobs import ModelUnavailableError
+from core.mosaic import assignment as M
 from ui.images import inline
 from ui.mosaic_runs import (
-    _archive_target,
-    _display,
-    _estimate_s,
-    _memo_get,
-    _memo_put,
-    _png,
-    _regions,
-    _render,
-    _run_build,
-    _uploaded_target,
-    Build,
     LP_MAX_TILES,
     MAX_PHOTOS,
     MAX_TILES,
@@ -55,6 +44,17 @@ from ui.mosaic_runs import (
     REGION_NAMES,
     UPLOAD_TYPES,
     WEIGHT_LABELS,
+    Build,
+    _archive_target,
+    _display,
+    _estimate_s,
+    _memo_get,
+    _memo_put,
+    _png,
+    _regions,
+    _render,
+    _run_build,
+    _uploaded_target,
 )
 from ui.share import sync
 from ui.state import current_archive

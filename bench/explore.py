@@ -53,8 +53,8 @@ import numpy as np  # noqa: E402
 
 from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
-from core.explore.photomap import map_figure, run_tsne, trustworthiness_subsample  # noqa: E402
 from core.explore.features import BACKBONES, CNNFeatures, RawPixels, compute_features  # noqa: E402
+from core.explore.photomap import map_figure, run_tsne, trustworthiness_subsample  # noqa: E402
 
 N_TSNE = 10_000
 N_PHOTOS = 1000

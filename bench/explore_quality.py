@@ -39,8 +39,8 @@ import pandas as pd  # noqa: E402
 
 from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
-from core.explore.photomap import PhotoMap, kmeans_labels, knn_accuracy, purity  # noqa: E402
 from core.explore.features import BACKBONES, CNNFeatures, ColourTexture, RawPixels, compute_features  # noqa: E402
+from core.explore.photomap import PhotoMap, kmeans_labels, knn_accuracy, purity  # noqa: E402
 
 
 def shared_dir() -> Path:

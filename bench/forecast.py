@@ -42,9 +42,9 @@ sys.path.insert(0, str(REPO))
 
 from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
-from core.forecast.training import MODEL_RIDGE, MODEL_SEED, prepare_training_data, train_forecaster  # noqa: E402
 from core.forecast.labels import LabelSources  # noqa: E402
 from core.forecast.synth import make_synthetic_archive  # noqa: E402
+from core.forecast.training import MODEL_RIDGE, MODEL_SEED, prepare_training_data, train_forecaster  # noqa: E402
 
 
 def emit(name: str, value: float, unit: str) -> None:

@@ -22,7 +22,6 @@ import hashlib
 import math
 from typing import Any, Hashable, Sequence
 
-
 __all__ = [
     "ARCHIVE_PARAM",
     "DEMO",

@@ -22,21 +22,18 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .config import cache_dir, model_dir
+from .jobs import ModelUnavailableError, Progress
 
 __all__ = [
     "ModelSpec",
     "MODELS",
-    "ModelUnavailableError",
     "model_spec",
     "cache_path",
     "model_path",
 ]
 
-#: ``progress(done_bytes, total_bytes)``, called as a download goes on.
-ProgressFn = Callable[[int, int], None]
 
 _CHUNK = 64 * 1024
 _ENV = "FEEDLENS_MODEL_DIR"
@@ -95,14 +92,6 @@ MODELS: dict[str, ModelSpec] = {
         ),
     )
 }
-
-
-class ModelUnavailableError(RuntimeError):
-    """A model file could not be found, downloaded or verified.
-
-    The message is written for the end user: which model, what went wrong and
-    how to fix it.
-    """
 
 
 # (path, mtime_ns, size) -> sha256 of the file as it was then.
@@ -217,7 +206,7 @@ def _remove_stale_parts(folder: Path, name: str, older_than_s: float = 3600.0) -
             pass
 
 
-def _download(spec: ModelSpec, url: str, dest: Path, progress: ProgressFn | None, timeout: float) -> None:
+def _download(spec: ModelSpec, url: str, dest: Path, progress: Progress | None, timeout: float) -> None:
     """Stream ``url`` into ``dest`` through a verified temporary file."""
     import urllib.request
 
@@ -242,7 +231,7 @@ def _download(spec: ModelSpec, url: str, dest: Path, progress: ProgressFn | None
                                 spec, url, f"the server sent more than the expected {spec.size:,} bytes"
                             )
                         if progress is not None:
-                            progress(done, total)
+                            progress(done, total, f"Downloading {spec.name}: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
                     if done < total:  # http.client reads to EOF without complaint
                         raise _unavailable(
                             spec, url, f"the download was cut off after {done:,} of {total:,} bytes"
@@ -267,7 +256,7 @@ def _download(spec: ModelSpec, url: str, dest: Path, progress: ProgressFn | None
 
 def model_path(
     name: str,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
     *,
     url: str | None = None,
     timeout: float = 30.0,
@@ -283,7 +272,7 @@ def model_path(
     name : str
         A key of :data:`MODELS`.
     progress : callable, optional
-        ``progress(done_bytes, total_bytes)``, called after each downloaded chunk.
+        ``progress(done_bytes, total_bytes, message)``, called after each downloaded chunk.
     url : str, optional
         Download from this URL instead of the official one (tests, mirrors).
         The file must still match the official sha256.

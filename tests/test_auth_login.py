@@ -18,7 +18,6 @@ import urllib.request
 import zipfile
 
 import pytest
-
 from conftest import wait_for_app
 from test_browser_hosted import archive_param, catalogue_cells, import_zip, serve_app
 

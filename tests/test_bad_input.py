@@ -11,7 +11,6 @@ import io
 import json
 import lzma
 import os
-import shutil
 import stat
 import zipfile
 from pathlib import Path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def _images(zf: zipfile.ZipFile) -> list[str]:
 def test_png_zip_has_every_good_photo_at_full_size_and_lists_the_broken_one(photos, broken):
     files = [photos[0], broken, *photos[1:]]
     calls: list[tuple[int, int]] = []
-    result = apply_to_files(BLUR_THEN_GRAY, files, progress=lambda d, t: calls.append((d, t)))
+    result = apply_to_files(BLUR_THEN_GRAY, files, progress=lambda d, t, m: calls.append((d, t)))
 
     assert isinstance(result, BatchResult) and result.data is not None and result.path is None
     assert result.total == 5 and result.done == 5 and not result.cancelled
@@ -102,7 +101,7 @@ def test_cancel_stops_early_and_keeps_finished_photos(photos):
         return asked > 2  # let two photos through
 
     calls: list[tuple[int, int]] = []
-    result = apply_to_files(BLUR_THEN_GRAY, photos, cancel=cancel, progress=lambda d, t: calls.append((d, t)))
+    result = apply_to_files(BLUR_THEN_GRAY, photos, cancel=cancel, progress=lambda d, t, m: calls.append((d, t)))
     assert result.cancelled
     assert result.done == 2 and result.total == 4
     assert calls[-1] == (2, 4)
@@ -114,7 +113,7 @@ def test_interrupted_run_leaves_no_file(photos, tmp_path):
     class Stop(BaseException):  # like Streamlit's rerun exception
         pass
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, message: str) -> None:
         if done == 2:
             raise Stop
 

@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import wait_for_app
 
 pytestmark = pytest.mark.browser

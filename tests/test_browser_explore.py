@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import wait_for_app
 
 pytestmark = pytest.mark.browser

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import wait_for_app
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 

@@ -7,12 +7,11 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import numpy as np
 import pytest
+from conftest import wait_for_app
 from PIL import Image
 
-from core.image.io import load_image
 from core.filters.pipeline import QUERY_PARAM, Pipeline, Step
-
-from conftest import wait_for_app
+from core.image.io import load_image
 
 pytestmark = pytest.mark.browser
 

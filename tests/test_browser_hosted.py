@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import serve_app as _serve_app
 from conftest import wait_for_app
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from PIL import Image
-
 from conftest import wait_for_app
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 

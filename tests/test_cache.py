@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.archive.catalogue import ImportCancelled, load_folder
-from core.cache import DiskCache, atomic_write_bytes
+from core.archive.catalogue import load_folder
 from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
+from core.cache import DiskCache, atomic_write_bytes
 from core.image.io import load_image
+from core.jobs import Cancelled
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,7 +91,7 @@ def test_cancelled_import_saves_no_catalogue_and_can_be_resumed(photos: Path, is
         calls.append(1)
         return len(calls) > 2
 
-    with pytest.raises(ImportCancelled):
+    with pytest.raises(Cancelled):
         load_folder(photos, cancel=cancel)
     assert not (isolated_cache / "catalogue").exists()
     archive = load_folder(photos)

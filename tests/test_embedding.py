@@ -10,10 +10,10 @@ import pytest
 
 from core.archive.catalogue import load_folder
 from core.cache import DiskCache
+from core.explore.features import ColourTexture, compute_features
 from core.explore.photomap import (
     MIN_MAP_PHOTOS,
     PhotoMap,
-    TooFewPhotosError,
     effective_perplexity,
     hdbscan_labels,
     kmeans_labels,
@@ -24,7 +24,7 @@ from core.explore.photomap import (
     suggest_k,
     trustworthiness_subsample,
 )
-from core.explore.features import ColourTexture, compute_features
+from core.jobs import TooFewPhotosError
 
 
 @pytest.fixture(scope="module")

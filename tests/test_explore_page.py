@@ -17,7 +17,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.archive.catalogue import load_folder
-from core.explore.features import CNNFeatures, WeightsUnavailableError
+from core.explore.features import CNNFeatures
+from core.jobs import WeightsUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = "app_pages/explore.py"

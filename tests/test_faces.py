@@ -13,20 +13,19 @@ import pytest
 from PIL import Image
 
 from core.cache import DiskCache, sha256_file
+from core.faces.dlib_net import RESNET_FILE, DlibResNet, dlib_model_file
 from core.faces.engine import (
     MIN_FACE_PX,
     SAME_PERSON_THRESHOLD,
     FaceEngine,
     FaceIndex,
     FaceSearcher,
-    IndexCancelled,
     build_face_index,
     delete_face_index,
     face_chip,
     index_status,
     load_face_index,
 )
-from core.faces.dlib_net import RESNET_FILE, DlibResNet, dlib_model_file
 from core.faces.people import (
     PeopleBook,
     PeopleClusterer,
@@ -37,7 +36,7 @@ from core.faces.people import (
     post_person_labels,
 )
 from core.image.io import ImageError
-from core.modelfiles import ModelUnavailableError
+from core.jobs import Cancelled, ModelUnavailableError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -214,7 +213,7 @@ def test_build_index_is_cached_cancellable_and_deletable(engine, photo_catalogue
     cache = DiskCache(tmp_path / "cache")
     assert index_status(photo_catalogue, cache) == (0, 5)
     calls = []
-    with pytest.raises(IndexCancelled):
+    with pytest.raises(Cancelled):
         build_face_index(photo_catalogue, engine, cache=cache, workers=1,
                          progress=lambda d, t, m: calls.append(d), cancel=lambda: len(calls) >= 2)
     done, total = index_status(photo_catalogue, cache)

@@ -8,8 +8,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.cache import default_cache
 from core.archive.demo import load_demo
+from core.cache import default_cache
 from core.faces.people import PeopleBook, post_person_labels
 
 REPO = Path(__file__).resolve().parents[1]

@@ -492,9 +492,15 @@ FORECAST_JOB = """
 
 def test_forecast_retraining_killed_halfway_keeps_the_saved_model(shared_dir: Path, tmp_path: Path) -> None:
     from core.archive.catalogue import load_folder
-    from core.forecast.training import forecaster_path, load_forecaster, prepare_training_data, save_forecaster, train_forecaster
     from core.forecast.labels import LabelSources
     from core.forecast.synth import make_synthetic_archive
+    from core.forecast.training import (
+        forecaster_path,
+        load_forecaster,
+        prepare_training_data,
+        save_forecaster,
+        train_forecaster,
+    )
 
     cache_root = tmp_path / "cache"
     cache = DiskCache(cache_root)

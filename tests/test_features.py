@@ -10,20 +10,19 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.explore import imagenet_groups as ig
 from core.archive.catalogue import load_folder
 from core.cache import DiskCache
-from core.explore.photomap import knn_accuracy, kmeans_labels, purity
+from core.explore import imagenet_groups as ig
 from core.explore.features import (
     CNNFeatures,
     ColourTexture,
-    FeatureJobCancelled,
     RawPixels,
-    WeightsUnavailableError,
     compute_features,
     make_extractor,
 )
+from core.explore.photomap import kmeans_labels, knn_accuracy, purity
 from core.image.io import load_image
+from core.jobs import Cancelled, WeightsUnavailableError
 
 COARSE6 = "photos-imagenet-coarse6"
 
@@ -153,7 +152,7 @@ def test_cancelled_job_leaves_only_whole_entries(coarse6, tmp_path: Path):
         polls.append(1)
         return len(polls) > 2  # stop before the third chunk
 
-    with pytest.raises(FeatureJobCancelled):
+    with pytest.raises(Cancelled):
         compute_features(items, RawPixels(24), cache=cache, cancel=cancel, chunk=3)
     entries = sorted((tmp_path / "cache" / "features").rglob("*"))
     files = [p for p in entries if p.is_file()]

@@ -15,6 +15,7 @@ from scipy import ndimage as ndi
 from skimage import color, data, exposure
 
 from core.filters import ops as F
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # --------------------------------------------------------------------------

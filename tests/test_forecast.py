@@ -11,18 +11,6 @@ import pytest
 
 from core.archive.catalogue import load_folder
 from core.cache import DiskCache
-from core.forecast.training import (
-    MODEL_MEAN,
-    MODEL_RIDGE,
-    MODEL_SEED,
-    MODEL_SEED_COUNT,
-    NoEngagementError,
-    TrainingCancelled,
-    load_forecaster,
-    prepare_training_data,
-    save_forecaster,
-    train_forecaster,
-)
 from core.forecast.labels import LabelSources, parse_accessibility_caption, post_frame
 from core.forecast.models import (
     EngagementRegressor,
@@ -33,6 +21,18 @@ from core.forecast.models import (
     regression_metrics,
 )
 from core.forecast.synth import make_synthetic_archive
+from core.forecast.training import (
+    MODEL_MEAN,
+    MODEL_RIDGE,
+    MODEL_SEED,
+    MODEL_SEED_COUNT,
+    NoEngagementError,
+    load_forecaster,
+    prepare_training_data,
+    save_forecaster,
+    train_forecaster,
+)
+from core.jobs import Cancelled
 
 NO_MODELS = LabelSources.from_names(["hashtags", "alt_text", "cluster"])
 
@@ -242,7 +242,7 @@ def test_cancel_mid_training_keeps_the_previous_model(tmp_path: Path, isolated_c
         calls.append(1)
         return len(calls) > 1
 
-    with pytest.raises(TrainingCancelled):
+    with pytest.raises(Cancelled):
         data = prepare_training_data(grown.catalogue, grown.key, sources, cancel=cancel)
         train_forecaster(data, "my-archive", cancel=cancel)
     assert {p: p.read_bytes() for p in before} == before

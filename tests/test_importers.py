@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from core.archive.catalogue import load_folder, load_zip
 from core.archive.importers.igexport import import_igexport

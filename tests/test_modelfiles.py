@@ -22,7 +22,8 @@ if str(ROOT) not in sys.path:  # run as `.venv/bin/pytest` from anywhere
     sys.path.insert(0, str(ROOT))
 
 from core import modelfiles as models  # noqa: E402
-from core.modelfiles import MODELS, ModelUnavailableError, cache_path, model_path  # noqa: E402
+from core.jobs import ModelUnavailableError
+from core.modelfiles import MODELS, cache_path, model_path  # noqa: E402
 
 
 def _shared_dir() -> Path:
@@ -180,7 +181,7 @@ def test_download_from_local_server(shared_models: Path, isolated_env: Path) -> 
     spec = MODELS[name]
     calls: list[tuple[int, int]] = []
     with _Server((shared_models / name).read_bytes()) as server:
-        path = model_path(name, progress=lambda d, t: calls.append((d, t)), url=server.url(name))
+        path = model_path(name, progress=lambda d, t, m: calls.append((d, t)), url=server.url(name))
         assert server.requests == 1
         assert path == cache_path(name) == isolated_env / "models" / name
         assert _sha256(path) == spec.sha256
@@ -270,7 +271,7 @@ def test_copy_in_model_dir_is_used_without_network(shared_models: Path, tmp_path
 _DOWNLOAD_CHILD = """
 import sys
 from core.modelfiles import model_path
-model_path(sys.argv[1], progress=lambda done, total: print(done, flush=True), url=sys.argv[2])
+model_path(sys.argv[1], progress=lambda done, total, message: print(done, flush=True), url=sys.argv[2])
 print("finished", flush=True)
 """
 

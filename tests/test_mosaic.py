@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from skimage.metrics import mean_squared_error
 
-from core.mosaic import assignment as M
 from core.image.io import load_image
+from core.jobs import Cancelled
+from core.mosaic import assignment as M
 
 # ---------------------------------------------------------------- helpers
 
@@ -258,10 +259,10 @@ def test_run_in_subprocess_returns_and_cancels():
     def poll(elapsed: float) -> None:
         calls.append(elapsed)
         if elapsed > 0.5:
-            raise M.MosaicCancelled("cancelled")
+            raise Cancelled("cancelled")
 
     start = time.monotonic()
-    with pytest.raises(M.MosaicCancelled):
+    with pytest.raises(Cancelled):
         M.run_in_subprocess(time.sleep, 60, poll=poll, interval=0.1)
     assert time.monotonic() - start < 30 and calls
     assert multiprocessing.active_children() == []

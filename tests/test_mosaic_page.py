@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.jobs import ModelUnavailableError
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -111,7 +113,7 @@ def test_missing_model_warns_and_falls_back(monkeypatch: pytest.MonkeyPatch, tmp
     import core.modelfiles
 
     def unavailable(name, *args, **kwargs):
-        raise core.modelfiles.ModelUnavailableError(f"The model file {name!r} is not available. How to fix: …")
+        raise ModelUnavailableError(f"The model file {name!r} is not available. How to fix: …")
 
     monkeypatch.setenv("FEEDLENS_MODEL_DIR", str(tmp_path))  # a fresh cache key for the detection
     monkeypatch.setattr(core.modelfiles, "model_path", unavailable)

@@ -15,9 +15,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.archive.catalogue import load_zip
+from core.archive.uploads import held_upload, is_upload_hash, open_held_upload, record_upload, upload_hash
 from core.cache import default_cache
 from core.faces.people import PeopleBook
-from core.archive.uploads import held_upload, is_upload_hash, open_held_upload, record_upload, upload_hash
 from core.links import parse_choice, parse_choices, parse_flag, parse_number, scoped_key, user_scope
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ from plotly.subplots import make_subplots
 
 from core.filters import ops as F
 from core.filters.batch import encode_image
-from core.image.io import decode_image, load_image
 from core.filters.pipeline import PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline, Step, describe_steps
+from core.image.io import decode_image, load_image
 
 SPECS = {s["name"]: s for s in describe_steps()}
 DEFAULT = Pipeline([Step("gaussian_blur", {"sigma": 3.0})])

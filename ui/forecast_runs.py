@@ -14,20 +14,21 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.explore.features import WeightsUnavailableError
+from core.forecast.labels import LabelSources
 from core.forecast.training import (
     Forecaster,
-    forecaster_path,
     NoEngagementError,
-    TrainingCancelled,
+    forecaster_path,
     load_forecaster,
     prepare_training_data,
     save_forecaster,
     train_forecaster,
 )
-from core.forecast.labels import LabelSources
+from core.jobs import WeightsUnavailableError
+from ui.jobs import run_job
+from ui.resources import face_engine, imagenet_classifier
 
-__all__ = ["saved_model", "face_engine", "classifier", "run_training"]
+__all__ = ["saved_model", "run_training"]
 
 def _stamp(archive_key: str) -> float:
     """Modification time of the saved model (0 when none): part of the cache key."""
@@ -45,22 +46,6 @@ def saved_model(archive_key: str) -> Forecaster | None:
     return _load(archive_key, _stamp(archive_key))
 
 
-@st.cache_resource(show_spinner="Loading the face models…")
-def face_engine():
-    """One MediaPipe + dlib face engine for every session (it is thread-safe)."""
-    from core.faces.engine import FaceEngine
-
-    return FaceEngine()
-
-
-@st.cache_resource(show_spinner="Loading the ImageNet classifier…")
-def classifier():
-    """MobileNetV3 Small with ImageNet weights (raises if they cannot be had)."""
-    from core.explore.features import make_extractor
-
-    return make_extractor("mobilenet_v3_small").ensure_fitted()
-
-
 def run_training(archive, sources: LabelSources, include_boosting: bool) -> str | None:
     """Label new photos, evaluate, fit and save, with progress and Cancel.
 
@@ -68,38 +53,32 @@ def run_training(archive, sources: LabelSources, include_boosting: bool) -> str 
     Cancel reruns the page, which stops this run at its next progress
     update; nothing is saved then, so the previous model stays.
     """
-    failure = None
-    with st.status("Training the forecast…", expanded=True) as status:
-        bar = st.progress(0.0, text="Looking for new photos…")
-        st.button("Cancel", key="cancel_forecast_training")
 
-        def progress(done: int, total: int, message: str) -> None:
-            bar.progress(min(0.9 * done / max(total, 1), 0.9), text=message)
+    def train(progress):
+        cnn, no_weights, use = None, None, sources
+        if use.imagenet:
+            try:
+                cnn = imagenet_classifier()
+            except WeightsUnavailableError as exc:  # train on the other sources, and say why
+                no_weights, use = str(exc), replace(use, imagenet=False)
+        data = prepare_training_data(archive.catalogue, archive.key, use, cnn=cnn,
+                                     face_engine=face_engine,
+                                     progress=lambda d, t, m: progress(900 * d // max(t, 1), 1000, m))
+        if no_weights:
+            data.unavailable["imagenet"] = no_weights
+        progress(920, 1000, "Evaluating on your newest posts, then fitting every model…")
+        model = train_forecaster(data, archive.key, include_boosting=include_boosting)
+        save_forecaster(model)
+        return model
 
-        started = time.perf_counter()
-        try:
-            cnn, no_weights = None, None
-            if sources.imagenet:
-                try:
-                    cnn = classifier()
-                except WeightsUnavailableError as exc:  # train on the other sources, and say why
-                    no_weights, sources = str(exc), replace(sources, imagenet=False)
-            data = prepare_training_data(archive.catalogue, archive.key, sources, cnn=cnn,
-                                         face_engine=face_engine, progress=progress)
-            if no_weights:
-                data.unavailable["imagenet"] = no_weights
-            bar.progress(0.92, text="Evaluating on your newest posts, then fitting every model…")
-            model = train_forecaster(data, archive.key, include_boosting=include_boosting)
-            save_forecaster(model)
-        except NoEngagementError as exc:
-            failure = str(exc)
-        except TrainingCancelled:
-            failure = "Training cancelled. The previous model (if any) is unchanged."
-        except Exception as exc:  # noqa: BLE001 - never show a traceback to the user
-            failure = f"Training failed ({type(exc).__name__}: {exc}). The previous model (if any) is unchanged."
-        if failure:
-            status.update(label="Training did not finish", state="error", expanded=False)
-        else:
-            bar.progress(1.0, text=f"Done in {time.perf_counter() - started:.1f} s")
-            status.update(label=f"Trained on {len(model.posts)} posts", state="complete", expanded=False)
-    return failure
+    started = time.perf_counter()
+    outcome = run_job("Training the forecast…", train, key="cancel_forecast_training",
+                      done=lambda model: f"Trained on {len(model.posts)} posts in {time.perf_counter() - started:.1f} s",
+                      failed="Training did not finish")
+    if outcome.cancelled:
+        return "Training cancelled. The previous model (if any) is unchanged."
+    if outcome.error and isinstance(outcome.exception, NoEngagementError):
+        return outcome.error
+    if outcome.error:
+        return f"Training failed: {outcome.error} The previous model (if any) is unchanged."
+    return None

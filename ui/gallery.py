@@ -8,9 +8,9 @@ from typing import Callable, Hashable
 import pandas as pd
 import streamlit as st
 
+from core.archive.ingest import thumbnail_bytes
 from core.cache import default_cache
 from core.image.io import ImageError, crop_square, encode_jpeg, load_image
-from core.archive.ingest import thumbnail_bytes
 
 __all__ = ["photo_grid"]
 

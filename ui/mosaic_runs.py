@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from core.mosaic import assignment as M
+from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
 from core.cache import DiskCache, default_cache
 from core.image.io import ImageError, crop_square, decode_image, load_image
-from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
+from core.mosaic import assignment as M
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 TARGET_SIDE = 2048  # the target is kept at most this big (scoring and blending)
@@ -163,7 +163,7 @@ def _load_tiles(shas: list[str], paths: list[str], size: int, progress=None) -> 
                 else:
                     out[i] = tile
                 if progress is not None and (i % 16 == 0 or i == len(futures) - 1):
-                    progress((i + 1) / len(futures), f"Photo tiles at {size} px: {i + 1:,} of {len(futures):,}")
+                    progress(i + 1, len(futures), f"Photo tiles at {size} px: {i + 1:,} of {len(futures):,}")
         finally:
             for future in futures:
                 future.cancel()
@@ -245,7 +245,7 @@ def _run_build(settings: dict, target: np.ndarray, regions: dict | None, status)
 
     start = time.perf_counter()
     status.update(label="Cutting the photos into square tiles…", expanded=True)
-    photos, failed = _load_tiles(shas, paths, score, progress=lambda f, m: bar.progress(f, text=m))
+    photos, failed = _load_tiles(shas, paths, score, progress=lambda d, t, m: bar.progress(d / max(t, 1), text=m))
     notes = []
     if failed:
         keep = np.setdiff1d(np.arange(len(shas)), failed)

@@ -20,18 +20,20 @@ import dataclasses
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.archive.catalogue import Archive, ArchiveError, ImportCancelled, load_folder, load_zip
-from core.config import local_paths_allowed
+from core.archive.catalogue import Archive, load_folder, load_zip
 from core.archive.demo import load_demo
 from core.archive.uploads import is_upload_hash, open_held_upload, record_upload, upload_hash
+from core.config import local_paths_allowed
 from core.links import ARCHIVE_PARAM, DEMO, scoped_key
 from ui.auth import current_scope
+from ui.flash import flash, show_flashes
+from ui.jobs import run_job
 from ui.share import consume, drop, write
+from ui.text import md
 
 __all__ = ["current_archive", "archive_picker"]
 
 _KEY = "archive"
-_FLASH = "archive_flash"
 _MISSING = "archive_link_missing"  # an upload hash this server could not open for this user
 _UPLOADER = "archive_uploader_n"  # bumped after an import so the widget lets go of the ZIP's bytes
 
@@ -54,34 +56,22 @@ def current_archive() -> Archive:
 
 def _import(label: str, run) -> None:
     """Run an import with a progress bar; keep the old archive on failure."""
-    failure = None
-    with st.status(f"Importing {label}…", expanded=True) as status:
-        bar = st.progress(0.0, text="Reading the archive…")
-        st.caption("Press Cancel (or leave the page) to stop; finished work is cached.")
-        st.button("Cancel", key="cancel_import")
-
-        def progress(done: int, total: int, message: str) -> None:
-            bar.progress(done / max(total, 1), text=message)
-
-        try:
-            archive = run(progress)
-            if (sha := upload_hash(archive)) is not None:
-                record_upload(sha, label, current_scope())
-        except ArchiveError as exc:
-            failure = str(exc)
-        except ImportCancelled:
-            failure = "Import cancelled."
-        except Exception as exc:  # noqa: BLE001 - never show a traceback to the user
-            failure = f"{label}: the import failed ({type(exc).__name__}: {exc})."
-        if failure:
-            status.update(label=f"Could not import {label}", state="error", expanded=False)
-    if failure:
-        st.error(f"{failure} Your current archive is unchanged.")
+    outcome = run_job(f"Importing {label}…", run, key="cancel_import",
+                      note="Press Cancel (or leave the page) to stop; finished work is cached.",
+                      failed=f"Could not import {label}")
+    if outcome.cancelled:
+        st.error("Import cancelled. Your current archive is unchanged.")
         return
+    if not outcome.ok:
+        st.error(f"{md(label)}: {md(outcome.error)} Your current archive is unchanged.")
+        return
+    archive = outcome.value
+    if (sha := upload_hash(archive)) is not None:
+        record_upload(sha, label, current_scope())
     st.session_state[_KEY] = archive
     st.session_state.pop(_MISSING, None)
     st.session_state[_UPLOADER] = st.session_state.get(_UPLOADER, 0) + 1
-    st.session_state[_FLASH] = f"Imported {archive.n_images} photos from {label}"
+    flash("sidebar", f"Imported {archive.n_images} photos from {md(label)}")
     st.rerun()  # redraw every widget (sidebar included) with the new archive
 
 
@@ -170,8 +160,7 @@ def archive_picker() -> None:
         _missing_notice(scope)
     with st.sidebar:
         st.subheader("Archive")
-        if flash := st.session_state.pop(_FLASH, None):
-            st.success(flash, icon=":material/check:")
+        show_flashes("sidebar")
         st.text(f"{archive.name}: {archive.n_posts} posts, {archive.n_images} photos")
         if sha is not None:
             st.caption(":material/link: The address bar links to this archive: "

@@ -1,7 +1,7 @@
 """Archives: import any archive into one catalogue, uploads held by link, ingest, safe ZIP, the demo, summaries.
 
 Public verbs, by module:
-- :mod:`core.archive.catalogue`: Archive, ArchiveError, ImportCancelled, CATALOGUE_COLUMNS, list_files, load_folder, load_zip
+- :mod:`core.archive.catalogue`: Archive, ArchiveError, CATALOGUE_COLUMNS, list_files, load_folder, load_zip
 - :mod:`core.archive.uploads`: is_upload_hash, upload_hash, record_upload, held_upload, open_held_upload
 - :mod:`core.archive.ingest`: THUMB_SIDE, ImageInfo, ingest_file, ingest_files, thumbnail_bytes
 - :mod:`core.archive.safezip`: extract_zip, decode_member_name, is_ignored_name
@@ -10,20 +10,17 @@ Public verbs, by module:
 """
 
 from .catalogue import (
+    CATALOGUE_COLUMNS,
     Archive,
     ArchiveError,
-    ImportCancelled,
-    CATALOGUE_COLUMNS,
     list_files,
     load_folder,
     load_zip,
 )
-from .uploads import (
-    is_upload_hash,
-    upload_hash,
-    record_upload,
-    held_upload,
-    open_held_upload,
+from .demo import (
+    DEMO_POSTS,
+    build_demo_folder,
+    load_demo,
 )
 from .ingest import (
     THUMB_SIDE,
@@ -33,27 +30,28 @@ from .ingest import (
     thumbnail_bytes,
 )
 from .safezip import (
-    extract_zip,
     decode_member_name,
+    extract_zip,
     is_ignored_name,
 )
-from .demo import (
-    DEMO_POSTS,
-    build_demo_folder,
-    load_demo,
-)
 from .summary import (
-    posts_table,
-    top_hashtags,
     engagement_by,
     likes_and_date,
+    posts_table,
     shorten,
+    top_hashtags,
+)
+from .uploads import (
+    held_upload,
+    is_upload_hash,
+    open_held_upload,
+    record_upload,
+    upload_hash,
 )
 
 __all__ = [
     "Archive",
     "ArchiveError",
-    "ImportCancelled",
     "CATALOGUE_COLUMNS",
     "list_files",
     "load_folder",

@@ -17,26 +17,26 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import pandas as pd
 
 from ..cache import DiskCache, atomic_write_bytes, default_cache
 from ..config import LIMITS, Limits
+from ..jobs import CancelCheck, Progress
+from ..problems import PROBLEM_COLUMNS, ProblemLog
+from ..text import extract_hashtags
 from .importers.base import ImageRecord, ImportResult
 from .importers.csvmanifest import import_csv_manifests
 from .importers.igexport import import_igexport
 from .importers.instaloader import import_instaloader
 from .importers.plain import import_plain_images
-from .ingest import ImageInfo, ImportCancelled, ingest_files
-from ..problems import PROBLEM_COLUMNS, ProblemLog
+from .ingest import ImageInfo, ingest_files
 from .safezip import ArchiveError, extract_zip, is_ignored_name
-from ..text import extract_hashtags
 
 __all__ = [
     "Archive",
     "ArchiveError",
-    "ImportCancelled",
     "CATALOGUE_COLUMNS",
     "list_files",
     "load_folder",
@@ -53,7 +53,6 @@ CATALOGUE_COLUMNS = [
     "sha256", "width", "height",
 ]
 
-Progress = Callable[[int, int, str], None]
 # One resolution whatever the source (Parquet stores another): equal catalogues compare equal.
 _TIME_DTYPE = "datetime64[ns, UTC]"
 
@@ -239,7 +238,7 @@ def load_folder(
     *,
     name: str | None = None,
     progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelCheck | None = None,
     cache: DiskCache | None = None,
     extra_problems: ProblemLog | None = None,
 ) -> Archive:
@@ -254,7 +253,7 @@ def load_folder(
     progress : callable, optional
         ``progress(done, total, message)`` while images are decoded.
     cancel : callable, optional
-        Polled during the import; return True to stop (raises ImportCancelled).
+        Polled during the import; return True to stop (raises :class:`core.jobs.Cancelled`).
     cache : DiskCache, optional
         Where thumbnails and the catalogue are cached.
     extra_problems : ProblemLog, optional
@@ -292,11 +291,7 @@ def load_folder(
     for res in results:
         problems.extend(res.problems)
 
-    def report(done: int, total: int) -> None:
-        if progress is not None:
-            progress(done, total, f"Reading photos: {done} of {total}")
-
-    infos = ingest_files([root / r.file for r in records], cache, progress=report, cancel=cancel)
+    infos = ingest_files([root / r.file for r in records], cache, progress=progress, cancel=cancel)
     rows = []
     first_seen: dict[str, str] = {}
     for record, info in zip(records, infos):
@@ -339,7 +334,7 @@ def load_zip(
     *,
     name: str | None = None,
     progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelCheck | None = None,
     cache: DiskCache | None = None,
     limits: Limits = LIMITS,
 ) -> Archive:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalogue import Archive, load_folder
 from ..cache import DiskCache, default_cache
 from ..image.io import encode_jpeg
+from .catalogue import Archive, load_folder
 
 __all__ = ["DEMO_POSTS", "build_demo_folder", "load_demo"]
 

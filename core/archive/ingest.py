@@ -12,18 +12,17 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
 from ..cache import DiskCache, sha256_bytes
 from ..config import LIMITS
 from ..image.io import ImageError, decode_image, encode_jpeg
+from ..jobs import CancelCheck, Cancelled, Progress
 
 __all__ = [
     "THUMB_SIDE",
     "ImageInfo",
-    "ImportCancelled",
     "ingest_file",
     "ingest_files",
     "thumbnail_bytes",
@@ -36,11 +35,6 @@ THUMB_SIDE = 256
 _THUMB_KIND = f"thumb{THUMB_SIDE}"
 _INFO_KIND = "imageinfo-v1"
 
-Progress = Callable[[int, int], None]
-
-
-class ImportCancelled(RuntimeError):
-    """The user cancelled a running import."""
 
 
 @dataclass
@@ -100,7 +94,7 @@ def ingest_files(
     cache: DiskCache,
     *,
     progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelCheck | None = None,
     workers: int | None = None,
 ) -> list[ImageInfo | ImageError]:
     """Run :func:`ingest_file` over many files in threads.
@@ -114,7 +108,7 @@ def ingest_files(
 
     Raises
     ------
-    ImportCancelled
+    Cancelled
         When ``cancel()`` returns True; entries written so far stay valid.
     """
     total = len(paths)
@@ -134,10 +128,10 @@ def ingest_files(
         futures = [pool.submit(work, i) for i in range(total)]
         for done, future in enumerate(futures, start=1):
             if cancel is not None and cancel():
-                raise ImportCancelled("import cancelled")
+                raise Cancelled("import cancelled")
             future.result()
             if progress is not None and (done % 16 == 0 or done == total):
-                progress(done, total)
+                progress(done, total, f"Reading photos: {done} of {total}")
     finally:
         # On cancel (or Streamlit stopping the script for a rerun) drop the
         # queued work instead of finishing it.

@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from ..config import LIMITS, Limits
+from ..jobs import JobError
 from ..problems import ProblemLog
 
 __all__ = ["ArchiveError", "extract_zip", "decode_member_name", "is_ignored_name"]
@@ -32,7 +33,7 @@ _UTF8_FLAG = 0x800
 _ENCRYPTED_FLAG = 0x1
 
 
-class ArchiveError(ValueError):
+class ArchiveError(JobError, ValueError):
     """The archive as a whole cannot be used (not a ZIP, corrupt directory)."""
 
 

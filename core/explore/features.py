@@ -38,21 +38,20 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image
 
 from ..cache import DiskCache, default_cache
 from ..image.io import ImageError, crop_square, load_image
+from ..jobs import CancelCheck, Cancelled, Progress, WeightsUnavailableError
 
 __all__ = [
     "FeatureSpec",
     "FEATURE_SETS",
     "DEFAULT_FEATURE_SET",
     "BACKBONES",
-    "WeightsUnavailableError",
-    "FeatureJobCancelled",
     "FeatureResult",
     "square_resize",
     "RawPixels",
@@ -63,20 +62,11 @@ __all__ = [
     "compute_features",
 ]
 
-Progress = Callable[[int, int, str], None]
 
 # Keras builds a functional model with per-thread naming state; two threads
 # building at once (two Streamlit sessions, or a rerun that overlaps the run it
 # replaces) can end with clashing layer names. One build at a time.
 _BUILD_LOCK = threading.RLock()
-
-
-class WeightsUnavailableError(RuntimeError):
-    """ImageNet weights for a CNN could not be downloaded or loaded."""
-
-
-class FeatureJobCancelled(RuntimeError):
-    """The user cancelled a running feature job."""
 
 
 @dataclass(frozen=True)
@@ -594,7 +584,7 @@ def compute_features(
     *,
     cache: DiskCache | None = None,
     progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelCheck | None = None,
     chunk: int | None = None,
 ) -> FeatureResult:
     """Features of many photos, cached per image sha256 and feature set.
@@ -621,7 +611,7 @@ def compute_features(
 
     Raises
     ------
-    FeatureJobCancelled
+    Cancelled
         When ``cancel()`` returns True. Entries already written are whole.
     WeightsUnavailableError
         When a CNN's ImageNet weights cannot be had.
@@ -675,7 +665,7 @@ def compute_features(
             for k, shas in enumerate(chunks):
                 if cancel is not None and cancel():
                     pending.cancel()
-                    raise FeatureJobCancelled("feature job cancelled")
+                    raise Cancelled("feature job cancelled")
                 images = pending.result()
                 if k + 1 < len(chunks):
                     pending = prefetch.submit(load_thumbnails, [(sha, unique[sha]) for sha in chunks[k + 1]], cache)

@@ -29,9 +29,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..jobs import TooFewPhotosError
+
 __all__ = [
     "MIN_MAP_PHOTOS",
-    "TooFewPhotosError",
     "effective_perplexity",
     "PhotoMap",
     "run_tsne",
@@ -48,10 +49,6 @@ __all__ = [
 
 #: Fewest photos a t-SNE map is drawn for: below this a map says nothing.
 MIN_MAP_PHOTOS = 4
-
-
-class TooFewPhotosError(ValueError):
-    """Too few photos for a map; the message says what to do instead."""
 
 
 def effective_perplexity(perplexity: float, n: int) -> float:

@@ -1,42 +1,41 @@
 """Faces: detection, alignment and embedding (the engine), the dlib network, the archive index, people.
 
 Public verbs, by module:
-- :mod:`core.faces.engine`: MODEL_VERSION, SAME_PERSON_THRESHOLD, Face, FaceEngine, FaceSearcher, FaceIndex, IndexCancelled, align_points, index_status, build_face_index, load_face_index, delete_face_index, face_chip, draw_faces
+- :mod:`core.faces.engine`: MODEL_VERSION, SAME_PERSON_THRESHOLD, Face, FaceEngine, FaceSearcher, FaceIndex, align_points, index_status, build_face_index, load_face_index, delete_face_index, face_chip, draw_faces
 - :mod:`core.faces.dlib_net`: DlibModelError, dlib_model_file, DlibResNet, load_dlib_resnet
 - :mod:`core.faces.people`: PeopleClusterer, PeopleBook, clean_name, assign_people, people_table, post_people, post_person_labels, delete_people
 """
 
+from .dlib_net import (
+    DlibModelError,
+    DlibResNet,
+    dlib_model_file,
+    load_dlib_resnet,
+)
 from .engine import (
     MODEL_VERSION,
     SAME_PERSON_THRESHOLD,
     Face,
     FaceEngine,
-    FaceSearcher,
     FaceIndex,
-    IndexCancelled,
+    FaceSearcher,
     align_points,
-    index_status,
     build_face_index,
-    load_face_index,
     delete_face_index,
-    face_chip,
     draw_faces,
-)
-from .dlib_net import (
-    DlibModelError,
-    dlib_model_file,
-    DlibResNet,
-    load_dlib_resnet,
+    face_chip,
+    index_status,
+    load_face_index,
 )
 from .people import (
-    PeopleClusterer,
     PeopleBook,
-    clean_name,
+    PeopleClusterer,
     assign_people,
+    clean_name,
+    delete_people,
     people_table,
     post_people,
     post_person_labels,
-    delete_people,
 )
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
     "FaceEngine",
     "FaceSearcher",
     "FaceIndex",
-    "IndexCancelled",
     "align_points",
     "index_status",
     "build_face_index",

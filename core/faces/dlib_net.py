@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..jobs import ModelUnavailableError
+
 __all__ = [
     "DlibModelError",
     "dlib_model_file",
@@ -37,7 +39,7 @@ RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 CHIP_SIZE = 150
 
 
-class DlibModelError(RuntimeError):
+class DlibModelError(ModelUnavailableError):
     """A dlib model file is missing or not in the expected format."""
 
 

@@ -41,13 +41,14 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..cache import DiskCache, default_cache
 from ..image.io import ImageError, decode_image
+from ..jobs import CancelCheck, Cancelled, Progress
 
 __all__ = [
     "MODEL_VERSION",
@@ -56,7 +57,6 @@ __all__ = [
     "FaceEngine",
     "FaceSearcher",
     "FaceIndex",
-    "IndexCancelled",
     "align_points",
     "index_status",
     "build_face_index",
@@ -112,11 +112,6 @@ _KIND = f"faces/{MODEL_VERSION}"
 _CHIPS = f"faces/{MODEL_VERSION}-chips"
 _ERRORS = f"faces/{MODEL_VERSION}-errors"
 
-Progress = Callable[[int, int, str], None]
-
-
-class IndexCancelled(Exception):
-    """Raised when a face-index build is cancelled; finished photos stay cached."""
 
 
 # --------------------------------------------------------------------------- detection
@@ -243,7 +238,7 @@ class FaceEngine:
 
     Raises
     ------
-    core.modelfiles.ModelUnavailableError
+    core.jobs.ModelUnavailableError
         If the detector model file cannot be found.
     core.faces.dlib_net.DlibModelError
         If dlib's descriptor weights cannot be found.
@@ -266,8 +261,8 @@ class FaceEngine:
         landmarks: str = "blazeface",
         min_face_px: int = MIN_FACE_PX,
     ) -> None:
-        from .dlib_net import DlibResNet
         from ..modelfiles import model_path
+        from .dlib_net import DlibResNet
 
         if landmarks not in ("blazeface", "dlib5"):
             raise ValueError(f"landmarks must be 'blazeface' or 'dlib5', not {landmarks!r}")
@@ -684,7 +679,7 @@ def build_face_index(
     *,
     cache: DiskCache | None = None,
     progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelCheck | None = None,
     workers: int = 2,
 ) -> FaceIndex:
     """Index every photo of a catalogue that is not cached yet.
@@ -707,7 +702,7 @@ def build_face_index(
 
     Raises
     ------
-    IndexCancelled
+    Cancelled
         When ``cancel()`` returned True.
     """
     cache = cache or default_cache()
@@ -724,7 +719,7 @@ def build_face_index(
                 futures = [pool.submit(_index_photo, engine, sha, str(path), cache) for sha, path in todo]
                 for future in futures:
                     if cancel is not None and cancel():
-                        raise IndexCancelled("face indexing cancelled")
+                        raise Cancelled("face indexing cancelled")
                     future.result()
                     done += 1
                     if progress is not None:

@@ -12,7 +12,7 @@ The ZIP holds one image per photo that worked, named after its source file
 photos failed, ``failures.txt``. Images are stored uncompressed in the ZIP:
 PNG and JPEG are compressed already.
 
-Nothing here imports Streamlit: ``progress(done, total)`` and ``cancel()``
+Nothing here imports Streamlit: ``progress(done, total, message)`` and ``cancel()``
 are plain callables, so a page can drive a progress bar and a script can
 pass ``None``.
 """
@@ -25,7 +25,7 @@ import re
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -35,6 +35,7 @@ from PIL import Image
 
 from ..config import cache_dir
 from ..image.io import ImageError, load_image
+from ..jobs import CancelCheck, Progress
 from .pipeline import Pipeline
 
 __all__ = [
@@ -169,8 +170,8 @@ def apply_to_files(
     fmt: str = "png",
     quality: int = 90,
     labels: Sequence[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
 ) -> BatchResult:
     """Run ``pipeline`` on every photo in ``files`` and write the results to a ZIP.
 
@@ -193,7 +194,7 @@ def apply_to_files(
         Names for the photos (default: the file names), used for the names
         in the ZIP and in the failure list.
     progress : callable, optional
-        ``progress(done, total)``, called with 0 first and after every photo.
+        ``progress(done, total, message)``, called with 0 first and after every photo.
     cancel : callable, optional
         Called before every photo; returning True stops the run.
 
@@ -230,7 +231,7 @@ def apply_to_files(
             zf.writestr(_MANIFEST, pipeline.to_json(), compress_type=zipfile.ZIP_DEFLATED)
             taken: set[str] = set()
             if progress is not None:
-                progress(0, result.total)
+                progress(0, result.total, f"0 of {result.total} photos")
             for path, label in zip(files, labels):
                 if cancel is not None and cancel():
                     result.cancelled = True
@@ -244,7 +245,7 @@ def apply_to_files(
                     zf.writestr(name, encoded)
                     result.written.append((label, name))
                 if progress is not None:
-                    progress(result.done, result.total)
+                    progress(result.done, result.total, f"{result.done} of {result.total} photos")
             if result.failures:
                 text = "".join(f"{label}: {reason}\n" for label, reason in result.failures)
                 zf.writestr(_FAILURES, text, compress_type=zipfile.ZIP_DEFLATED)

@@ -2,7 +2,7 @@
 
 Public verbs, by module:
 - :mod:`core.forecast.labels`: LABEL_SOURCES, LabelSources, parse_accessibility_caption, face_count_label, hashtag_labels, post_frame, combine_labels
-- :mod:`core.forecast.models`: ForecastInputs, SeedLabelModel, MeanModel, EngagementRegressor, Evaluation, evaluate, regression_metrics, label_table, MIN_POSTS_TO_EVALUATE, TrainingCancelled
+- :mod:`core.forecast.models`: ForecastInputs, SeedLabelModel, MeanModel, EngagementRegressor, Evaluation, evaluate, regression_metrics, label_table, MIN_POSTS_TO_EVALUATE
 - :mod:`core.forecast.training`: MODEL_MEAN, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE, MODEL_BOOSTING, NoEngagementError, TrainingData, PhotoLook, VisualClusters, NewPhoto, Forecast, Forecaster, imagenet_labels, prepare_training_data, train_forecaster, save_forecaster, load_forecaster, delete_forecaster, forecaster_path, NO_LIKES_HELP
 - :mod:`core.forecast.synth`: SyntheticTruth, make_synthetic_archive
 """
@@ -10,49 +10,48 @@ Public verbs, by module:
 from .labels import (
     LABEL_SOURCES,
     LabelSources,
-    parse_accessibility_caption,
+    combine_labels,
     face_count_label,
     hashtag_labels,
+    parse_accessibility_caption,
     post_frame,
-    combine_labels,
 )
 from .models import (
-    ForecastInputs,
-    SeedLabelModel,
-    MeanModel,
+    MIN_POSTS_TO_EVALUATE,
     EngagementRegressor,
     Evaluation,
+    ForecastInputs,
+    MeanModel,
+    SeedLabelModel,
     evaluate,
-    regression_metrics,
     label_table,
-    MIN_POSTS_TO_EVALUATE,
-    TrainingCancelled,
-)
-from .training import (
-    MODEL_MEAN,
-    MODEL_SEED,
-    MODEL_SEED_COUNT,
-    MODEL_RIDGE,
-    MODEL_BOOSTING,
-    NoEngagementError,
-    TrainingData,
-    PhotoLook,
-    VisualClusters,
-    NewPhoto,
-    Forecast,
-    Forecaster,
-    imagenet_labels,
-    prepare_training_data,
-    train_forecaster,
-    save_forecaster,
-    load_forecaster,
-    delete_forecaster,
-    forecaster_path,
-    NO_LIKES_HELP,
+    regression_metrics,
 )
 from .synth import (
     SyntheticTruth,
     make_synthetic_archive,
+)
+from .training import (
+    MODEL_BOOSTING,
+    MODEL_MEAN,
+    MODEL_RIDGE,
+    MODEL_SEED,
+    MODEL_SEED_COUNT,
+    NO_LIKES_HELP,
+    Forecast,
+    Forecaster,
+    NewPhoto,
+    NoEngagementError,
+    PhotoLook,
+    TrainingData,
+    VisualClusters,
+    delete_forecaster,
+    forecaster_path,
+    imagenet_labels,
+    load_forecaster,
+    prepare_training_data,
+    save_forecaster,
+    train_forecaster,
 )
 
 __all__ = [
@@ -72,7 +71,6 @@ __all__ = [
     "regression_metrics",
     "label_table",
     "MIN_POSTS_TO_EVALUATE",
-    "TrainingCancelled",
     "MODEL_MEAN",
     "MODEL_SEED",
     "MODEL_SEED_COUNT",

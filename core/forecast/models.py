@@ -31,6 +31,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..jobs import CancelCheck, Cancelled
+
 __all__ = [
     "ForecastInputs",
     "SeedLabelModel",
@@ -41,12 +43,7 @@ __all__ = [
     "regression_metrics",
     "label_table",
     "MIN_POSTS_TO_EVALUATE",
-    "TrainingCancelled",
 ]
-
-class TrainingCancelled(RuntimeError):
-    """The user cancelled a forecast training run (the saved model is untouched)."""
-
 
 #: Fewer posts with counts than this cannot be split into train and test.
 MIN_POSTS_TO_EVALUATE = 8
@@ -610,7 +607,7 @@ def evaluate(
     targets: Sequence[str] = ("likes", "comments"),
     n_folds: int = 5,
     random_state: int = 0,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelCheck | None = None,
 ) -> Evaluation:
     """Rolling-origin evaluation of several models on the same folds.
 
@@ -641,7 +638,7 @@ def evaluate(
     records = []
     for f, (train, test) in enumerate(folds):
         if cancel is not None and cancel():
-            raise TrainingCancelled("evaluation cancelled")
+            raise Cancelled("evaluation cancelled")
         X_train, X_test = X.take(train), X.take(test)
         for name, make in models.items():
             model = make().fit(X_train, y2[train])

@@ -24,14 +24,23 @@ from __future__ import annotations
 
 import io
 import pickle
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from ..cache import DiskCache, default_cache
+from ..jobs import (
+    CancelCheck,
+    Cancelled,
+    JobError,
+    ModelUnavailableError,
+    Progress,
+    WeightsUnavailableError,
+    stage_progress,
+)
 from .labels import (
     LabelSources,
     combine_labels,
@@ -46,7 +55,6 @@ from .models import (
     ForecastInputs,
     MeanModel,
     SeedLabelModel,
-    TrainingCancelled,
     evaluate,
     label_table,
 )
@@ -58,7 +66,6 @@ __all__ = [
     "MODEL_RIDGE",
     "MODEL_BOOSTING",
     "NoEngagementError",
-    "TrainingCancelled",
     "TrainingData",
     "PhotoLook",
     "VisualClusters",
@@ -85,7 +92,6 @@ MODEL_BOOSTING = "gradient boosting"
 FORMAT_VERSION = 1
 _MODEL_KIND = f"forecast-model-v{FORMAT_VERSION}"
 
-Progress = Callable[[int, int, str], None]
 
 NO_LIKES_HELP = (
     "None of this archive's posts has a like count, so there is nothing to learn from. "
@@ -98,7 +104,7 @@ NO_LIKES_HELP = (
 )
 
 
-class NoEngagementError(ValueError):
+class NoEngagementError(JobError, ValueError):
     """The archive has no like counts to learn from (see :data:`NO_LIKES_HELP`)."""
 
 
@@ -111,7 +117,8 @@ def imagenet_labels(probs: np.ndarray, top_k: int = 3, min_prob: float = 0.1) ->
     >>> imagenet_labels(p, top_k=3, min_prob=0.1)
     [['imagenet: golden retriever', 'imagenet: Labrador retriever'], []]
     """
-    from ..explore.imagenet_groups import class_name, top_k as top
+    from ..explore.imagenet_groups import class_name
+    from ..explore.imagenet_groups import top_k as top
 
     if probs is None or len(probs) == 0:
         return []
@@ -246,19 +253,6 @@ class TrainingData:
     imagenet_ok: bool = False
 
 
-def _stage_progress(progress: Progress | None, stage: int, n_stages: int, name: str) -> Progress | None:
-    if progress is None:
-        return None
-
-    def report(done: int, total: int, message: str = "") -> None:
-        # done/total count the whole run (every stage the same weight); the text names the stage.
-        total = max(total, 1)
-        progress((stage - 1) * total + done, n_stages * total,
-                 f"Step {stage} of {n_stages} ({name}): processed {done} of {total} photos")
-
-    return report
-
-
 _POST_FEATURES_KIND = "forecast-features-v1"
 
 
@@ -282,7 +276,7 @@ def _post_features(archive_key: str, items, extractor, cache: DiskCache, progres
                 result = FeatureResult(npz["features"], npz["valid"], probs, bool(npz["has_labels"]),
                                        computed=0, reused=len(set(sha for sha, _ in items)), tag=extractor.cache_tag)
             if progress is not None:
-                progress(len(items), len(items))
+                progress(len(items), len(items), "all cached")
             return result
         except (OSError, ValueError, KeyError):
             pass  # unreadable: recompute from the per-photo entries
@@ -344,7 +338,7 @@ def prepare_training_data(
     cnn=None,
     face_engine: Callable[[], object] | None = None,
     progress: Progress | None = None,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelCheck | None = None,
 ) -> TrainingData:
     """Label every post and gather its photo features, computing only what is new.
 
@@ -366,13 +360,11 @@ def prepare_training_data(
         the whole run, the message names the step, like "Step 2 of 3
         (faces): processed 37 of 120 photos".
     cancel : callable, optional
-        Polled between photos; True raises :class:`TrainingCancelled`.
+        Polled between photos; True raises :class:`core.jobs.Cancelled`.
         Finished photos stay cached.
     """
     from ..explore.features import (
         ColourTexture,
-        FeatureJobCancelled,
-        WeightsUnavailableError,
         make_extractor,
     )
 
@@ -384,11 +376,8 @@ def prepare_training_data(
         ["faces"] if want_faces else [])
     n_stages = len(stage_names)
     unavailable: dict[str, str] = {}
-    try:
-        colour = _post_features(archive_key, items, ColourTexture(), cache,
-                                _stage_progress(progress, 1, n_stages, stage_names[0]), cancel)
-    except FeatureJobCancelled:
-        raise TrainingCancelled("training cancelled") from None
+    colour = _post_features(archive_key, items, ColourTexture(), cache,
+                            stage_progress(progress, 0, n_stages, stage_names[0]), cancel)
     visual, valid, tag = colour.features, colour.valid, colour.tag
     probs, imagenet_ok = None, False
     if sources.imagenet:
@@ -396,9 +385,7 @@ def prepare_training_data(
         try:
             extractor = cnn if cnn is not None else make_extractor("mobilenet_v3_small")
             result = _post_features(archive_key, items, extractor, cache,
-                                    _stage_progress(progress, stage, n_stages, "ImageNet classifier"), cancel)
-        except FeatureJobCancelled:
-            raise TrainingCancelled("training cancelled") from None
+                                    stage_progress(progress, stage - 1, n_stages, "ImageNet classifier"), cancel)
         except WeightsUnavailableError as exc:
             unavailable["imagenet"] = str(exc)
         else:
@@ -413,13 +400,12 @@ def prepare_training_data(
     people_faces: tuple = (np.zeros((0, 128), np.float32), [])
     if want_faces:
         from ..faces.dlib_net import DlibModelError
-        from ..modelfiles import ModelUnavailableError
 
         stage = stage_names.index("faces") + 1
         try:
             n_faces, people_table, people_faces = _faces(
                 catalogue, posts, archive_key, cache, face_engine, sources,
-                _stage_progress(progress, stage, n_stages, "faces"), cancel)
+                stage_progress(progress, stage - 1, n_stages, "faces"), cancel)
         except (ModelUnavailableError, DlibModelError) as exc:  # say so, and train without faces
             for name in ("faces", "people"):
                 unavailable[name] = f"Face detection is unavailable: {exc}"
@@ -454,15 +440,12 @@ def prepare_training_data(
 
 
 def _faces(catalogue, posts, archive_key, cache, face_engine, sources, progress, cancel):
-    from ..faces.engine import FaceEngine, IndexCancelled, build_face_index
+    from ..faces.engine import FaceEngine, build_face_index
     from ..faces.people import PeopleBook, assign_people, post_person_labels
 
     covers = catalogue[catalogue["sha256"].isin(set(posts["sha256"]))]
     engine = face_engine() if face_engine is not None else FaceEngine()
-    try:
-        index = build_face_index(covers, engine, cache=cache, progress=progress, cancel=cancel)
-    except IndexCancelled:
-        raise TrainingCancelled("training cancelled") from None
+    index = build_face_index(covers, engine, cache=cache, progress=progress, cancel=cancel)
     counts = index.faces.groupby("sha256").size() if len(index.faces) else pd.Series(dtype=float)
     done = {sha for sha in posts["sha256"] if sha not in index.failed}
     n_faces = pd.Series([float(counts.get(sha, 0)) if sha in done else np.nan for sha in posts["sha256"]],
@@ -569,9 +552,9 @@ class Forecaster:
         core.image.io.ImageError
             If the photo cannot be decoded.
         """
+        from ..archive.ingest import THUMB_SIDE
         from ..explore.features import ColourTexture, make_extractor
         from ..image.io import decode_image, encode_jpeg, load_image
-        from ..archive.ingest import THUMB_SIDE
         from ..text import extract_hashtags
 
         when = pd.Timestamp.now(tz="UTC") if when is None else pd.Timestamp(when)
@@ -673,7 +656,7 @@ def train_forecaster(
     *,
     include_boosting: bool = False,
     random_state: int = 0,
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelCheck | None = None,
 ) -> Forecaster:
     """Evaluate on held-out newer posts, then fit every model on all posts.
 
@@ -683,7 +666,7 @@ def train_forecaster(
     ------
     NoEngagementError
         When no post has a like count.
-    TrainingCancelled
+    Cancelled
         When ``cancel()`` returns True.
     """
     posts = data.posts
@@ -706,7 +689,7 @@ def train_forecaster(
     with _one_thread():
         evaluation = evaluate(X, y, factories, cancel=cancel, random_state=random_state)
         if cancel is not None and cancel():
-            raise TrainingCancelled("training cancelled")
+            raise Cancelled("training cancelled")
         models = {name: make().fit(X, y) for name, make in factories.items()}
     intervals = {}
     for name in factories:

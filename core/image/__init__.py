@@ -5,14 +5,14 @@ Public verbs, by module:
 """
 
 from .io import (
-    ImageError,
     DecodedImage,
+    ImageError,
+    crop_square,
+    decode_image,
+    encode_jpeg,
+    load_image,
     open_image,
     to_rgb,
-    decode_image,
-    load_image,
-    encode_jpeg,
-    crop_square,
 )
 
 __all__ = [

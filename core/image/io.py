@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..config import LIMITS
+from ..jobs import JobError
 
 __all__ = [
     "ImageError",
@@ -39,7 +40,7 @@ warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 _WHITE = (255, 255, 255)
 
 
-class ImageError(ValueError):
+class ImageError(JobError, ValueError):
     """A user image that cannot be used; the message says why."""
 
 

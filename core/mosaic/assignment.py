@@ -43,10 +43,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..jobs import JobError, Progress
+
 __all__ = [
     "METHODS",
     "MosaicError",
-    "MosaicCancelled",
     "plan_grid",
     "check_capacity",
     "crop_to_aspect",
@@ -80,15 +81,10 @@ METHODS = ("greedy", "lp", "exact")
 #: 2.4 GB at 900 tiles); the page warns.
 LP_COMFORT_TILES = 1_000
 
-Progress = Callable[[float, str], None]
 
 
-class MosaicError(ValueError):
+class MosaicError(JobError, ValueError):
     """A mosaic that cannot be built as asked; the message says what to change."""
-
-
-class MosaicCancelled(RuntimeError):
-    """The user cancelled a running step."""
 
 
 # --------------------------------------------------------------------- grid
@@ -365,7 +361,7 @@ def cost_matrix(
     chunk : int
         Rows per matrix product.
     progress : callable, optional
-        ``progress(fraction, message)``.
+        ``progress(done, total, message)``: tiles scored so far.
 
     Returns
     -------
@@ -411,7 +407,7 @@ def cost_matrix(
         if not direct:
             out[start:stop] = block
         if progress is not None:
-            progress(stop / n_t, f"Scored {stop:,} of {n_t:,} tiles against {n_p:,} photos")
+            progress(stop, n_t, f"Scored {stop:,} of {n_t:,} tiles against {n_p:,} photos")
     return out
 
 
@@ -691,7 +687,7 @@ def solve(
     reuse : int
         Each photo may be used up to this many times.
     progress : callable, optional
-        ``progress(fraction, message)`` while scoring.
+        ``progress(done, total, message)`` while scoring.
     **kwargs
         Passed to the assignment function.
 
@@ -724,13 +720,13 @@ def solve(
         for k in range(1, reuse):
             square[:n_t, k * n_p : (k + 1) * n_p] = square[:n_t, :n_p]
         if progress is not None:
-            progress(1.0, f"Solving the exact assignment ({n_t:,} tiles x {n_c:,} photo slots)")
+            progress(n_t, n_t, f"Solving the exact assignment ({n_t:,} tiles x {n_c:,} photo slots)")
         return _lapjv_rows(square, n_t) % n_p
     dtype = np.float32 if method == "greedy" else np.float64
     cost = cost_matrix(tiles, photos, weights=weights, dtype=dtype, progress=progress)
     cost = expand_reuse(cost, reuse)
     if progress is not None:
-        progress(1.0, f"Placing photos ({method}, {n_t:,} tiles x {n_c:,} photo slots)")
+        progress(n_t, n_t, f"Placing photos ({method}, {n_t:,} tiles x {n_c:,} photo slots)")
     return assign(cost, method, **kwargs) % n_p
 
 
@@ -785,7 +781,7 @@ def run_in_subprocess(
 
     While it runs, ``poll(elapsed_seconds)`` is called every ``interval``
     seconds in this process. If ``poll`` raises (a Streamlit page stopping
-    for a rerun, or :class:`MosaicCancelled`), the child and everything it
+    for a rerun, or :class:`core.jobs.Cancelled`), the child and everything it
     started (CBC) are killed and the exception propagates. Long C calls such
     as ``lap.lapjv`` hold the GIL; in a child they cannot freeze the app.
 

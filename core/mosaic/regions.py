@@ -12,7 +12,7 @@ both come from MediaPipe Tasks (``mediapipe`` >= 0.10, the Tasks API):
 
 :func:`region_masks` does both. The model files come from
 :func:`core.modelfiles.model_path` (``FEEDLENS_MODEL_DIR`` or the cache), which
-raises :class:`core.modelfiles.ModelUnavailableError` with a message for the user.
+raises :class:`core.jobs.ModelUnavailableError` with a message for the user.
 :func:`core.mosaic.assignment.tile_weights` turns the masks into tile weights.
 
 MediaPipe is imported inside the functions (about 2 s the first time).
@@ -109,7 +109,7 @@ def face_landmarks(image: NDArray, *, model: str | Path | None = None, max_faces
 
     Raises
     ------
-    core.modelfiles.ModelUnavailableError
+    core.jobs.ModelUnavailableError
         The model file is missing and cannot be fetched.
 
     Examples
@@ -233,7 +233,7 @@ def region_masks(
 
     Raises
     ------
-    core.modelfiles.ModelUnavailableError
+    core.jobs.ModelUnavailableError
         A model file is missing (the message says how to fix it).
 
     Examples

@@ -14,6 +14,7 @@ import pandas as pd
 from PIL import Image
 
 from ...config import LIMITS
+from ...jobs import JobError
 from ...problems import ProblemLog
 
 __all__ = [
@@ -39,7 +40,7 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".avi", ".webm", ".mkv", "
 _INSTALOADER_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})_(\d{2})-(\d{2})-(\d{2})(?:_UTC)?")
 
 
-class MetadataError(ValueError):
+class MetadataError(JobError, ValueError):
     """A metadata file (JSON, CSV) that cannot be read; the message says why."""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ...text import fix_mojibake
 from .base import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -24,7 +25,6 @@ from .base import (
     read_json,
     rel,
 )
-from ...text import fix_mojibake
 
 __all__ = ["import_igexport", "find_posts_files", "read_insights"]
 

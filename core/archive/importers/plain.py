@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .base import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageRecord, ImportResult, parse_timestamp, rel, timestamp_from_filename
+from .base import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    ImageRecord,
+    ImportResult,
+    parse_timestamp,
+    rel,
+    timestamp_from_filename,
+)
 
 __all__ = ["import_plain_images", "parse_engagement_filename", "facts_from_filename"]
 

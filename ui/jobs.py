@@ -1,0 +1,114 @@
+"""One way to run a long core job on a page: status box, progress bar, Cancel, errors by type.
+
+Every long job in ``core`` takes ``progress(done, total, message)`` and raises
+:class:`core.jobs.Cancelled` when stopped (see :mod:`core.jobs`). Pages hand
+such a job to :func:`run_job`, which draws it the same way everywhere.
+
+Cancel works the Streamlit way: pressing the button asks for a rerun, and
+Streamlit stops the running script at its next call (the next progress
+update), so the core job stops between two units of work and keeps what it
+finished in the cache. The button's ``on_click`` leaves a mark that the next
+run reads with :func:`cancelled`, so a page that starts a job by itself (the
+Explore features, say) does not start it again at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from core.jobs import Cancelled, JobError, Progress
+
+__all__ = ["JobOutcome", "run_job", "cancelled", "clear_cancelled"]
+
+_MARK = "job_cancelled::"
+
+
+@dataclass
+class JobOutcome:
+    """What became of a job: its value, or why there is none."""
+
+    value: Any = None
+    #: A message for the user when the job failed (``None`` when it did not).
+    error: str | None = None
+    #: The exception behind ``error``, for pages that tell error types apart.
+    exception: BaseException | None = None
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.cancelled
+
+
+def _mark(key: str) -> None:
+    st.session_state[_MARK + key] = True
+
+
+def cancelled(key: str) -> bool:
+    """Whether the user cancelled the job started with ``key`` (until :func:`clear_cancelled`)."""
+    return bool(st.session_state.get(_MARK + key))
+
+
+def clear_cancelled(key: str) -> None:
+    """Forget a cancellation (the user asked for the job again)."""
+    st.session_state.pop(_MARK + key, None)
+
+
+def run_job(title: str, job: Callable[[Progress], Any], *, key: str, note: str | None = None,
+            done: Callable[[Any], str] | None = None, failed: str = "Did not finish",
+            collapse: bool = True) -> JobOutcome:
+    """Run ``job(progress)`` in a status box with a progress bar and a Cancel button.
+
+    Parameters
+    ----------
+    title : str
+        The status box's label while the job runs ("Indexing faces…").
+    job : callable
+        Called with ``progress(done, total, message)``; its return value
+        becomes ``JobOutcome.value``.
+    key : str
+        The Cancel button's widget key (unique on the page).
+    note : str, optional
+        A caption under the bar (what Cancel keeps, for instance).
+    done : callable, optional
+        ``done(value)`` gives the box's label when the job finished.
+    failed : str
+        The box's label when the job failed or was cancelled.
+    collapse : bool
+        Fold the box once the job is over.
+
+    Returns
+    -------
+    JobOutcome
+        ``error`` is the exception's own message for a
+        :class:`core.jobs.JobError` (written for the user), and a short
+        generic sentence for anything else: no traceback reaches the page.
+    """
+    clear_cancelled(key)
+    with st.status(title, expanded=True) as status:
+        bar = st.progress(0.0, text="Starting…")
+        if note:
+            st.caption(note)
+        st.button("Cancel", key=key, icon=":material/cancel:", on_click=_mark, args=(key,))
+
+        def progress(n_done: int, total: int, message: str) -> None:
+            bar.progress(min(max(n_done / max(total, 1), 0.0), 1.0), text=message)
+
+        try:
+            outcome = JobOutcome(value=job(progress))
+        except Cancelled:
+            outcome = JobOutcome(cancelled=True)
+        except JobError as exc:
+            outcome = JobOutcome(error=str(exc), exception=exc)
+        except Exception as exc:  # noqa: BLE001 - never show a traceback to the user
+            outcome = JobOutcome(error=f"It failed unexpectedly ({type(exc).__name__}: {exc}).", exception=exc)
+        if outcome.ok:
+            bar.progress(1.0, text="Done")
+            status.update(label=done(outcome.value) if done else "Done", state="complete",
+                          expanded=not collapse)
+        else:
+            status.update(label=failed, state="error", expanded=not collapse)
+    return outcome
