@@ -45,7 +45,8 @@ from core.explore.photomap import (
     silhouette_curve,
     suggest_k,
 )
-from core.image.io import ImageError, crop_square, load_image
+from core.image.geometry import crop_square
+from core.image.io import UPLOAD_TYPES, ImageError, load_image
 from core.jobs import Cancelled, TooFewPhotosError, WeightsUnavailableError
 from ui.gallery import photo_grid
 from ui.images import inline
@@ -57,7 +58,6 @@ GALLERY_MAX = 60
 WEBGL_ABOVE = 1000
 THUMBS_MAX = 300  # photos drawn on the map at most
 THUMBS_DEFAULT_MAX = 60
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 STORE_BYTES = 1_500_000_000  # feature matrices kept in memory (raw pixels of 1,000 photos: 270 MB)
 FAILED_TTL_S = 600  # don't retry a failed weights download for every new session
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

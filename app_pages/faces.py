@@ -30,7 +30,7 @@ from core.faces.engine import (
     load_face_index,
 )
 from core.faces.people import PeopleBook, assign_people, delete_people, people_table
-from core.image.io import ImageError, decode_image, load_image
+from core.image.io import UPLOAD_TYPES, ImageError, decode_image, load_image
 from core.jobs import ModelUnavailableError
 from ui.flash import flash, show_flashes
 from ui.images import inline
@@ -39,7 +39,6 @@ from ui.state import current_archive
 GALLERY_COLUMNS = 6
 GALLERY_PAGE = 24
 PHOTOS_PAGE = 12
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 QUERY_KEEP_SIDE = 640  # the searched photo as held in session state (it is shown at 480 px at most)
 
 

@@ -19,10 +19,9 @@ import streamlit as st
 from core.filters import ops as F
 from core.filters.batch import BATCH_LIMIT, FORMATS, apply_to_files, scratch_zip_path
 from core.filters.pipeline import MAX_STEPS, PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline
-from core.image.io import ImageError
+from core.image.io import UPLOAD_TYPES, ImageError
 from ui.filters_editor import (
     SPECS,
-    UPLOAD_TYPES,
     add_step,
     full_png,
     histogram_figure,

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame
 from core.forecast.training import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
-from core.image.io import ImageError, load_image
+from core.image.io import UPLOAD_TYPES, ImageError, load_image
 from ui.flash import flash, show_flashes
 from ui.forecast_runs import run_training, saved_model
 from ui.gallery import photo_grid
@@ -18,8 +18,6 @@ from ui.images import inline
 from ui.resources import face_engine, imagenet_classifier
 from ui.share import sync
 from ui.state import current_archive
-
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
 archive = current_archive()
 st.title("Forecast")

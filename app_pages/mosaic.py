@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.archive.ingest import THUMB_SIDE
-from core.image.io import ImageError
+from core.image.io import UPLOAD_TYPES, ImageError
 from core.jobs import ModelUnavailableError
 from core.mosaic import assignment as M
 from ui.images import inline
@@ -42,7 +42,6 @@ from ui.mosaic_runs import (
     PRESETS,
     PREVIEW_SIDE,
     REGION_NAMES,
-    UPLOAD_TYPES,
     WEIGHT_LABELS,
     Build,
     _archive_target,

@@ -32,7 +32,6 @@ GROUP_ICONS = {
     "Noise": ":material/grain:",
 }
 CHANNEL_COLOURS = {"red": "#e0434b", "green": "#2ca25f", "blue": "#3b6fd8", "gray": "#666666"}
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 

@@ -10,7 +10,8 @@ import streamlit as st
 
 from core.archive.ingest import thumbnail_bytes
 from core.cache import default_cache
-from core.image.io import ImageError, crop_square, encode_jpeg, load_image
+from core.image.geometry import crop_square
+from core.image.io import ImageError, encode_jpeg, load_image
 
 __all__ = ["photo_grid"]
 

@@ -19,10 +19,10 @@ import streamlit as st
 
 from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
 from core.cache import DiskCache, default_cache
-from core.image.io import ImageError, crop_square, decode_image, load_image
+from core.image.geometry import crop_square
+from core.image.io import ImageError, decode_image, load_image
 from core.mosaic import assignment as M
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 TARGET_SIDE = 2048  # the target is kept at most this big (scoring and blending)
 MAX_TILES = 10_000
 MAX_PHOTOS = 12_000  # photos considered at most (a 12,000 x 12,000 float64 matrix is 1.15 GB)

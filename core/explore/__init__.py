@@ -1,7 +1,7 @@
 """Explore: photo features, the photo map (PCA + t-SNE, clusters), ImageNet groups.
 
 Public verbs, by module:
-- :mod:`core.explore.features`: FeatureSpec, FEATURE_SETS, DEFAULT_FEATURE_SET, BACKBONES, FeatureResult, square_resize, RawPixels, ColourTexture, CNNFeatures, make_extractor, load_thumbnails, compute_features
+- :mod:`core.explore.features`: FeatureSpec, FEATURE_SETS, DEFAULT_FEATURE_SET, BACKBONES, FeatureResult, RawPixels, ColourTexture, CNNFeatures, make_extractor, load_thumbnails, compute_features
 - :mod:`core.explore.photomap`: MIN_MAP_PHOTOS, effective_perplexity, PhotoMap, run_tsne, map_figure, kmeans_labels, silhouette_curve, suggest_k, hdbscan_labels, nearest_neighbours, knn_accuracy, purity, trustworthiness_subsample
 - :mod:`core.explore.imagenet_groups`: N_CLASSES, GroupInfo, class_names, class_wnids, class_name, groups, group_names, group_of, group_colours, class_to_group, top_k
 """
@@ -18,7 +18,6 @@ from .features import (
     compute_features,
     load_thumbnails,
     make_extractor,
-    square_resize,
 )
 from .imagenet_groups import (
     N_CLASSES,
@@ -55,7 +54,6 @@ __all__ = [
     "DEFAULT_FEATURE_SET",
     "BACKBONES",
     "FeatureResult",
-    "square_resize",
     "RawPixels",
     "ColourTexture",
     "CNNFeatures",

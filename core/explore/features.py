@@ -44,7 +44,8 @@ import numpy as np
 from PIL import Image
 
 from ..cache import DiskCache, default_cache
-from ..image.io import ImageError, crop_square, load_image
+from ..image.geometry import square_resize
+from ..image.io import ImageError, load_image
 from ..jobs import CancelCheck, Cancelled, Progress, WeightsUnavailableError
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "DEFAULT_FEATURE_SET",
     "BACKBONES",
     "FeatureResult",
-    "square_resize",
     "RawPixels",
     "ColourTexture",
     "CNNFeatures",
@@ -129,38 +129,6 @@ BACKBONES: dict[str, _Backbone] = {
     "efficientnet_b0": _Backbone("EfficientNetB0", 224, "avg_pool", None, 1280),
     "vgg19_fc1": _Backbone("VGG19", 224, "fc1", "vgg19", 4096),
 }
-
-
-def square_resize(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop to a square and resize to ``size × size`` (bilinear).
-
-    Parameters
-    ----------
-    image : array (H, W, 3) or (H, W)
-        uint8 image; greyscale is repeated to three channels.
-    size : int
-        Output side in pixels.
-
-    Returns
-    -------
-    numpy.ndarray
-        uint8 array ``(size, size, 3)``.
-
-    Examples
-    --------
-    >>> square_resize(np.zeros((30, 60, 3), np.uint8), 8).shape
-    (8, 8, 3)
-    >>> square_resize(np.zeros((5, 5), np.uint8), 4).shape
-    (4, 4, 3)
-    """
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    image = crop_square(image[:, :, :3])
-    if image.shape[0] == size:
-        return np.ascontiguousarray(image, dtype=np.uint8)
-    pil = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8))
-    return np.asarray(pil.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
 class RawPixels:

@@ -1,13 +1,24 @@
 """Images: safe decoding and encoding, and the one owner of resizing, square crops and uint8 RGB.
 
 Public verbs, by module:
-- :mod:`core.image.io`: ImageError, DecodedImage, open_image, to_rgb, decode_image, load_image, encode_jpeg, crop_square
+- :mod:`core.image.io`: UPLOAD_TYPES, ImageError, DecodedImage, open_image, to_rgb, decode_image, load_image, encode_jpeg
+- :mod:`core.image.geometry`: crop_square, fit_longest_side, resize, square_resize
+- :mod:`core.image.convert`: as_uint8_rgb
 """
 
+from .convert import (
+    as_uint8_rgb,
+)
+from .geometry import (
+    crop_square,
+    fit_longest_side,
+    resize,
+    square_resize,
+)
 from .io import (
+    UPLOAD_TYPES,
     DecodedImage,
     ImageError,
-    crop_square,
     decode_image,
     encode_jpeg,
     load_image,
@@ -16,6 +27,7 @@ from .io import (
 )
 
 __all__ = [
+    "UPLOAD_TYPES",
     "ImageError",
     "DecodedImage",
     "open_image",
@@ -24,4 +36,8 @@ __all__ = [
     "load_image",
     "encode_jpeg",
     "crop_square",
+    "fit_longest_side",
+    "resize",
+    "square_resize",
+    "as_uint8_rgb",
 ]

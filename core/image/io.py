@@ -20,6 +20,7 @@ from ..config import LIMITS
 from ..jobs import JobError
 
 __all__ = [
+    "UPLOAD_TYPES",
     "ImageError",
     "DecodedImage",
     "open_image",
@@ -27,7 +28,6 @@ __all__ = [
     "decode_image",
     "load_image",
     "encode_jpeg",
-    "crop_square",
 ]
 
 # Our own pixel cap is checked explicitly below, with a clear per-file
@@ -38,6 +38,10 @@ Image.MAX_IMAGE_PIXELS = LIMITS.max_image_pixels * 8
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 
 _WHITE = (255, 255, 255)
+
+
+#: File types a page accepts for a single uploaded photo (``st.file_uploader(type=...)``).
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 
 
 class ImageError(JobError, ValueError):
@@ -294,21 +298,6 @@ def load_image(data: bytes | str | Path, *, max_side: int | None = None) -> np.n
     (3, 4, 3)
     """
     return np.asarray(decode_image(data, max_side=max_side).pixels)
-
-
-def crop_square(image: np.ndarray) -> np.ndarray:
-    """Crop the largest centred square, as Instagram's profile grid does.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> crop_square(np.zeros((4, 6, 3), np.uint8)).shape
-    (4, 4, 3)
-    """
-    h, w = image.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    return image[top : top + side, left : left + side]
 
 
 def encode_jpeg(img: Image.Image | np.ndarray, quality: int = 85) -> bytes:
