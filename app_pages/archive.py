@@ -7,6 +7,7 @@ page and the timeline's metric are kept in the URL (``ui.share``).
 
 import html
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -18,48 +19,40 @@ from ui.state import current_archive
 GRID_COLUMNS = 6
 PAGE_SIZE = 24
 
-archive = current_archive()
-catalogue = archive.catalogue
-problems = archive.problems
 
-st.title("Archive")
-st.text(f"{archive.name} · formats: {', '.join(archive.formats) or 'none'}")
-if archive.illustrative_engagement:
-    st.warning(
-        "Demo archive: the photos are real sample images shipped with scikit-image, scikit-learn and "
-        "matplotlib, but their likes, comments, captions and dates are **illustrative**, made up for the demo.",
-        icon=":material/info:",
-    )
+def overview(archive) -> None:
+    """Name, formats, counts; stops the page when there is nothing to show."""
+    problems = archive.problems
+    st.title("Archive")
+    st.text(f"{archive.name} · formats: {', '.join(archive.formats) or 'none'}")
+    if archive.illustrative_engagement:
+        st.warning(
+            "Demo archive: the photos are real sample images shipped with scikit-image, scikit-learn and "
+            "matplotlib, but their likes, comments, captions and dates are **illustrative**, made up for the demo.",
+            icon=":material/info:",
+        )
+    errors = problems[problems["level"] == "error"] if len(problems) else problems
+    cols = st.columns(4)
+    cols[0].metric("Posts", archive.n_posts)
+    cols[1].metric("Photos", archive.n_images)
+    cols[2].metric("Videos skipped", archive.videos_skipped)
+    cols[3].metric("Files with problems", len(errors))
+    if archive.n_images == 0:
+        st.info("No photos in this archive yet. Pick another one in the sidebar.")
+        if len(problems):
+            st.subheader("Problems found in the import")
+            st.dataframe(problems, hide_index=True)
+        st.stop()
+    if not archive.likes_known:
+        st.info(
+            "This archive has no like counts (Instagram's export leaves them out unless "
+            "`past_instagram_insights/posts.json` is included), so likes show as unknown.",
+            icon=":material/help:",
+        )
 
-errors = problems[problems["level"] == "error"] if len(problems) else problems
-cols = st.columns(4)
-cols[0].metric("Posts", archive.n_posts)
-cols[1].metric("Photos", archive.n_images)
-cols[2].metric("Videos skipped", archive.videos_skipped)
-cols[3].metric("Files with problems", len(errors))
 
-if archive.n_images == 0:
-    st.info("No photos in this archive yet. Pick another one in the sidebar.")
-    if len(problems):
-        st.subheader("Problems found in the import")
-        st.dataframe(problems, hide_index=True)
-    st.stop()
-
-if not archive.likes_known:
-    st.info(
-        "This archive has no like counts (Instagram's export leaves them out unless "
-        "`past_instagram_insights/posts.json` is included), so likes show as unknown.",
-        icon=":material/help:",
-    )
-
-suffix = " (illustrative)" if archive.illustrative_engagement else ""
-likes_label = f"mean likes{suffix}"
-
-tab_grid, tab_time, tab_tags, tab_problems, tab_table = st.tabs(
-    ["Photos", "Likes over time", "Hashtags", f"Problems ({len(problems)})", "Catalogue"]
-)
-
-with tab_grid:
+def photos_section(catalogue: pd.DataFrame) -> None:
+    """The square grid, a page at a time, with carousel and video badges."""
     n_pages = max(1, -(-len(catalogue) // PAGE_SIZE))
     page = 1
     if n_pages > 1:
@@ -79,43 +72,72 @@ with tab_grid:
 
     photo_grid(shown, GRID_COLUMNS, grid_text)
 
-with tab_time:
+
+def timeline_section(catalogue: pd.DataFrame, suffix: str) -> None:
+    """Likes or comments of every post over time."""
     posts = posts_table(catalogue).dropna(subset=["timestamp"])
     metric = st.segmented_control("Show", ["likes", "comments"],
                                   key=sync("archive_metric", "show", default="likes", options=["likes", "comments"]))
     posts = posts.dropna(subset=[metric or "likes"])
     if posts.empty:
         st.info(f"No post has both a date and a known {metric} count.")
-    else:
-        posts = posts.assign(
-            hover=posts["caption"].fillna("").map(lambda c: html.escape(c[:80])),
-            value=posts[metric or "likes"].astype(float),
-        )
-        fig = px.scatter(posts, x="timestamp", y="value", size="n_images", hover_name="hover",
-                         labels={"timestamp": "Posted (UTC)", "value": f"{metric}{suffix}", "n_images": "photos"},
-                         size_max=14)
-        fig.update_traces(mode="lines+markers", line={"width": 1})
-        st.plotly_chart(fig, key="archive_timeline")
+        return
+    posts = posts.assign(
+        hover=posts["caption"].fillna("").map(lambda c: html.escape(c[:80])),
+        value=posts[metric or "likes"].astype(float),
+    )
+    fig = px.scatter(posts, x="timestamp", y="value", size="n_images", hover_name="hover",
+                     labels={"timestamp": "Posted (UTC)", "value": f"{metric}{suffix}", "n_images": "photos"},
+                     size_max=14)
+    fig.update_traces(mode="lines+markers", line={"width": 1})
+    st.plotly_chart(fig, key="archive_timeline")
 
-with tab_tags:
+
+def hashtags_section(catalogue: pd.DataFrame, suffix: str) -> None:
+    """The 25 most used hashtags and their mean likes."""
     tags = top_hashtags(catalogue, 25)
     if tags.empty:
         st.info("No hashtags in the captions.")
-    else:
-        fig = px.bar(tags.iloc[::-1], x="posts", y="hashtag", orientation="h", hover_data=["mean_likes"],
-                     labels={"posts": "posts using it", "hashtag": "", "mean_likes": likes_label},
-                     height=90 + 24 * len(tags))
-        fig.update_xaxes(dtick=1 if tags["posts"].max() <= 10 else None)
-        st.plotly_chart(fig, key="archive_hashtags")
+        return
+    fig = px.bar(tags.iloc[::-1], x="posts", y="hashtag", orientation="h", hover_data=["mean_likes"],
+                 labels={"posts": "posts using it", "hashtag": "", "mean_likes": f"mean likes{suffix}"},
+                 height=90 + 24 * len(tags))
+    fig.update_xaxes(dtick=1 if tags["posts"].max() <= 10 else None)
+    st.plotly_chart(fig, key="archive_hashtags")
 
-with tab_problems:
+
+def problems_section(problems: pd.DataFrame) -> None:
     if len(problems):
         st.dataframe(problems, hide_index=True, key="archive_problems")
     else:
         st.success("Every file imported cleanly.")
 
-with tab_table:
+
+def catalogue_section(catalogue: pd.DataFrame) -> None:
+    """The whole catalogue as a table, and as a CSV download."""
     visible = catalogue.drop(columns=["path"])
     st.dataframe(visible, hide_index=True, key="archive_catalogue")
     st.download_button("Download catalogue (CSV)", visible.to_csv(index=False).encode("utf-8"),
                        file_name="feedlens_catalogue.csv", mime="text/csv")
+
+
+def main() -> None:
+    archive = current_archive()
+    overview(archive)
+    suffix = " (illustrative)" if archive.illustrative_engagement else ""
+    tab_grid, tab_time, tab_tags, tab_problems, tab_table = st.tabs(
+        ["Photos", "Likes over time", "Hashtags", f"Problems ({len(archive.problems)})", "Catalogue"]
+    )
+    with tab_grid:
+        photos_section(archive.catalogue)
+    with tab_time:
+        timeline_section(archive.catalogue, suffix)
+    with tab_tags:
+        hashtags_section(archive.catalogue, suffix)
+    with tab_problems:
+        problems_section(archive.problems)
+    with tab_table:
+        catalogue_section(archive.catalogue)
+
+
+main()

@@ -1,4 +1,9 @@
-"""Forecast page: likes and comments of a new photo, learnt from your own posts."""
+"""Forecast page: likes and comments of a new photo, learnt from your own posts.
+
+Training and forecasting live in :mod:`core.forecast`; this page gathers the
+settings, runs :func:`core.forecast.training.train_and_save` through
+``ui.forecast_runs`` and draws the results.
+"""
 
 from pathlib import Path
 
@@ -18,69 +23,62 @@ from ui.images import inline
 from ui.resources import face_engine, imagenet_classifier
 from ui.share import sync
 from ui.state import current_archive
+from ui.text import md
 
-archive = current_archive()
-st.title("Forecast")
-st.caption(
-    "How many likes and comments might a new photo get? Learnt from your own posts: the seed project's "
-    "per-label averages beside a regression that also knows what the photo looks like, when you post and "
-    "how your account grows. Errors are measured on your newest posts, held out from training."
-)
-if archive.illustrative_engagement:
-    st.warning("Demo archive: its likes and comments are illustrative, so this forecast is a demonstration only.",
-               icon=":material/info:")
 
-posts = post_frame(archive.catalogue)
-n_known = int(posts["likes"].notna().sum())
-cols = st.columns(3)
-cols[0].metric("Posts", len(posts))
-cols[1].metric("With a like count", n_known)
-cols[2].metric("Hidden or unknown likes (left out)", len(posts) - n_known)
-if n_known == 0:
-    st.info(NO_LIKES_HELP, icon=":material/help:")
-    st.stop()
-
-model = saved_model(archive.key)
-show_flashes("forecast")
-
-# -- train ------------------------------------------------------------------------
-with st.expander("Train", expanded=model is None):
-    chosen = st.multiselect(
-        "Label sources", list(LABEL_SOURCES), format_func=LABEL_SOURCES.get,
-        key=sync("forecast_sources", "labels", default=model.sources.enabled() if model else list(LABEL_SOURCES),
-                 options=list(LABEL_SOURCES), multi=True),
-        help="Every label becomes a coefficient of the seed model and an input of the regression.",
+def intro(archive) -> pd.DataFrame:
+    """Title, what the page does, and the posts it can learn from."""
+    st.title("Forecast")
+    st.caption(
+        "How many likes and comments might a new photo get? Learnt from your own posts: the seed project's "
+        "per-label averages beside a regression that also knows what the photo looks like, when you post and "
+        "how your account grows. Errors are measured on your newest posts, held out from training."
     )
-    boosting = st.toggle("Also try gradient boosting (slower)",
-                         key=sync("forecast_boosting", "boosting", default=bool(model and len(model.models) > 4)))
-    if model is not None:
-        new = model.new_photos_since(posts)
-        st.text(f"Trained {model.trained_at:%Y-%m-%d %H:%M} UTC on {len(model.posts)} posts "
-                f"({model.n_hidden} without a like count left out). {new} photo(s) are new since then; "
-                "retraining labels only those.")
-    train_cols = st.columns([1, 1, 3])
-    if train_cols[0].button("Retrain" if model else "Train", type="primary", key="forecast_train",
-                            disabled=not chosen):
-        failure = run_training(archive, LabelSources.from_names(chosen), boosting)
-        if failure:
-            st.error(failure)
-        else:
-            flash("forecast", "Model trained and saved for this archive.")
+    if archive.illustrative_engagement:
+        st.warning("Demo archive: its likes and comments are illustrative, so this forecast is a demonstration only.",
+                   icon=":material/info:")
+    posts = post_frame(archive.catalogue)
+    n_known = int(posts["likes"].notna().sum())
+    cols = st.columns(3)
+    cols[0].metric("Posts", len(posts))
+    cols[1].metric("With a like count", n_known)
+    cols[2].metric("Hidden or unknown likes (left out)", len(posts) - n_known)
+    if n_known == 0:
+        st.info(NO_LIKES_HELP, icon=":material/help:")
+        st.stop()
+    return posts
+
+
+def train_section(archive, posts: pd.DataFrame, model) -> None:
+    """Label sources, boosting, Train / Retrain / Delete."""
+    with st.expander("Train", expanded=model is None):
+        chosen = st.multiselect(
+            "Label sources", list(LABEL_SOURCES), format_func=LABEL_SOURCES.get,
+            key=sync("forecast_sources", "labels", default=model.sources.enabled() if model else list(LABEL_SOURCES),
+                     options=list(LABEL_SOURCES), multi=True),
+            help="Every label becomes a coefficient of the seed model and an input of the regression.",
+        )
+        boosting = st.toggle("Also try gradient boosting (slower)",
+                             key=sync("forecast_boosting", "boosting", default=bool(model and len(model.models) > 4)))
+        if model is not None:
+            new = model.new_photos_since(posts)
+            st.text(f"Trained {model.trained_at:%Y-%m-%d %H:%M} UTC on {len(model.posts)} posts "
+                    f"({model.n_hidden} without a like count left out). {new} photo(s) are new since then; "
+                    "retraining labels only those.")
+        train_cols = st.columns([1, 1, 3])
+        if train_cols[0].button("Retrain" if model else "Train", type="primary", key="forecast_train",
+                                disabled=not chosen):
+            failure = run_training(archive, LabelSources.from_names(chosen), boosting)
+            if failure:
+                st.error(failure)
+            else:
+                flash("forecast", "Model trained and saved for this archive.")
+                st.rerun()
+        if model is not None and train_cols[1].button("Delete model", key="forecast_delete"):
+            delete_forecaster(archive.key)
             st.rerun()
-    if model is not None and train_cols[1].button("Delete model", key="forecast_delete"):
-        delete_forecaster(archive.key)
-        st.rerun()
-    if not chosen:
-        st.caption("Pick at least one label source.")
-
-if model is None:
-    st.info("Train a model on this archive's posts to forecast a new photo.", icon=":material/model_training:")
-    st.stop()
-
-for source, why in model.unavailable.items():
-    st.warning(f"{LABEL_SOURCES.get(source, source)} not used: {why}", icon=":material/warning:")
-
-predict_tab, error_tab, labels_tab = st.tabs(["Predict", "Held-out error", "Labels"])
+        if not chosen:
+            st.caption("Pick at least one label source.")
 
 
 @st.cache_data(show_spinner="Labelling the photo and forecasting…", max_entries=32)
@@ -96,7 +94,8 @@ def _fmt(value: float) -> str:
     return "–" if value != value else f"{value:,.0f}"
 
 
-with predict_tab:
+def photo_to_forecast(model) -> tuple[bytes | None, str, str, pd.Timestamp]:
+    """The photo (uploaded or one of the user's posts), its planned caption and posting time."""
     source = st.segmented_control("Photo", ["Upload a photo", "One of your posts"], default="Upload a photo",
                                   key="forecast_photo_source", required=True)
     data, name, caption_default = None, "", ""
@@ -116,7 +115,7 @@ with predict_tab:
             data, name = Path(past.at[pick, "path"]).read_bytes(), Path(past.at[pick, "path"]).name
             caption_default = past.at[pick, "caption"] if isinstance(past.at[pick, "caption"], str) else ""
         except OSError as exc:
-            st.error(f"{past.at[pick, 'path']}: cannot be read ({exc.strerror or exc}).")
+            st.error(f"{md(past.at[pick, 'path'])}: cannot be read ({md(exc.strerror or exc)}).")
     caption = st.text_area("Caption you plan to write (its hashtags become labels)", value=caption_default,
                            key=f"forecast_caption_{source}", max_chars=2200)
     now = pd.Timestamp.now(tz="UTC").floor("h")
@@ -127,84 +126,97 @@ with predict_tab:
     last = model.posts["timestamp"].max()
     if pd.notna(last) and when > last + pd.Timedelta(days=183):
         st.caption(f"Your newest post is from {last:%Y-%m-%d}; the growth trend is held at six months after it.")
-    if data is not None:
-        try:
-            result = _forecast(archive.key, str(model.trained_at), data, caption, when.isoformat(), "")
-        except ImageError as exc:
-            st.error(f"{name}: {exc}")
-            result = None
-        if result is not None:
-            left, right = st.columns([1, 2])
-            left.image(inline(load_image(data, max_side=640)), width="stretch")
-            table = result.table.set_index("model")
-            best = MODEL_RIDGE if MODEL_RIDGE in table.index else MODEL_SEED
-            with right:
-                m = st.columns(3)
-                m[0].metric(f"Likes ({best})", _fmt(table.at[best, "likes"]))
-                m[0].caption(f"80 % interval {_fmt(table.at[best, 'likes_low'])} – {_fmt(table.at[best, 'likes_high'])}")
-                m[1].metric("Likes (seed model)", _fmt(table.at[MODEL_SEED, "likes"]))
-                m[1].caption(f"80 % interval {_fmt(table.at[MODEL_SEED, 'likes_low'])} – "
-                             f"{_fmt(table.at[MODEL_SEED, 'likes_high'])}")
-                m[2].metric(f"Comments ({best})", _fmt(table.at[best, "comments"]))
-                m[2].caption(f"80 % interval {_fmt(table.at[best, 'comments_low'])} – "
-                             f"{_fmt(table.at[best, 'comments_high'])}")
-                st.text("Labels: " + (", ".join(result.labels) or "none"))
-                for note in result.notes:
-                    st.caption(note)
-                st.dataframe(result.table, hide_index=True, column_config={
-                    c: st.column_config.NumberColumn(format="%.0f") for c in result.table.columns if c != "model"})
-                st.caption("Intervals: the 10th to 90th percentile of each model's errors on held-out posts.")
-            chart_cols = st.columns(2)
-            seed_c = result.seed_contributions
-            if len(seed_c):
-                fig = px.bar(seed_c, x="contribution", y="label", orientation="h",
-                             hover_data=["count", "coefficient"],
-                             labels={"contribution": "share of the forecast (likes)", "label": ""},
-                             title="Seed model: each known label's share")
-                fig.update_yaxes(autorange="reversed")
-                chart_cols[0].plotly_chart(fig, key="forecast_seed_bars")
-            else:
-                chart_cols[0].info("No label of this photo appears in your posts: the seed model gives your mean.")
-            ridge_c = result.ridge_contributions
-            if len(ridge_c):
-                shown = ridge_c.assign(change=(ridge_c["factor"] - 1) * 100)
-                fig = go.Figure(go.Bar(x=shown["change"], y=shown["input"], orientation="h",
-                                       marker_color=np.where(shown["change"] >= 0, "#2ca02c", "#d62728")))
-                fig.update_layout(title="Ridge regression: effect of each input", xaxis_title="% change in likes",
-                                  yaxis=dict(autorange="reversed"))
-                chart_cols[1].plotly_chart(fig, key="forecast_ridge_bars")
-            if len(result.similar):
-                st.subheader("Most similar past posts")
-                photo_grid(result.similar, 6, lambda _, row: (
-                    f"{row['likes']:,.0f} likes" + (f" · {row['timestamp']:%Y-%m-%d}" if pd.notna(row["timestamp"]) else "")))
+    return data, name, caption, when
 
-with error_tab:
+
+def draw_forecast(data: bytes, result) -> None:
+    """The forecast's numbers, the models beside each other, what drove it, similar posts."""
+    left, right = st.columns([1, 2])
+    left.image(inline(load_image(data, max_side=640)), width="stretch")
+    table = result.table.set_index("model")
+    best = MODEL_RIDGE if MODEL_RIDGE in table.index else MODEL_SEED
+    with right:
+        m = st.columns(3)
+        m[0].metric(f"Likes ({best})", _fmt(table.at[best, "likes"]))
+        m[0].caption(f"80 % interval {_fmt(table.at[best, 'likes_low'])} – {_fmt(table.at[best, 'likes_high'])}")
+        m[1].metric("Likes (seed model)", _fmt(table.at[MODEL_SEED, "likes"]))
+        m[1].caption(f"80 % interval {_fmt(table.at[MODEL_SEED, 'likes_low'])} – "
+                     f"{_fmt(table.at[MODEL_SEED, 'likes_high'])}")
+        m[2].metric(f"Comments ({best})", _fmt(table.at[best, "comments"]))
+        m[2].caption(f"80 % interval {_fmt(table.at[best, 'comments_low'])} – "
+                     f"{_fmt(table.at[best, 'comments_high'])}")
+        st.text("Labels: " + (", ".join(result.labels) or "none"))
+        for note in result.notes:
+            st.caption(note)
+        st.dataframe(result.table, hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format="%.0f") for c in result.table.columns if c != "model"})
+        st.caption("Intervals: the 10th to 90th percentile of each model's errors on held-out posts.")
+    chart_cols = st.columns(2)
+    seed_c = result.seed_contributions
+    if len(seed_c):
+        fig = px.bar(seed_c, x="contribution", y="label", orientation="h", hover_data=["count", "coefficient"],
+                     labels={"contribution": "share of the forecast (likes)", "label": ""},
+                     title="Seed model: each known label's share")
+        fig.update_yaxes(autorange="reversed")
+        chart_cols[0].plotly_chart(fig, key="forecast_seed_bars")
+    else:
+        chart_cols[0].info("No label of this photo appears in your posts: the seed model gives your mean.")
+    ridge_c = result.ridge_contributions
+    if len(ridge_c):
+        shown = ridge_c.assign(change=(ridge_c["factor"] - 1) * 100)
+        fig = go.Figure(go.Bar(x=shown["change"], y=shown["input"], orientation="h",
+                               marker_color=np.where(shown["change"] >= 0, "#2ca02c", "#d62728")))
+        fig.update_layout(title="Ridge regression: effect of each input", xaxis_title="% change in likes",
+                          yaxis=dict(autorange="reversed"))
+        chart_cols[1].plotly_chart(fig, key="forecast_ridge_bars")
+    if len(result.similar):
+        st.subheader("Most similar past posts")
+        photo_grid(result.similar, 6, lambda _, row: (
+            f"{row['likes']:,.0f} likes" + (f" · {row['timestamp']:%Y-%m-%d}" if pd.notna(row["timestamp"]) else "")))
+
+
+def predict_section(archive, model) -> None:
+    data, name, caption, when = photo_to_forecast(model)
+    if data is None:
+        return
+    try:
+        result = _forecast(archive.key, str(model.trained_at), data, caption, when.isoformat(), "")
+    except ImageError as exc:
+        st.error(f"{md(name)}: {md(exc)}")
+        return
+    draw_forecast(data, result)
+
+
+def held_out_section(model) -> None:
+    """Errors on posts the models never saw, and forecast vs actual."""
     ev = model.evaluation
     if not ev.ok:
         for note in ev.notes:
             st.info(note)
-    else:
-        st.text(f"Split: {ev.scheme}.")
-        wide = ev.wide_table(order=list(model.models))
-        st.dataframe(wide, column_config={
-            **{c: st.column_config.NumberColumn(format="%.1f") for c in wide.columns if c.endswith("mae")},
-            **{c: st.column_config.NumberColumn(format="percent") for c in wide.columns if c.endswith("mdape")},
-            **{c: st.column_config.NumberColumn(format="%.2f") for c in wide.columns if c.endswith("spearman")},
-        })
-        st.caption("MAE: mean absolute error in counts. mdape: median absolute percentage error. spearman: rank "
-                   "correlation of forecast and truth (1 = perfect order). Never training error.")
-        target = st.segmented_control("Show", ["likes", "comments"], required=True, key=sync(
-            "forecast_scatter_target", "scatter", default="likes", options=["likes", "comments"]))
-        shown = ev.predictions[ev.predictions["target"] == target]
-        fig = px.scatter(shown, x="actual", y="predicted", color="model", opacity=0.7,
-                         labels={"actual": f"actual {target}", "predicted": f"forecast {target}"},
-                         title=f"Held-out posts: forecast vs actual {target}")
-        top = float(np.nanmax(shown[["actual", "predicted"]].to_numpy())) if len(shown) else 1.0
-        fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfect",
-                                 line=dict(color="grey", dash="dot")))
-        st.plotly_chart(fig, key="forecast_scatter")
+        return
+    st.text(f"Split: {ev.scheme}.")
+    wide = ev.wide_table(order=list(model.models))
+    st.dataframe(wide, column_config={
+        **{c: st.column_config.NumberColumn(format="%.1f") for c in wide.columns if c.endswith("mae")},
+        **{c: st.column_config.NumberColumn(format="percent") for c in wide.columns if c.endswith("mdape")},
+        **{c: st.column_config.NumberColumn(format="%.2f") for c in wide.columns if c.endswith("spearman")},
+    })
+    st.caption("MAE: mean absolute error in counts. mdape: median absolute percentage error. spearman: rank "
+               "correlation of forecast and truth (1 = perfect order). Never training error.")
+    target = st.segmented_control("Show", ["likes", "comments"], required=True, key=sync(
+        "forecast_scatter_target", "scatter", default="likes", options=["likes", "comments"]))
+    shown = ev.predictions[ev.predictions["target"] == target]
+    fig = px.scatter(shown, x="actual", y="predicted", color="model", opacity=0.7,
+                     labels={"actual": f"actual {target}", "predicted": f"forecast {target}"},
+                     title=f"Held-out posts: forecast vs actual {target}")
+    top = float(np.nanmax(shown[["actual", "predicted"]].to_numpy())) if len(shown) else 1.0
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfect",
+                             line=dict(color="grey", dash="dot")))
+    st.plotly_chart(fig, key="forecast_scatter")
 
-with labels_tab:
+
+def labels_section(model) -> None:
+    """Every label with its mean likes and comments."""
     table = model.labels
     sources = st.multiselect("Sources", sorted(table["source"].unique()), key="forecast_label_sources")
     if sources:
@@ -218,3 +230,26 @@ with labels_tab:
     })
     st.caption(f"{int(table['seen_once'].sum())} label(s) were seen on a single post: their mean is one post's "
                "count, with no standard error.")
+
+
+def main() -> None:
+    archive = current_archive()
+    posts = intro(archive)
+    model = saved_model(archive.key)
+    show_flashes("forecast")
+    train_section(archive, posts, model)
+    if model is None:
+        st.info("Train a model on this archive's posts to forecast a new photo.", icon=":material/model_training:")
+        return
+    for source, why in model.unavailable.items():
+        st.warning(f"{LABEL_SOURCES.get(source, source)} not used: {why}", icon=":material/warning:")
+    predict_tab, error_tab, labels_tab = st.tabs(["Predict", "Held-out error", "Labels"])
+    with predict_tab:
+        predict_section(archive, model)
+    with error_tab:
+        held_out_section(model)
+    with labels_tab:
+        labels_section(model)
+
+
+main()

@@ -306,3 +306,49 @@ def test_training_progress_counts_the_whole_run(data_dir: Path):
     assert shares == sorted(shares) and shares[-1] == 1.0
     assert calls[-1][1] == "Step 2 of 2 (faces): processed 10 of 10 photos"
     assert any(m.startswith("Step 1 of 2 (colour & texture)") and share <= 0.5 for share, m in calls)
+
+
+def test_train_and_save_is_the_whole_job_and_reports_missing_weights(data_dir: Path, isolated_cache: Path):
+    from core.forecast.training import TrainingRequest, train_and_save
+    from core.jobs import WeightsUnavailableError
+
+    archive = load_folder(data_dir / "instaaudit-likes-in-filenames")
+
+    def no_weights():
+        raise WeightsUnavailableError("The ImageNet weights could not be downloaded (no network).")
+
+    seen = []
+    request = TrainingRequest(archive.catalogue, archive.key, LabelSources.from_names(["hashtags", "imagenet"]))
+    model = train_and_save(request, imagenet_classifier=no_weights,
+                           progress=lambda done, total, message: seen.append(done / total))
+    assert model.unavailable["imagenet"].startswith("The ImageNet weights could not be downloaded")
+    assert not model.sources.imagenet and model.sources.hashtags
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    saved = load_forecaster(archive.key)
+    assert saved is not None and saved.trained_at == model.trained_at
+
+
+def test_train_and_save_cancelled_saves_nothing(data_dir: Path, isolated_cache: Path):
+    from core.forecast.training import TrainingRequest, train_and_save
+
+    archive = load_folder(data_dir / "instaaudit-likes-in-filenames")
+    with pytest.raises(Cancelled):
+        train_and_save(TrainingRequest(archive.catalogue, archive.key, NO_MODELS), cancel=lambda: True)
+    assert load_forecaster(archive.key) is None
+
+
+def test_a_model_saved_before_core_was_split_into_packages_still_loads(data_dir: Path, isolated_cache: Path):
+    import pickle
+
+    archive = load_folder(data_dir / "instaaudit-likes-in-filenames")
+    model = train_forecaster(prepare_training_data(archive.catalogue, archive.key, NO_MODELS), archive.key)
+    # Protocol 2 names classes as "module\nname\n": rewrite them to the old flat modules.
+    old = pickle.dumps(model, protocol=2)
+    for new_name, old_name in [(b"core.forecast.training\n", b"core.forecast\n"),
+                               (b"core.forecast.labels\n", b"core.forecast_labels\n"),
+                               (b"core.forecast.models\n", b"core.forecast_models\n")]:
+        old = old.replace(new_name, old_name)
+    assert b"core.forecast_models\n" in old and b"core.forecast.models\n" not in old
+    DiskCache(isolated_cache).put("forecast-model-v1", archive.key, old, ".pkl")
+    loaded = load_forecaster(archive.key)
+    assert loaded is not None and loaded.trained_at == model.trained_at

@@ -3,7 +3,7 @@
 Public verbs, by module:
 - :mod:`core.forecast.labels`: LABEL_SOURCES, LabelSources, parse_accessibility_caption, face_count_label, hashtag_labels, post_frame, combine_labels
 - :mod:`core.forecast.models`: ForecastInputs, SeedLabelModel, MeanModel, EngagementRegressor, Evaluation, evaluate, regression_metrics, label_table, MIN_POSTS_TO_EVALUATE
-- :mod:`core.forecast.training`: MODEL_MEAN, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE, MODEL_BOOSTING, NoEngagementError, TrainingData, PhotoLook, VisualClusters, NewPhoto, Forecast, Forecaster, imagenet_labels, prepare_training_data, train_forecaster, save_forecaster, load_forecaster, delete_forecaster, forecaster_path, NO_LIKES_HELP
+- :mod:`core.forecast.training`: MODEL_MEAN, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE, MODEL_BOOSTING, NoEngagementError, TrainingData, PhotoLook, VisualClusters, NewPhoto, Forecast, Forecaster, imagenet_labels, prepare_training_data, train_forecaster, TrainingRequest, train_and_save, save_forecaster, load_forecaster, delete_forecaster, forecaster_path, NO_LIKES_HELP
 - :mod:`core.forecast.synth`: SyntheticTruth, make_synthetic_archive
 """
 
@@ -44,6 +44,7 @@ from .training import (
     NoEngagementError,
     PhotoLook,
     TrainingData,
+    TrainingRequest,
     VisualClusters,
     delete_forecaster,
     forecaster_path,
@@ -51,6 +52,7 @@ from .training import (
     load_forecaster,
     prepare_training_data,
     save_forecaster,
+    train_and_save,
     train_forecaster,
 )
 
@@ -86,6 +88,8 @@ __all__ = [
     "imagenet_labels",
     "prepare_training_data",
     "train_forecaster",
+    "TrainingRequest",
+    "train_and_save",
     "save_forecaster",
     "load_forecaster",
     "delete_forecaster",

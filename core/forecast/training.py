@@ -12,10 +12,12 @@ with honest held-out errors and a better model beside it:
 2. :func:`train_forecaster` evaluates the user's mean, the seed's model
    (both weightings) and the ridge model (optionally gradient boosting) on
    a time-ordered split, then fits them on every post with a like count.
-3. :func:`save_forecaster` / :func:`load_forecaster` keep one trained model
+3. :func:`train_and_save` runs 1, 2 and :func:`save_forecaster` as one job
+   (the page's Train button and ``feedlens train``).
+4. :func:`save_forecaster` / :func:`load_forecaster` keep one trained model
    per archive in the disk cache (written atomically, so a cancelled or
    killed training leaves the previous model intact).
-4. :meth:`Forecaster.describe_photo` labels a new photo the same way and
+5. :meth:`Forecaster.describe_photo` labels a new photo the same way and
    :meth:`Forecaster.predict` forecasts it, with intervals from held-out
    errors, per-label contributions and the most similar past posts.
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +41,7 @@ from ..jobs import (
     ModelUnavailableError,
     Progress,
     WeightsUnavailableError,
+    report,
     stage_progress,
 )
 from .labels import (
@@ -75,6 +78,8 @@ __all__ = [
     "imagenet_labels",
     "prepare_training_data",
     "train_forecaster",
+    "TrainingRequest",
+    "train_and_save",
     "save_forecaster",
     "load_forecaster",
     "delete_forecaster",
@@ -707,6 +712,81 @@ def train_forecaster(
         new_photos=data.new_photos, reused_photos=data.reused_photos, people_faces=data.people_faces,
         imagenet_ok=data.imagenet_ok, intervals=intervals,
     )
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What to train: an archive's posts and the label sources to use.
+
+    ``catalogue`` and ``archive_key`` come from an :class:`~core.archive.catalogue.Archive`
+    (its ``catalogue`` and ``key``).
+    """
+
+    catalogue: pd.DataFrame
+    archive_key: str
+    sources: LabelSources = LabelSources()
+    include_boosting: bool = False
+    random_state: int = 0
+
+
+def train_and_save(
+    request: TrainingRequest,
+    *,
+    cache: DiskCache | None = None,
+    imagenet_classifier: Callable[[], object] | None = None,
+    face_engine: Callable[[], object] | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+) -> Forecaster:
+    """Label new photos, evaluate, fit every model and save it for the archive.
+
+    Parameters
+    ----------
+    request : TrainingRequest
+    cache : DiskCache, optional
+    imagenet_classifier : callable, optional
+        Returns the loaded Keras classifier (a shared one, in a server). When
+        it raises :class:`~core.jobs.WeightsUnavailableError` the model is
+        trained on the other label sources and says why. Default: build
+        MobileNetV3 Small with ImageNet weights.
+    face_engine : callable, optional
+        Returns a :class:`~core.faces.engine.FaceEngine` (default: build one).
+    progress, cancel
+        As in :mod:`core.jobs`; labelling is 90 % of the bar.
+
+    Returns
+    -------
+    Forecaster
+        The trained model, already saved: a cancelled or failed run saves
+        nothing, so the previous model stays.
+
+    Raises
+    ------
+    NoEngagementError
+        When no post has a like count.
+    core.jobs.Cancelled
+        When ``cancel()`` returns True.
+    """
+    sources, cnn, no_weights = request.sources, None, None
+    if sources.imagenet and imagenet_classifier is not None:
+        try:
+            cnn = imagenet_classifier()
+        except WeightsUnavailableError as exc:  # train on the other sources, and say why
+            no_weights, sources = str(exc), replace(sources, imagenet=False)
+
+    def labelling(done: int, total: int, message: str) -> None:
+        report(progress, 900 * done // max(total, 1), 1000, message)
+
+    data = prepare_training_data(request.catalogue, request.archive_key, sources, cache=cache, cnn=cnn,
+                                 face_engine=face_engine, progress=labelling, cancel=cancel)
+    if no_weights:
+        data.unavailable["imagenet"] = no_weights
+    report(progress, 920, 1000, "Evaluating on your newest posts, then fitting every model…")
+    model = train_forecaster(data, request.archive_key, include_boosting=request.include_boosting,
+                             random_state=request.random_state, cancel=cancel)
+    save_forecaster(model, cache)
+    report(progress, 1000, 1000, f"Trained on {len(model.posts)} posts")
+    return model
 
 
 def save_forecaster(forecaster: Forecaster, cache: DiskCache | None = None) -> None:
