@@ -6,62 +6,37 @@ Public verbs, by module:
 - :mod:`core.faces.people`: PeopleClusterer, PeopleBook, clean_name, assign_people, people_table, post_people, post_person_labels, delete_people
 """
 
-from .dlib_net import (
-    DlibModelError,
-    DlibResNet,
-    dlib_model_file,
-    load_dlib_resnet,
-)
+from . import engine, dlib_net, people
 from .engine import (
     MODEL_VERSION,
     SAME_PERSON_THRESHOLD,
     Face,
     FaceEngine,
-    FaceIndex,
     FaceSearcher,
+    FaceIndex,
     align_points,
-    build_face_index,
-    delete_face_index,
-    draw_faces,
-    face_chip,
     index_status,
+    build_face_index,
     load_face_index,
+    delete_face_index,
+    face_chip,
+    draw_faces,
+)
+from .dlib_net import (
+    DlibModelError,
+    dlib_model_file,
+    DlibResNet,
+    load_dlib_resnet,
 )
 from .people import (
-    PeopleBook,
     PeopleClusterer,
-    assign_people,
+    PeopleBook,
     clean_name,
-    delete_people,
+    assign_people,
     people_table,
     post_people,
     post_person_labels,
+    delete_people,
 )
 
-__all__ = [
-    "MODEL_VERSION",
-    "SAME_PERSON_THRESHOLD",
-    "Face",
-    "FaceEngine",
-    "FaceSearcher",
-    "FaceIndex",
-    "align_points",
-    "index_status",
-    "build_face_index",
-    "load_face_index",
-    "delete_face_index",
-    "face_chip",
-    "draw_faces",
-    "DlibModelError",
-    "dlib_model_file",
-    "DlibResNet",
-    "load_dlib_resnet",
-    "PeopleClusterer",
-    "PeopleBook",
-    "clean_name",
-    "assign_people",
-    "people_table",
-    "post_people",
-    "post_person_labels",
-    "delete_people",
-]
+__all__ = [*engine.__all__, *dlib_net.__all__, *people.__all__]

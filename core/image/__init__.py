@@ -6,8 +6,16 @@ Public verbs, by module:
 - :mod:`core.image.convert`: as_uint8_rgb
 """
 
-from .convert import (
-    as_uint8_rgb,
+from . import io, geometry, convert
+from .io import (
+    UPLOAD_TYPES,
+    ImageError,
+    DecodedImage,
+    open_image,
+    to_rgb,
+    decode_image,
+    load_image,
+    encode_jpeg,
 )
 from .geometry import (
     crop_square,
@@ -15,29 +23,8 @@ from .geometry import (
     resize,
     square_resize,
 )
-from .io import (
-    UPLOAD_TYPES,
-    DecodedImage,
-    ImageError,
-    decode_image,
-    encode_jpeg,
-    load_image,
-    open_image,
-    to_rgb,
+from .convert import (
+    as_uint8_rgb,
 )
 
-__all__ = [
-    "UPLOAD_TYPES",
-    "ImageError",
-    "DecodedImage",
-    "open_image",
-    "to_rgb",
-    "decode_image",
-    "load_image",
-    "encode_jpeg",
-    "crop_square",
-    "fit_longest_side",
-    "resize",
-    "square_resize",
-    "as_uint8_rgb",
-]
+__all__ = [*io.__all__, *geometry.__all__, *convert.__all__]
