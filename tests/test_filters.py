@@ -1,4 +1,4 @@
-"""Tests for core.filters.ops: each filter against its scipy.ndimage / skimage reference,
+"""Tests for core.filters.convert: each filter against its scipy.ndimage / skimage reference,
 plus the properties the photo lab promises (flips, rotation, mean, denoising),
 dtype and channel handling, and kernel validation."""
 
@@ -14,7 +14,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import color, data, exposure
 
-from core.filters import ops as F
+from core.filters import convert as F
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -700,6 +700,6 @@ def test_every_public_function_is_documented():
 
 
 def test_core_does_not_import_streamlit():
-    code = "import sys; import core.filters.ops, core.filters.pipeline; print('streamlit' in sys.modules)"
+    code = "import sys; import core.filters.convert, core.filters.pipeline; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from core.filters import ops as F
+from core.filters import convert as F
 from core.filters import pipeline as P
 from core.filters.pipeline import Pipeline, Step
 

@@ -1,7 +1,7 @@
 """Widgets and session state of the Filters page's pipeline editor.
 
 Streamlit glue only: the filters and the pipeline themselves live in
-``core.filters.ops`` and ``core.filters.pipeline``.
+``core.filters.convert`` and ``core.filters.pipeline``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.filters import ops as F
+from core.filters import convert as F
 from core.filters.batch import encode_image
 from core.filters.pipeline import PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline, Step, describe_steps
 from core.image.io import decode_image, load_image

@@ -13,7 +13,7 @@ grids generically::
     for step_spec in describe_steps():          # JSON-able dicts
         ...                                     # group, label, help, colour, params
 
-Images go in as any dtype :func:`core.filters.ops.to_float` accepts; steps work
+Images go in as any dtype :func:`core.filters.convert.to_float` accepts; steps work
 in float32 ``[0, 1]``; :meth:`Pipeline.render` and :func:`apply_preview`
 return ``uint8`` ready for display -- ``(H, W)`` gray, ``(H, W, 3)`` RGB, or
 ``(H, W, 4)`` when an RGBA input's alpha is kept.
@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import ops as F
+from . import convert as F
 
 try:
     import cv2 as _cv2
@@ -844,7 +844,7 @@ class Pipeline:
         Parameters
         ----------
         image : array_like
-            Gray, RGB or RGBA, any dtype :func:`core.filters.ops.to_float` takes.
+            Gray, RGB or RGBA, any dtype :func:`core.filters.convert.to_float` takes.
         spatial_scale : float
             Factor for pixel-sized parameters (the preview's scale).
         stop : int, optional
@@ -1043,7 +1043,7 @@ def make_preview(image: ArrayLike, max_side: int = PREVIEW_MAX_SIDE) -> tuple[F.
     Parameters
     ----------
     image : array_like
-        Any image :func:`core.filters.ops.to_float` accepts.
+        Any image :func:`core.filters.convert.to_float` accepts.
     max_side : int
         Longest side of the preview, ``>= 16``.
 
