@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from core.filters import convert as F
+from core import filters as F
 from core.filters.batch import BATCH_LIMIT, FORMATS, apply_to_files, scratch_zip_path
 from core.filters.pipeline import MAX_STEPS, PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline
 from core.image.io import UPLOAD_TYPES, ImageError

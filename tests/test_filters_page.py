@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.filters.convert import KERNEL_PRESETS
+from core.filters import KERNEL_PRESETS
 from core.filters.pipeline import QUERY_PARAM, Pipeline, Step
 
 REPO = Path(__file__).resolve().parents[1]

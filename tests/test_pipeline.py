@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from core.filters import convert as F
+import core.filters as F
 from core.filters import pipeline as P
 from core.filters.pipeline import Pipeline, Step
 

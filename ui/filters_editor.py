@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.filters import convert as F
+from core import filters as F
 from core.filters.batch import encode_image
 from core.filters.pipeline import PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline, Step, describe_steps
 from core.image.io import decode_image, load_image
