@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..image.geometry import fit_longest_side
 from .blur import gaussian_blur, median_blur, uniform_blur
 from .colour import CURVE_PRESETS, LOOKS, adjust_saturation, apply_look, grayscale, tone_curve, validate_curve_points
 from .convert import BORDER_MODES, CHANNEL_MODES, FloatImage, to_float, to_uint8
@@ -61,11 +62,6 @@ from .geometry import crop, flip_lr, flip_ud, rotate
 from .kernels import KERNEL_MAX_ABS, KERNEL_PRESETS, convolve_kernel, edges, validate_kernel
 from .masks import blank_rows, circular_mask
 from .noise import add_salt_pepper_noise
-
-try:
-    import cv2 as _cv2
-except Exception:  # pragma: no cover - depends on the environment
-    _cv2 = None
 
 __all__ = [
     "QUERY_PARAM",
@@ -1044,8 +1040,9 @@ class Preview:
 def make_preview(image: ArrayLike, max_side: int = PREVIEW_MAX_SIDE) -> tuple[FloatImage, float]:
     """Shrink an image so its longest side is at most ``max_side``.
 
-    Area averaging (``cv2.INTER_AREA`` when OpenCV is there, else
-    ``skimage.transform.resize`` with anti-aliasing).
+    Area averaging, by :func:`core.image.geometry.fit_longest_side`: 8- and
+    16-bit photos are shrunk in their own dtype (no full-size float copy of
+    a 12 MP photo), anything else as float32.
 
     Parameters
     ----------
@@ -1071,25 +1068,13 @@ def make_preview(image: ArrayLike, max_side: int = PREVIEW_MAX_SIDE) -> tuple[Fl
     if max_side < 16:
         raise ValueError("max_side must be >= 16")
     arr = np.asarray(image)
-    h, w = arr.shape[:2]
-    longest = max(h, w)
+    longest = max(arr.shape[:2])
     if longest <= max_side:
         return to_float(arr), 1.0
-    scale = max_side / longest
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    if _cv2 is not None and arr.dtype in (np.uint8, np.uint16) and arr.ndim in (2, 3):
-        # shrink in the photo's own dtype: no full-size float copy of a 12 MP photo
-        small = to_float(_cv2.resize(np.ascontiguousarray(arr), (nw, nh), interpolation=_cv2.INTER_AREA))
-    elif _cv2 is not None:
-        img = to_float(arr)
-        small = _cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=_cv2.INTER_AREA)
-    else:
-        from skimage.transform import resize
-
-        img = to_float(arr)
-        small = resize(img, (nh, nw) + img.shape[2:], order=1, anti_aliasing=True, preserve_range=True)
-    small = np.clip(small, 0.0, 1.0).astype(np.float32)
-    return small, max(nh, nw) / longest
+    if arr.dtype not in (np.uint8, np.uint16) or arr.ndim not in (2, 3):
+        arr = to_float(arr)
+    small = np.clip(to_float(fit_longest_side(arr, max_side, resample="area")), 0.0, 1.0).astype(np.float32, copy=False)
+    return small, max(small.shape[:2]) / longest
 
 
 def apply_preview(
