@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core import filters as F
-from core.filters.batch import BATCH_LIMIT, FORMATS, apply_to_files, scratch_zip_path
+from core.filters.batch import BATCH_LIMIT, FORMATS, BatchRequest, run_batch, scratch_zip_path
 from core.filters.pipeline import MAX_STEPS, PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline
 from core.image.io import UPLOAD_TYPES, ImageError
 from ui.filters_editor import (
@@ -193,8 +193,8 @@ if run:
         bar = st.progress(0.0, text=f"0 of {n_batch} photos")
         st.button("Cancel", key="fl_batch_cancel", icon=":material/cancel:")
         try:
-            result = apply_to_files(
-                pipe, rows["path"].tolist(), target, fmt=fmt, labels=rows["file"].astype(str).tolist(),
+            result = run_batch(
+                BatchRequest(pipe, rows["path"].tolist(), target, fmt=fmt, labels=rows["file"].astype(str).tolist()),
                 progress=lambda done, total, message: bar.progress(done / max(total, 1), text=message),
             )
         except OSError as err:

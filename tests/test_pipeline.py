@@ -457,3 +457,25 @@ def test_area_shrink_without_opencv_is_pillows_box_filter(photo, monkeypatch):
         assert out.dtype == image.dtype and out.shape == (300, 225) + image.shape[2:]
     without = fit_longest_side(big, 300, resample="area").astype(float)
     assert np.abs(without - with_cv2).mean() < 1.5  # same averaging, pixel grids aligned a little differently
+
+
+def test_parse_takes_json_a_link_value_or_a_whole_link(sample):
+    """What a command line gets: whatever the user copied or saved."""
+    forms = [sample.to_json(), sample.to_json(indent=None).encode(), json.dumps(sample.to_dict()["steps"]),
+             sample.to_query(), f"  {sample.to_query()}\n", f"pipeline={sample.to_query()}",
+             f"http://localhost:8501/filters?archive=demo&pipeline={sample.to_query()}"]
+    for text in forms:
+        assert Pipeline.parse(text) == sample
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "known format"),
+    ("{not json", "not valid JSON"),
+    ('{"steps": [{"name": "nope"}]}', "unknown step"),
+    ("http://localhost:8501/filters?archive=demo", "no pipeline= parameter"),
+    ("http://localhost:8501/filters?pipeline=1z.not-a-pipeline", "damaged|truncated"),
+    (b"\xff\xfe", "UTF-8"),
+])
+def test_parse_says_what_is_wrong(text, message):
+    with pytest.raises(ValueError, match=message):
+        Pipeline.parse(text)

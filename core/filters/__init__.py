@@ -19,15 +19,17 @@ Public verbs, by module:
 - :mod:`core.filters.noise`: add_salt_pepper_noise
 - :mod:`core.filters.compare`: absolute_difference, channel_histograms, psnr
 - :mod:`core.filters.pipeline`: QUERY_PARAM, FORMAT_VERSION, MAX_STEPS, MAX_JSON_CHARS, MAX_QUERY_CHARS, PREVIEW_MAX_SIDE, ParamSpec, StepSpec, STEPS, GROUPS, describe_steps, Step, Pipeline, Preview, make_preview, apply_preview
-- :mod:`core.filters.batch`: BATCH_LIMIT, FORMATS, BatchResult, encode_image, zip_name, apply_to_files, scratch_zip_path
+- :mod:`core.filters.batch`: BATCH_LIMIT, FORMATS, BatchRequest, BatchResult, ZipWriteError, run_batch, encode_image, zip_name, scratch_zip_path
 """
 
 from .batch import (
     BATCH_LIMIT,
     FORMATS,
+    BatchRequest,
     BatchResult,
-    apply_to_files,
+    ZipWriteError,
     encode_image,
+    run_batch,
     scratch_zip_path,
     zip_name,
 )
@@ -159,9 +161,11 @@ __all__ = [
     "apply_preview",
     "BATCH_LIMIT",
     "FORMATS",
+    "BatchRequest",
     "BatchResult",
+    "ZipWriteError",
+    "run_batch",
     "encode_image",
     "zip_name",
-    "apply_to_files",
     "scratch_zip_path",
 ]

@@ -49,6 +49,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -990,6 +991,45 @@ class Pipeline:
             except ValueError as err:
                 raise ValueError(f"step {i + 1}: {err}") from None
         return cls(steps)
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> Pipeline:
+        """Read a pipeline in any form a user may hand over, validated.
+
+        Accepts the JSON of :meth:`to_json` (or a bare list of steps), the
+        value of :meth:`to_query`, or a whole share link or query string
+        holding it under :data:`QUERY_PARAM` (``...?pipeline=1z.…``), so a
+        command line can take whatever the user copied.
+
+        Raises
+        ------
+        ValueError
+            Not a pipeline in any of these forms; the message says why.
+
+        Examples
+        --------
+        >>> p = Pipeline([Step("flip_lr")])
+        >>> Pipeline.parse(p.to_json()) == Pipeline.parse(p.to_query()) == p
+        True
+        >>> Pipeline.parse("https://example.org/filters?archive=demo&pipeline=" + p.to_query()) == p
+        True
+        """
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError("the pipeline is not UTF-8 text") from None
+        if not isinstance(text, str):
+            raise ValueError("a pipeline must be given as text")
+        text = text.strip()
+        if text[:1] in ("{", "["):
+            return cls.from_json(text)
+        if "=" in text:  # a link or a query string: take its pipeline parameter
+            values = parse_qs(urlsplit(text).query if "?" in text else text).get(QUERY_PARAM)
+            if not values:
+                raise ValueError(f"the link holds no {QUERY_PARAM}= parameter")
+            text = values[-1]
+        return cls.from_query(text)
 
     @property
     def key(self) -> str:
