@@ -345,6 +345,21 @@ def test_zero_sum_kernel_with_normalise_is_a_clear_error(gray):
     assert F.convolve_kernel(gray, zero).max() == 0
 
 
+@pytest.mark.parametrize("name", sorted(F.KERNEL_PRESETS))
+def test_resize_kernel_grows_with_zeros_and_shrinks_to_the_centre(name, rgb):
+    k = np.array(F.KERNEL_PRESETS[name])
+    other = 3 if len(k) == 5 else 5
+    there = F.resize_kernel(k, other)
+    assert there.shape == (other, other)
+    if other == 5:  # a ring of zeros: the same filter
+        assert np.array_equal(F.resize_kernel(there, 3), k)
+        assert np.allclose(F.convolve_kernel(rgb, there), F.convolve_kernel(rgb, k), atol=1e-6)
+    else:
+        assert np.array_equal(there, k[1:-1, 1:-1])
+    with pytest.raises(ValueError, match="3x3 or 5x5"):
+        F.resize_kernel(k, 7)
+
+
 def test_convolve_rejects_bad_options(gray):
     with pytest.raises(ValueError, match="mode"):
         F.convolve_kernel(gray, F.KERNEL_PRESETS["box"], mode="bogus")

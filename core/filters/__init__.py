@@ -11,7 +11,7 @@ channel, OpenCV fast paths). Use the package, not the modules::
 Public verbs, by module:
 - :mod:`core.filters.convert`: FloatImage, LUMA_WEIGHTS, BORDER_MODES, CHANNEL_MODES, to_float, to_uint8, luminance
 - :mod:`core.filters.blur`: gaussian_blur, uniform_blur, median_blur
-- :mod:`core.filters.kernels`: KERNEL_PRESETS, KERNEL_MAX_ABS, edges, validate_kernel, convolve_kernel
+- :mod:`core.filters.kernels`: KERNEL_PRESETS, KERNEL_MAX_ABS, edges, validate_kernel, resize_kernel, convolve_kernel
 - :mod:`core.filters.geometry`: crop, flip_ud, flip_lr, rotate
 - :mod:`core.filters.masks`: circular_mask, blank_rows
 - :mod:`core.filters.exposure`: equalize_hist, equalize_clahe
@@ -19,7 +19,7 @@ Public verbs, by module:
 - :mod:`core.filters.noise`: add_salt_pepper_noise
 - :mod:`core.filters.compare`: absolute_difference, channel_histograms, psnr
 - :mod:`core.filters.pipeline`: QUERY_PARAM, FORMAT_VERSION, MAX_STEPS, MAX_JSON_CHARS, MAX_QUERY_CHARS, PREVIEW_MAX_SIDE, ParamSpec, StepSpec, STEPS, GROUPS, describe_steps, Step, Pipeline, Preview, make_preview, apply_preview
-- :mod:`core.filters.batch`: BATCH_LIMIT, FORMATS, BatchRequest, BatchResult, ZipWriteError, run_batch, encode_image, zip_name, scratch_zip_path
+- :mod:`core.filters.batch`: BATCH_LIMIT, FORMATS, BatchRequest, BatchResult, ZipWriteError, run_batch, render_file, encode_image, zip_name, batch_zip_name, scratch_zip_path
 """
 
 from .batch import (
@@ -28,7 +28,9 @@ from .batch import (
     BatchRequest,
     BatchResult,
     ZipWriteError,
+    batch_zip_name,
     encode_image,
+    render_file,
     run_batch,
     scratch_zip_path,
     zip_name,
@@ -78,6 +80,7 @@ from .kernels import (
     KERNEL_PRESETS,
     convolve_kernel,
     edges,
+    resize_kernel,
     validate_kernel,
 )
 from .masks import (
@@ -121,6 +124,7 @@ __all__ = [
     "KERNEL_MAX_ABS",
     "edges",
     "validate_kernel",
+    "resize_kernel",
     "convolve_kernel",
     "crop",
     "flip_ud",
@@ -165,7 +169,9 @@ __all__ = [
     "BatchResult",
     "ZipWriteError",
     "run_batch",
+    "render_file",
     "encode_image",
     "zip_name",
+    "batch_zip_name",
     "scratch_zip_path",
 ]

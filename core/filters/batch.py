@@ -48,8 +48,8 @@ from ..jobs import CancelCheck, JobError, Progress, check_cancel, report
 from .pipeline import Pipeline
 
 __all__ = [
-    "BATCH_LIMIT", "FORMATS", "BatchRequest", "BatchResult", "ZipWriteError", "run_batch", "encode_image",
-    "zip_name", "scratch_zip_path",
+    "BATCH_LIMIT", "FORMATS", "BatchRequest", "BatchResult", "ZipWriteError", "run_batch", "render_file",
+    "encode_image", "zip_name", "batch_zip_name", "scratch_zip_path",
 ]
 
 #: Most photos the app processes in one batch run (full resolution is slow:
@@ -182,6 +182,37 @@ class BatchResult:
         return len(self.written) + len(self.failures)
 
 
+def render_file(pipeline: Pipeline, source: bytes | str | os.PathLike[str], fmt: str = "png",
+                quality: int = 90) -> bytes:
+    """One photo through ``pipeline`` at full resolution, encoded: a download, or one file of a batch.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+    source : bytes or path
+        The encoded photo (decoded by :func:`core.image.io.load_image`:
+        EXIF orientation applied, RGB).
+    fmt : {"png", "jpeg"}
+    quality : int
+        JPEG quality.
+
+    Raises
+    ------
+    core.image.io.ImageError
+        The photo cannot be decoded.
+    ValueError
+        A step cannot run on this photo (the message names the step).
+
+    Examples
+    --------
+    >>> from core.filters.pipeline import Step
+    >>> png = encode_image(np.zeros((2, 3, 3), np.uint8))
+    >>> render_file(Pipeline([Step("grayscale")]), png)[:4]
+    b'\\x89PNG'
+    """
+    return encode_image(pipeline.render(load_image(source)), fmt, quality)
+
+
 def encode_image(image: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
     """Encode a ``uint8`` image (gray, RGB or RGBA) as PNG or JPEG bytes.
 
@@ -299,7 +330,7 @@ def run_batch(request: BatchRequest, *, progress: Progress | None = None,
             for path, label in zip(request.files, request.labels):
                 check_cancel(cancel)
                 try:
-                    encoded = encode_image(request.pipeline.render(load_image(path)), request.fmt, request.quality)
+                    encoded = render_file(request.pipeline, path, request.fmt, request.quality)
                 except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the batch
                     result.failures.append((label, _reason(exc)))
                 else:
@@ -324,6 +355,20 @@ def run_batch(request: BatchRequest, *, progress: Progress | None = None,
             sink.close()
             tmp.unlink(missing_ok=True)
     return result
+
+
+def batch_zip_name(archive_name: str) -> str:
+    """The file name offered for a batch's ZIP: ``feedlens-<archive>-filtered.zip``.
+
+    Examples
+    --------
+    >>> batch_zip_name("My photos (2024)")
+    'feedlens-My-photos-2024-filtered.zip'
+    >>> batch_zip_name("../..")
+    'feedlens-archive-filtered.zip'
+    """
+    stem = re.sub(r"[^\w.-]+", "-", archive_name).strip("-.") or "archive"
+    return f"feedlens-{stem}-filtered.zip"
 
 
 def scratch_zip_path(token: str, max_age_hours: float = 24.0) -> Path:

@@ -33,7 +33,7 @@ from .convert import (
     to_float,
 )
 
-__all__ = ["KERNEL_PRESETS", "KERNEL_MAX_ABS", "edges", "validate_kernel", "convolve_kernel"]
+__all__ = ["KERNEL_PRESETS", "KERNEL_MAX_ABS", "edges", "validate_kernel", "resize_kernel", "convolve_kernel"]
 
 #: Largest absolute value allowed in a custom kernel.
 KERNEL_MAX_ABS = 100.0
@@ -188,6 +188,40 @@ def validate_kernel(kernel: ArrayLike, normalise: bool = False) -> NDArray[np.fl
                 "by zero); turn 'normalise' off for edge-style kernels"
             )
         k = k / total
+    return k
+
+
+def resize_kernel(kernel: ArrayLike, size: int) -> NDArray[np.float64]:
+    """A kernel grown to ``size x size`` with a ring of zeros, or shrunk to its centre.
+
+    What switching a custom kernel between 3x3 and 5x5 does: a 3x3 kernel
+    keeps its effect when grown; a 5x5 one keeps its inner 3x3.
+
+    Parameters
+    ----------
+    kernel : array_like
+        A 3x3 or 5x5 kernel (see :func:`validate_kernel`).
+    size : {3, 5}
+        The side wanted.
+
+    Returns
+    -------
+    ndarray of float64, shape (size, size)
+
+    Examples
+    --------
+    >>> resize_kernel(KERNEL_PRESETS["identity"], 5)[2].tolist()
+    [0.0, 0.0, 1.0, 0.0, 0.0]
+    >>> resize_kernel(np.arange(25).reshape(5, 5), 3)[0].tolist()
+    [6.0, 7.0, 8.0]
+    """
+    k = validate_kernel(kernel)
+    if (size, size) not in _KERNEL_SHAPES:
+        raise ValueError(f"a kernel is 3x3 or 5x5; got size {size!r}")
+    while k.shape[0] < size:
+        k = np.pad(k, 1)
+    while k.shape[0] > size:
+        k = k[1:-1, 1:-1]
     return k
 
 
