@@ -21,20 +21,7 @@ import streamlit as st
 from core import filters as F
 from core.filters import BATCH_LIMIT, FORMATS, MAX_STEPS, PREVIEW_MAX_SIDE, BatchRequest, Pipeline
 from core.image.io import UPLOAD_TYPES, ImageError
-from ui.filters_editor import (
-    FLASH,
-    SPECS,
-    add_step,
-    full_png,
-    histogram_figure,
-    init_state,
-    load_json,
-    preview_of,
-    run_preview,
-    shape_text,
-    step_editor,
-    sync_link,
-)
+from ui import filters_editor as editor
 from ui.flash import show_flashes
 from ui.images import inline
 from ui.jobs import cancelled, clear_cancelled, run_job
@@ -83,14 +70,14 @@ def steps_section() -> Pipeline:
     st.subheader("Steps")
     pipe: Pipeline = st.session_state["fl_pipeline"]
     ids: list[int] = st.session_state["fl_ids"]
-    pipe = Pipeline([step_editor(i, len(pipe), step, sid) for i, (step, sid) in enumerate(zip(pipe, ids))])
+    pipe = Pipeline([editor.step_editor(i, len(pipe), step, sid) for i, (step, sid) in enumerate(zip(pipe, ids))])
     st.session_state["fl_pipeline"] = pipe
     if not len(pipe):
         st.info("No steps yet: add one below.")
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        st.selectbox("Add a step", list(SPECS), key="fl_add_choice",
-                     format_func=lambda name: f"{SPECS[name]['group']} › {SPECS[name]['label']}")
-        st.button("Add", icon=":material/add:", key="fl_add", on_click=add_step,
+        st.selectbox("Add a step", list(editor.SPECS), key="fl_add_choice",
+                     format_func=lambda name: f"{editor.SPECS[name]['group']} › {editor.SPECS[name]['label']}")
+        st.button("Add", icon=":material/add:", key="fl_add", on_click=editor.add_step,
                   disabled=len(pipe) >= MAX_STEPS, help=f"At most {MAX_STEPS} steps.")
     return pipe
 
@@ -106,7 +93,7 @@ def share_section(pipe: Pipeline, link_problem: str | None) -> None:
         st.download_button("Download pipeline (JSON)", pipe.to_json(), file_name="feedlens-pipeline.json",
                            mime="application/json", icon=":material/download:", on_click="ignore",
                            key="fl_json_out")
-        st.file_uploader("Load a pipeline (JSON)", type=["json"], key="fl_json", on_change=load_json)
+        st.file_uploader("Load a pipeline (JSON)", type=["json"], key="fl_json", on_change=editor.load_json)
 
 
 def result_section(photo: Photo | None, pipe: Pipeline) -> None:
@@ -116,36 +103,36 @@ def result_section(photo: Photo | None, pipe: Pipeline) -> None:
         st.info("Pick or upload a photo to see the pipeline at work.", icon=":material/image:")
         return
     try:
-        small, scale, full_shape, notes = preview_of(photo.key, photo.source)
+        small, scale, full_shape, notes = editor.preview_of(photo.key, photo.source)
     except ImageError as err:
         st.error(f"**{md(photo.name)}** cannot be opened: {md(err)}", icon=":material/broken_image:")
         return
     for note in notes:
         st.caption(f":material/info: {md(note)}")
     if scale < 1:
-        st.caption(f":material/info: Preview at {PREVIEW_MAX_SIDE} px ({shape_text(small.shape)} of "
-                   f"{shape_text(full_shape)}); sizes in pixels are scaled to match. "
+        st.caption(f":material/info: Preview at {PREVIEW_MAX_SIDE} px ({editor.shape_text(small.shape)} of "
+                   f"{editor.shape_text(full_shape)}); sizes in pixels are scaled to match. "
                    "The download is full resolution.")
     else:
-        st.caption(f":material/info: Preview at full size ({shape_text(full_shape)}); "
+        st.caption(f":material/info: Preview at full size ({editor.shape_text(full_shape)}); "
                    "the download is the same size.")
     after = None
     try:
-        after = run_preview(photo.key, pipe.key, pipe, small, scale)
+        after = editor.run_preview(photo.key, pipe.key, pipe, small, scale)
     except ValueError as err:
         st.error(f"The pipeline cannot run on this photo: {md(err)}", icon=":material/error:")
     left, right = st.columns(2)
-    left.image(inline(small), caption=f"Before · {shape_text(small.shape)}", width="stretch")
+    left.image(inline(small), caption=f"Before · {editor.shape_text(small.shape)}", width="stretch")
     if after is None:
         return
-    right.image(inline(after), caption=f"After · {shape_text(after.shape)}", width="stretch")
+    right.image(inline(after), caption=f"After · {editor.shape_text(after.shape)}", width="stretch")
     stem = Path(photo.name or "photo").stem or "photo"
     st.download_button(
         "Download the result (PNG, full resolution)",
-        lambda pipe=pipe, source=photo.source: full_png(pipe, source),
+        lambda pipe=pipe, source=photo.source: editor.full_png(pipe, source),
         file_name=f"{stem}-feedlens.png", mime="image/png", type="primary",
         icon=":material/download:", on_click="ignore", key="fl_png",
-        help=f"Runs the pipeline on the full {shape_text(full_shape)} photo.",
+        help=f"Runs the pipeline on the full {editor.shape_text(full_shape)} photo.",
     )
     if st.toggle("Show the difference |after − before|", key="fl_diff"):
         if after.shape[:2] != small.shape[:2]:
@@ -157,7 +144,7 @@ def result_section(photo: Photo | None, pipe: Pipeline) -> None:
             diff = F.to_uint8(F.absolute_difference(small, after, gain=gain))
             st.image(inline(diff), caption=f"|after − before| × {gain:g}", width="stretch")
     st.markdown("**Intensity histograms**")
-    st.plotly_chart(histogram_figure(small, after), key="fl_hist", config={"displayModeBar": False})
+    st.plotly_chart(editor.histogram_figure(small, after), key="fl_hist", config={"displayModeBar": False})
     st.caption("One curve per channel (R, G, B counted separately); a gray result has one curve. "
                "Blurs, kernels, masks and noise treat R, G and B separately; equalisation, CLAHE "
                "and edges work on the luminance by default, which keeps the colours.")
@@ -230,17 +217,17 @@ def batch_section(archive, pipe: Pipeline) -> None:
 
 
 def main() -> None:
-    init_state()
+    editor.init_state()
     archive = current_archive()
     st.title("Filters")
     st.caption("Classic image processing on your photos: build a pipeline of steps, tune them with live "
                "previews, download the result or apply it to the whole archive.")
-    show_flashes(FLASH)
+    show_flashes(editor.FLASH)
     edit_col, view_col = st.columns([2, 3], gap="large")
     with edit_col:
         photo = photo_section(archive)
         pipe = steps_section()
-        link_problem = sync_link(pipe)  # the link always holds the pipeline
+        link_problem = editor.sync_link(pipe)  # the link always holds the pipeline
         share_section(pipe, link_problem)
     with view_col:
         result_section(photo, pipe)
