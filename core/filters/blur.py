@@ -32,7 +32,7 @@ def gaussian_blur(image: ArrayLike, sigma: float = 1.0) -> FloatImage:
     Parameters
     ----------
     image : array_like
-        Gray, RGB or RGBA image, any supported dtype (see :func:`to_float`).
+        Gray, RGB or RGBA image, any supported dtype (see :func:`~core.filters.convert.to_float`).
     sigma : float, optional
         Standard deviation in pixels, ``>= 0``; 0 returns a copy.
 
