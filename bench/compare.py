@@ -38,8 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 def run_bench(tree: Path, command: str) -> list[dict]:
     """One run of ``command`` (a bench script and its arguments) in ``tree``: its JSON figures."""
     args = shlex.split(command)
-    proc = subprocess.run([sys.executable, *args], cwd=tree, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(tree)})
+    # Both trees read the same shared data: the base worktree has no ../shared beside it.
+    env = {"FEEDLENS_SHARED_DIR": str(REPO.parent / "shared"), **os.environ, "PYTHONPATH": str(tree)}
+    env.setdefault("FEEDLENS_MODEL_DIR", str(Path(env["FEEDLENS_SHARED_DIR"]) / "models"))
+    proc = subprocess.run([sys.executable, *args], cwd=tree, capture_output=True, text=True, env=env)
     figures = []
     for line in proc.stdout.splitlines():
         line = line.strip()

@@ -1,10 +1,15 @@
-"""Tests for core.filters.ops: each filter against its scipy.ndimage / skimage reference,
-plus the properties the photo lab promises (flips, rotation, mean, denoising),
-dtype and channel handling, and kernel validation."""
+"""Tests for the single-image filters of core.filters (convert, blur, kernels, geometry, masks,
+exposure, colour, noise, compare): each filter against its scipy.ndimage / skimage reference,
+plus the properties the photo lab promises (flips, rotation, mean, denoising), dtype and
+channel handling, kernel validation, and the package's boundaries (what it exports, which
+module may import which)."""
 
 from __future__ import annotations
 
+import ast
 import doctest
+import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +19,8 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import color, data, exposure
 
-from core.filters import ops as F
+import core.filters as F
+from core.filters import convert
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,8 +59,8 @@ def rgba(rgb) -> np.ndarray:
 def engine(request, monkeypatch):
     """Run a test with the OpenCV fast path and with the pure-scipy fallback."""
     if request.param == "scipy":
-        monkeypatch.setattr(F, "_cv2", None)
-    elif F._cv2 is None:  # pragma: no cover
+        monkeypatch.setattr(convert, "_cv2", None)  # every fast path asks convert for OpenCV
+    elif convert._cv2 is None:  # pragma: no cover
         pytest.skip("OpenCV not installed")
     return request.param
 
@@ -337,6 +343,21 @@ def test_zero_sum_kernel_with_normalise_is_a_clear_error(gray):
     out = F.convolve_kernel(gray, laplace, mode="reflect")
     assert np.isfinite(out).all()
     assert F.convolve_kernel(gray, zero).max() == 0
+
+
+@pytest.mark.parametrize("name", sorted(F.KERNEL_PRESETS))
+def test_resize_kernel_grows_with_zeros_and_shrinks_to_the_centre(name, rgb):
+    k = np.array(F.KERNEL_PRESETS[name])
+    other = 3 if len(k) == 5 else 5
+    there = F.resize_kernel(k, other)
+    assert there.shape == (other, other)
+    if other == 5:  # a ring of zeros: the same filter
+        assert np.array_equal(F.resize_kernel(there, 3), k)
+        assert np.allclose(F.convolve_kernel(rgb, there), F.convolve_kernel(rgb, k), atol=1e-6)
+    else:
+        assert np.array_equal(there, k[1:-1, 1:-1])
+    with pytest.raises(ValueError, match="3x3 or 5x5"):
+        F.resize_kernel(k, 7)
 
 
 def test_convolve_rejects_bad_options(gray):
@@ -686,20 +707,60 @@ def test_psnr():
 # --------------------------------------------------------------------------
 
 
+#: The modules of single-image filters, by kind (the pipeline and batch build on them).
+FILTER_MODULES = ("convert", "blur", "kernels", "geometry", "masks", "exposure", "colour", "noise", "compare")
+PACKAGE_MODULES = FILTER_MODULES + ("pipeline", "batch")
+
+
+def _module(name: str):
+    return importlib.import_module(f"core.filters.{name}")
+
+
 def test_docstring_examples_run():
-    result = doctest.testmod(F, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 20 and result.failed == 0
+    attempted = 0
+    for name in FILTER_MODULES:
+        result = doctest.testmod(_module(name), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, name
+        attempted += result.attempted
+    assert attempted > 20
 
 
 def test_every_public_function_is_documented():
-    for name in F.__all__:
-        obj = getattr(F, name)
-        if callable(obj) and not isinstance(obj, type):
-            doc = obj.__doc__ or ""
-            assert "Examples" in doc or name.startswith("_"), name
+    for module in map(_module, FILTER_MODULES):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj) and not isinstance(obj, type):
+                assert "Examples" in (obj.__doc__ or ""), f"{module.__name__}.{name}"
+
+
+def test_the_package_exports_every_public_name_of_its_modules():
+    exported = set(F.__all__)
+    for name in PACKAGE_MODULES:
+        module = _module(name)
+        for public in module.__all__:
+            assert public in exported, f"{name}.{public} is not in core.filters.__all__"
+            assert getattr(F, public) is getattr(module, public), public
+    assert len(F.__all__) == len(exported)  # no name listed twice
+    assert exported == {n for name in PACKAGE_MODULES for n in _module(name).__all__}  # and nothing else
+    assert callable(F.edges)  # the function, not a module of the same name
+
+
+def test_the_package_docstring_lists_each_module_with_its_public_names():
+    listed = dict(re.findall(r"^- :mod:`core\.filters\.(\w+)`: (.*)$", F.__doc__, flags=re.MULTILINE))
+    assert list(listed) == list(PACKAGE_MODULES)
+    for name, names in listed.items():
+        assert names.split(", ") == list(_module(name).__all__), name
+
+
+def test_filter_modules_build_only_on_convert():
+    """A kind of filter (blur, colour...) may use the shared helpers, never another kind."""
+    for name in FILTER_MODULES:
+        tree = ast.parse(Path(_module(name).__file__).read_text())
+        siblings = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+        assert siblings <= ({None} if name == "convert" else {"convert"}), (name, siblings)
 
 
 def test_core_does_not_import_streamlit():
-    code = "import sys; import core.filters.ops, core.filters.pipeline; print('streamlit' in sys.modules)"
+    code = "import sys; import core.filters; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.filters.ops import KERNEL_PRESETS
+from core.filters import KERNEL_PRESETS
 from core.filters.pipeline import QUERY_PARAM, Pipeline, Step
 
 REPO = Path(__file__).resolve().parents[1]
@@ -230,3 +230,14 @@ def test_whole_archive_batch_writes_a_zip(isolated_cache: Path):
         names = zf.namelist()
     assert "pipeline.json" in names and sum(n.endswith(".jpg") for n in names) == 15
     assert at.download_button(key="fl_batch_zip").label.startswith("Download the ZIP")
+
+
+def test_cancel_says_once_that_no_zip_was_made():
+    at = _page()
+    _run(at.button(key="fl_batch_run").click())
+    # The Cancel button of the run's status box (pressed while a batch runs, Streamlit stops it at its
+    # next progress update and core.filters.run_batch leaves no ZIP behind).
+    _run(at.button(key="fl_batch_cancel").click())
+    assert [i.value for i in at.info if "cancelled" in i.value] == ["Batch cancelled: no ZIP was made."]
+    _run(at)
+    assert not [i.value for i in at.info if "cancelled" in i.value]

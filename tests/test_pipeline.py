@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 import doctest
 import json
+import sys
 import zlib
 
 import numpy as np
 import pytest
 from skimage import data
 
-from core.filters import ops as F
+import core.filters as F
 from core.filters import pipeline as P
 from core.filters.pipeline import Pipeline, Step
 
@@ -428,3 +429,53 @@ def test_key_is_canonical(sample):
 def test_docstring_examples_run():
     result = doctest.testmod(P)
     assert result.attempted > 5 and result.failed == 0
+
+
+def test_make_preview_is_opencv_area_average_in_the_photos_dtype(photo):
+    """make_preview shrinks through core.image's fit_longest_side(resample="area"): the reference is cv2's."""
+    cv2 = pytest.importorskip("cv2")
+    from core.image.geometry import fit_longest_side
+
+    big = np.kron(photo, np.ones((7, 7, 1), np.uint8))  # 896x672 uint8, a non-integer shrink to 300
+    small, scale = P.make_preview(big, 300)
+    ref = cv2.resize(big, (225, 300), interpolation=cv2.INTER_AREA)
+    assert scale == 300 / 896 and np.array_equal(F.to_uint8(small), ref)
+    assert np.array_equal(fit_longest_side(big, 300, resample="area"), ref)
+    deep = big.astype(np.uint16) * 257
+    assert fit_longest_side(deep, 300, resample="area").dtype == np.uint16
+    assert np.abs(P.make_preview(deep, 300)[0] - small).max() < 0.6 / 255  # 16 bits: not rounded to 8
+
+
+def test_area_shrink_without_opencv_is_pillows_box_filter(photo, monkeypatch):
+    from core.image.geometry import fit_longest_side
+
+    big = np.kron(photo, np.ones((7, 7, 1), np.uint8))
+    with_cv2 = fit_longest_side(big, 300, resample="area").astype(float)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # "import cv2" now fails
+    for image in (big, big.astype(np.uint16) * 257, F.to_float(big), big[:, :, :1]):
+        out = fit_longest_side(image, 300, resample="area")
+        assert out.dtype == image.dtype and out.shape == (300, 225) + image.shape[2:]
+    without = fit_longest_side(big, 300, resample="area").astype(float)
+    assert np.abs(without - with_cv2).mean() < 1.5  # same averaging, pixel grids aligned a little differently
+
+
+def test_parse_takes_json_a_link_value_or_a_whole_link(sample):
+    """What a command line gets: whatever the user copied or saved."""
+    forms = [sample.to_json(), sample.to_json(indent=None).encode(), json.dumps(sample.to_dict()["steps"]),
+             sample.to_query(), f"  {sample.to_query()}\n", f"pipeline={sample.to_query()}",
+             f"http://localhost:8501/filters?archive=demo&pipeline={sample.to_query()}"]
+    for text in forms:
+        assert Pipeline.parse(text) == sample
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "known format"),
+    ("{not json", "not valid JSON"),
+    ('{"steps": [{"name": "nope"}]}', "unknown step"),
+    ("http://localhost:8501/filters?archive=demo", "no pipeline= parameter"),
+    ("http://localhost:8501/filters?pipeline=1z.not-a-pipeline", "damaged|truncated"),
+    (b"\xff\xfe", "UTF-8"),
+])
+def test_parse_says_what_is_wrong(text, message):
+    with pytest.raises(ValueError, match=message):
+        Pipeline.parse(text)

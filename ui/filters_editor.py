@@ -1,12 +1,12 @@
 """Widgets and session state of the Filters page's pipeline editor.
 
-Streamlit glue only: the filters and the pipeline themselves live in
-``core.filters.ops`` and ``core.filters.pipeline``.
+Streamlit glue only: the filters, the pipeline and its encodings live in
+:mod:`core.filters`. User text (file names, messages quoting them) goes
+through :func:`ui.text.md`; messages that must survive a rerun through
+:func:`ui.flash.flash` (shown by the page with ``show_flashes(FLASH)``).
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pandas as pd
@@ -14,11 +14,19 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.filters import ops as F
-from core.filters.batch import encode_image
-from core.filters.pipeline import PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline, Step, describe_steps
-from core.image.io import decode_image, load_image
+from core import filters as F
+from core.filters import PREVIEW_MAX_SIDE, QUERY_PARAM, Pipeline, Step, describe_steps
+from core.image.io import decode_image
+from ui.flash import flash
+from ui.text import md
 
+__all__ = [
+    "FLASH", "SPECS", "DEFAULT", "init_state", "add_step", "load_json", "step_editor", "sync_link", "preview_of",
+    "run_preview", "full_png", "histogram_figure", "shape_text",
+]
+
+#: Where the page shows this editor's flashed messages.
+FLASH = "filters"
 SPECS = {s["name"]: s for s in describe_steps()}
 DEFAULT = Pipeline([Step("gaussian_blur", {"sigma": 3.0})])
 GROUP_ICONS = {
@@ -32,12 +40,6 @@ GROUP_ICONS = {
     "Noise": ":material/grain:",
 }
 CHANNEL_COLOURS = {"red": "#e0434b", "green": "#2ca25f", "blue": "#3b6fd8", "gray": "#666666"}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def text(value: object) -> str:
-    """User text (file names, messages quoting them) escaped for a Markdown alert."""
-    return _MD_SPECIAL.sub(r"\\\1", str(value))
 
 
 # -- pipeline state ----------------------------------------------------------------
@@ -51,10 +53,6 @@ def set_pipeline(pipe: Pipeline) -> None:
     st.session_state["fl_next_id"] = start + len(pipe)
 
 
-def notice(kind: str, message: str) -> None:
-    st.session_state.setdefault("fl_notices", []).append((kind, message))
-
-
 def init_state() -> None:
     if "fl_pipeline" in st.session_state:
         return
@@ -64,8 +62,8 @@ def init_state() -> None:
         try:
             pipe = Pipeline.from_query(raw)
         except ValueError as err:
-            notice("warning", f"The pipeline in this link could not be opened ({text(err)}). "
-                              "Showing the default pipeline instead.")
+            flash(FLASH, f"The pipeline in this link could not be opened ({md(err)}). "
+                         "Showing the default pipeline instead.", "warning")
     set_pipeline(pipe)
 
 
@@ -104,22 +102,21 @@ def load_preset(sid: int, param: str) -> None:
     try:
         st.session_state["fl_pipeline"] = pipe.set_params(i, **{param: presets[name]})
     except ValueError as err:
-        notice("error", text(err))
+        flash(FLASH, md(err), "error")
     st.session_state[f"fl_{sid}_rev"] = st.session_state.get(f"fl_{sid}_rev", 0) + 1
     st.session_state[key] = None
 
 
-def resize_kernel(sid: int) -> None:
-    """3x3 <-> 5x5: pad with zeros or keep the centre."""
+def change_kernel_size(sid: int) -> None:
+    """3x3 <-> 5x5 picked for a custom kernel: resize it in the step, redraw its grid."""
     i = st.session_state["fl_ids"].index(sid)
     pipe = st.session_state["fl_pipeline"]
-    k = np.array(pipe[i].params["kernel"], dtype=float)
-    n = 5 if st.session_state[f"fl_{sid}_ksize"] == "5×5" else 3
-    k = np.pad(k, 1) if n > k.shape[0] else k[1:-1, 1:-1] if n < k.shape[0] else k
+    size = 5 if st.session_state[f"fl_{sid}_ksize"] == "5×5" else 3
+    kernel = F.resize_kernel(pipe[i].params["kernel"], size)
     try:
-        st.session_state["fl_pipeline"] = pipe.set_params(i, kernel=k.tolist())
+        st.session_state["fl_pipeline"] = pipe.set_params(i, kernel=kernel.tolist())
     except ValueError as err:
-        notice("error", text(err))
+        flash(FLASH, md(err), "error")
     st.session_state[f"fl_{sid}_rev"] = st.session_state.get(f"fl_{sid}_rev", 0) + 1
 
 
@@ -130,10 +127,10 @@ def load_json() -> None:
     try:
         pipe = Pipeline.from_json(upload.getvalue())
     except ValueError as err:
-        notice("error", f"**{text(upload.name)}** is not a pipeline file Feedlens can use: {text(err)}")
+        flash(FLASH, f"**{md(upload.name)}** is not a pipeline file Feedlens can use: {md(err)}", "error")
         return
     set_pipeline(pipe)
-    notice("success", f"Loaded {len(pipe)} step(s) from **{text(upload.name)}**.")
+    flash(FLASH, f"Loaded {len(pipe)} step(s) from **{md(upload.name)}**.")
 
 
 # -- widgets -------------------------------------------------------------------------
@@ -180,7 +177,7 @@ def kernel_editor(sid: int, p: dict, value, help_: str):
         preset_picker(sid, p)
     with right:
         st.segmented_control("Size", ["3×3", "5×5"], default=f"{n}×{n}", required=True,
-                             key=f"fl_{sid}_ksize", on_change=resize_kernel, args=(sid,))
+                             key=f"fl_{sid}_ksize", on_change=change_kernel_size, args=(sid,))
     offsets = [f"{o:+d}" if o else "0" for o in range(-(n // 2), n // 2 + 1)]
     grid = pd.DataFrame(kernel, columns=offsets)
     limit = F.KERNEL_MAX_ABS
@@ -229,8 +226,21 @@ def step_editor(i: int, n: int, step: Step, sid: int) -> Step:
         try:
             return Step(step.name, params, enabled)
         except ValueError as err:
-            st.error(f"Not applied: {text(err)}", icon=":material/error:")
+            st.error(f"Not applied: {md(err)}", icon=":material/error:")
             return step.with_enabled(enabled)
+
+
+def sync_link(pipe: Pipeline) -> str | None:
+    """Keep the pipeline in the URL (``?pipeline=...``); return why it cannot be, if so."""
+    try:
+        query = pipe.to_query()
+    except ValueError as err:  # too long for a link: the JSON download still works
+        if QUERY_PARAM in st.query_params:
+            del st.query_params[QUERY_PARAM]
+        return str(err)
+    if st.query_params.get(QUERY_PARAM) != query:
+        st.query_params[QUERY_PARAM] = query
+    return None
 
 
 # -- images --------------------------------------------------------------------------
@@ -254,7 +264,7 @@ def run_preview(photo_key: str, pipeline_key: str, _pipe: Pipeline, _small: np.n
 
 def full_png(pipe: Pipeline, source: str | bytes) -> bytes:
     """The result at full resolution, as PNG (runs when the download is clicked)."""
-    return encode_image(pipe.render(load_image(source)), "png")
+    return F.render_file(pipe, source, "png")
 
 
 def histogram_figure(before: np.ndarray, after: np.ndarray) -> go.Figure:
@@ -274,10 +284,6 @@ def histogram_figure(before: np.ndarray, after: np.ndarray) -> go.Figure:
     fig.update_layout(height=250, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom"})
     return fig
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^\w.-]+", "-", name).strip("-.") or "archive"
 
 
 def shape_text(shape) -> str:

@@ -1,5 +1,16 @@
 """Apply a filter pipeline to many photos and collect the results in one ZIP.
 
+A long job in the :mod:`core.jobs` way: :func:`run_batch` takes a plain
+:class:`BatchRequest` (what to apply, to which files, where the ZIP goes),
+returns a :class:`BatchResult`, reports ``progress(done, total, message)``
+after every photo and raises :class:`core.jobs.Cancelled` when ``cancel()``
+says so. Nothing here imports Streamlit: the Filters page runs it through
+``ui.jobs.run_job``, a script or a command line passes ``None`` or its own
+callables::
+
+    request = BatchRequest.from_catalogue(Pipeline.parse(text), archive.catalogue, "filtered.zip")
+    result = run_batch(request)
+
 Every photo is decoded with :func:`core.image.io.load_image` (EXIF orientation
 applied, any colour mode turned into RGB), run through
 :meth:`core.filters.pipeline.Pipeline.render` at full resolution and encoded as PNG
@@ -10,11 +21,9 @@ The ZIP holds one image per photo that worked, named after its source file
 (``photo.jpg`` -> ``photo.png``; ``-2``, ``-3`` ... added when names repeat),
 ``pipeline.json`` (the recipe, loadable on the Filters page) and, when some
 photos failed, ``failures.txt``. Images are stored uncompressed in the ZIP:
-PNG and JPEG are compressed already.
-
-Nothing here imports Streamlit: ``progress(done, total, message)`` and ``cancel()``
-are plain callables, so a page can drive a progress bar and a script can
-pass ``None``.
+PNG and JPEG are compressed already. A ZIP file is written under a temporary
+name and renamed when complete, so a cancelled, failed or interrupted run
+leaves no partial ZIP behind.
 """
 
 from __future__ import annotations
@@ -28,18 +37,19 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ..config import cache_dir
 from ..image.io import ImageError, load_image
-from ..jobs import CancelCheck, Progress
+from ..jobs import CancelCheck, JobError, Progress, check_cancel, report
 from .pipeline import Pipeline
 
 __all__ = [
-    "BATCH_LIMIT", "FORMATS", "BatchResult", "encode_image", "zip_name", "apply_to_files", "scratch_zip_path",
+    "BATCH_LIMIT", "FORMATS", "BatchRequest", "BatchResult", "ZipWriteError", "run_batch", "render_file",
+    "encode_image", "zip_name", "batch_zip_name", "scratch_zip_path",
 ]
 
 #: Most photos the app processes in one batch run (full resolution is slow:
@@ -57,6 +67,91 @@ _FAILURES = "failures.txt"
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
 
+class ZipWriteError(JobError, OSError):
+    """The ZIP could not be written (disk full, no permission); nothing was left behind."""
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """What a batch run should do: a pipeline, the photos, where the ZIP goes.
+
+    Building one checks it, so a bad request fails before any photo is read.
+
+    Attributes
+    ----------
+    pipeline : Pipeline
+        What to apply, at full resolution (see :meth:`Pipeline.parse` for
+        reading one from JSON or a share link).
+    files : tuple of Path
+        The photos, in order (any sequence of paths is taken).
+    out : Path or None
+        The ZIP file to write (its folder is made if needed; an existing
+        file is replaced only when the run finishes). ``None``: the ZIP comes
+        back in :attr:`BatchResult.data`.
+    fmt : {"png", "jpeg"}
+        Output format of the images.
+    quality : int
+        JPEG quality, 1..95.
+    labels : tuple of str
+        Names of the photos in the ZIP and in the failure list; default:
+        the file names.
+
+    Examples
+    --------
+    >>> from core.filters.pipeline import Step
+    >>> request = BatchRequest(Pipeline([Step("flip_lr")]), ["a/one.jpg", "b/two.png"], fmt="jpeg")
+    >>> request.labels, request.out
+    (('one.jpg', 'two.png'), None)
+    >>> BatchRequest(Pipeline(), [], fmt="gif")
+    Traceback (most recent call last):
+    ...
+    ValueError: format must be one of ['jpeg', 'png']; got 'gif'
+    """
+
+    pipeline: Pipeline
+    files: Sequence[str | os.PathLike[str]]
+    out: str | os.PathLike[str] | None = None
+    fmt: str = "png"
+    quality: int = 90
+    labels: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pipeline, Pipeline):
+            raise ValueError(f"pipeline must be a Pipeline; got {type(self.pipeline).__name__}")
+        if self.fmt not in FORMATS:
+            raise ValueError(f"format must be one of {sorted(FORMATS)}; got {self.fmt!r}")
+        if isinstance(self.quality, bool) or not 1 <= int(self.quality) <= 95:
+            raise ValueError(f"JPEG quality must be within 1..95; got {self.quality}")
+        files = tuple(Path(f) for f in self.files)
+        labels = tuple(f.name for f in files) if self.labels is None else tuple(str(x) for x in self.labels)
+        if len(labels) != len(files):
+            raise ValueError(f"got {len(labels)} labels for {len(files)} files")
+        object.__setattr__(self, "files", files)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "out", None if self.out is None else Path(self.out))
+        object.__setattr__(self, "quality", int(self.quality))
+
+    @classmethod
+    def from_catalogue(cls, pipeline: Pipeline, catalogue: Any, out: str | os.PathLike[str] | None = None, *,
+                       fmt: str = "png", quality: int = 90, limit: int | None = None) -> BatchRequest:
+        """The request for an archive's photos: the ``path`` and ``file`` columns of its catalogue.
+
+        Parameters
+        ----------
+        pipeline : Pipeline
+        catalogue : pandas.DataFrame
+            :attr:`core.archive.catalogue.Archive.catalogue`, in its order.
+        out, fmt, quality
+            As in the class.
+        limit : int, optional
+            Take only the first ``limit`` photos (the app takes
+            :data:`BATCH_LIMIT`).
+        """
+        rows = catalogue if limit is None else catalogue.iloc[:limit]
+        return cls(pipeline, rows["path"].astype(str).tolist(), out, fmt, quality,
+                   rows["file"].astype(str).tolist())
+
+
 @dataclass
 class BatchResult:
     """What a batch run did.
@@ -69,19 +164,15 @@ class BatchResult:
         ``(source label, name in the ZIP)`` for every photo processed.
     failures : list of (str, str)
         ``(source label, reason)`` for every photo that could not be used.
-    cancelled : bool
-        True if ``cancel()`` stopped the run early (the ZIP holds the photos
-        finished before).
     data : bytes or None
-        The ZIP itself when no output was given.
+        The ZIP itself when the request had no ``out``.
     path : Path or None
-        The ZIP file when a path was given.
+        The ZIP file when the request had an ``out``.
     """
 
     total: int
     written: list[tuple[str, str]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
-    cancelled: bool = False
     data: bytes | None = None
     path: Path | None = None
 
@@ -89,6 +180,37 @@ class BatchResult:
     def done(self) -> int:
         """Photos handled so far (written or failed)."""
         return len(self.written) + len(self.failures)
+
+
+def render_file(pipeline: Pipeline, source: bytes | str | os.PathLike[str], fmt: str = "png",
+                quality: int = 90) -> bytes:
+    """One photo through ``pipeline`` at full resolution, encoded: a download, or one file of a batch.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+    source : bytes or path
+        The encoded photo (decoded by :func:`core.image.io.load_image`:
+        EXIF orientation applied, RGB).
+    fmt : {"png", "jpeg"}
+    quality : int
+        JPEG quality.
+
+    Raises
+    ------
+    core.image.io.ImageError
+        The photo cannot be decoded.
+    ValueError
+        A step cannot run on this photo (the message names the step).
+
+    Examples
+    --------
+    >>> from core.filters.pipeline import Step
+    >>> png = encode_image(np.zeros((2, 3, 3), np.uint8))
+    >>> render_file(Pipeline([Step("grayscale")]), png)[:4]
+    b'\\x89PNG'
+    """
+    return encode_image(pipeline.render(load_image(source)), fmt, quality)
 
 
 def encode_image(image: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
@@ -162,90 +284,60 @@ def _reason(exc: BaseException) -> str:
     return f"processing failed ({type(exc).__name__}: {exc})"
 
 
-def apply_to_files(
-    pipeline: Pipeline,
-    files: Sequence[str | os.PathLike[str]],
-    out: str | os.PathLike[str] | BinaryIO | None = None,
-    *,
-    fmt: str = "png",
-    quality: int = 90,
-    labels: Sequence[str] | None = None,
-    progress: Progress | None = None,
-    cancel: CancelCheck | None = None,
-) -> BatchResult:
-    """Run ``pipeline`` on every photo in ``files`` and write the results to a ZIP.
+def run_batch(request: BatchRequest, *, progress: Progress | None = None,
+              cancel: CancelCheck | None = None) -> BatchResult:
+    """Run the request's pipeline on every photo and write the results to one ZIP.
 
     Parameters
     ----------
-    pipeline : Pipeline
-        What to apply (at full resolution).
-    files : sequence of paths
-        The photos, in order.
-    out : path, binary file or None
-        Where the ZIP goes. A path is written through a temporary file and
-        renamed at the end, so it never holds a half-written ZIP (if the run
-        is interrupted by an exception, nothing is left behind). ``None``
-        returns the ZIP in :attr:`BatchResult.data`.
-    fmt : {"png", "jpeg"}
-        Output format.
-    quality : int
-        JPEG quality, 1..95.
-    labels : sequence of str, optional
-        Names for the photos (default: the file names), used for the names
-        in the ZIP and in the failure list.
+    request : BatchRequest
+        The pipeline, the photos and where the ZIP goes.
     progress : callable, optional
-        ``progress(done, total, message)``, called with 0 first and after every photo.
+        ``progress(done, total, message)``, called with 0 first and after
+        every photo.
     cancel : callable, optional
-        Called before every photo; returning True stops the run.
+        Asked before every photo; when it returns True the run stops.
 
     Returns
     -------
     BatchResult
+
+    Raises
+    ------
+    core.jobs.Cancelled
+        ``cancel()`` returned True. No ZIP is left behind: the temporary
+        file is deleted (and ``out``, if it existed, is untouched).
+    ZipWriteError
+        The ZIP could not be written (nothing is left behind either).
+        Photos that cannot be used are not errors: they are listed in
+        :attr:`BatchResult.failures`.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {sorted(FORMATS)}; got {fmt!r}")
-    if not 1 <= int(quality) <= 95:
-        raise ValueError(f"JPEG quality must be within 1..95; got {quality}")
-    files = list(files)
-    labels = [Path(f).name for f in files] if labels is None else [str(x) for x in labels]
-    if len(labels) != len(files):
-        raise ValueError(f"got {len(labels)} labels for {len(files)} files")
-    ext = FORMATS[fmt][1]
-    result = BatchResult(total=len(files))
-
-    target: Path | None = None
+    result = BatchResult(total=len(request.files))
+    ext = FORMATS[request.fmt][1]
+    target = request.out
     tmp: Path | None = None
-    if out is None:
-        sink: BinaryIO = io.BytesIO()
-    elif isinstance(out, (str, os.PathLike)):
-        target = Path(out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=".zip", dir=target.parent)
-        tmp = Path(name)
-        sink = os.fdopen(fd, "wb")
-    else:
-        sink = out
-
+    sink: Any = io.BytesIO()
     try:
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=".tmp-", suffix=".zip", dir=target.parent)
+            tmp = Path(name)
+            sink = os.fdopen(fd, "wb")
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:
-            zf.writestr(_MANIFEST, pipeline.to_json(), compress_type=zipfile.ZIP_DEFLATED)
+            zf.writestr(_MANIFEST, request.pipeline.to_json(), compress_type=zipfile.ZIP_DEFLATED)
             taken: set[str] = set()
-            if progress is not None:
-                progress(0, result.total, f"0 of {result.total} photos")
-            for path, label in zip(files, labels):
-                if cancel is not None and cancel():
-                    result.cancelled = True
-                    break
+            report(progress, 0, result.total, f"0 of {result.total} photos")
+            for path, label in zip(request.files, request.labels):
+                check_cancel(cancel)
                 try:
-                    encoded = encode_image(pipeline.render(load_image(path)), fmt, quality)
+                    encoded = render_file(request.pipeline, path, request.fmt, request.quality)
                 except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the batch
                     result.failures.append((label, _reason(exc)))
                 else:
                     name = zip_name(label, ext, taken)
                     zf.writestr(name, encoded)
                     result.written.append((label, name))
-                if progress is not None:
-                    progress(result.done, result.total, f"{result.done} of {result.total} photos")
+                report(progress, result.done, result.total, f"{result.done} of {result.total} photos")
             if result.failures:
                 text = "".join(f"{label}: {reason}\n" for label, reason in result.failures)
                 zf.writestr(_FAILURES, text, compress_type=zipfile.ZIP_DEFLATED)
@@ -254,13 +346,29 @@ def apply_to_files(
             os.replace(tmp, target)
             tmp = None
             result.path = target
-        elif out is None:
-            result.data = sink.getvalue()  # type: ignore[attr-defined]
+        else:
+            result.data = sink.getvalue()
+    except OSError as exc:
+        raise ZipWriteError(f"The ZIP could not be written: {exc.strerror or exc}.") from exc
     finally:
-        if tmp is not None:  # interrupted: drop the partial file
+        if tmp is not None:  # cancelled, failed or interrupted: drop the partial file
             sink.close()
             tmp.unlink(missing_ok=True)
     return result
+
+
+def batch_zip_name(archive_name: str) -> str:
+    """The file name offered for a batch's ZIP: ``feedlens-<archive>-filtered.zip``.
+
+    Examples
+    --------
+    >>> batch_zip_name("My photos (2024)")
+    'feedlens-My-photos-2024-filtered.zip'
+    >>> batch_zip_name("../..")
+    'feedlens-archive-filtered.zip'
+    """
+    stem = re.sub(r"[^\w.-]+", "-", archive_name).strip("-.") or "archive"
+    return f"feedlens-{stem}-filtered.zip"
 
 
 def scratch_zip_path(token: str, max_age_hours: float = 24.0) -> Path:

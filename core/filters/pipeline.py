@@ -13,7 +13,7 @@ grids generically::
     for step_spec in describe_steps():          # JSON-able dicts
         ...                                     # group, label, help, colour, params
 
-Images go in as any dtype :func:`core.filters.ops.to_float` accepts; steps work
+Images go in as any dtype :func:`core.filters.convert.to_float` accepts; steps work
 in float32 ``[0, 1]``; :meth:`Pipeline.render` and :func:`apply_preview`
 return ``uint8`` ready for display -- ``(H, W)`` gray, ``(H, W, 3)`` RGB, or
 ``(H, W, 4)`` when an RGBA input's alpha is kept.
@@ -49,16 +49,20 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import ops as F
-
-try:
-    import cv2 as _cv2
-except Exception:  # pragma: no cover - depends on the environment
-    _cv2 = None
+from ..image.geometry import fit_longest_side
+from .blur import gaussian_blur, median_blur, uniform_blur
+from .colour import CURVE_PRESETS, LOOKS, adjust_saturation, apply_look, grayscale, tone_curve, validate_curve_points
+from .convert import BORDER_MODES, CHANNEL_MODES, FloatImage, to_float, to_uint8
+from .exposure import equalize_clahe, equalize_hist
+from .geometry import crop, flip_lr, flip_ud, rotate
+from .kernels import KERNEL_MAX_ABS, KERNEL_PRESETS, convolve_kernel, edges, validate_kernel
+from .masks import blank_rows, circular_mask
+from .noise import add_salt_pepper_noise
 
 __all__ = [
     "QUERY_PARAM",
@@ -210,10 +214,10 @@ class ParamSpec:
                     return choice
             raise ValueError(f"{self.name} must be one of {list(self.choices)}; got {value!r}")
         if t == "kernel":
-            k = F.validate_kernel(value)
+            k = validate_kernel(value)
             return tuple(tuple(float(x) for x in row) for row in k)
         # points
-        p = F.validate_curve_points(value)
+        p = validate_curve_points(value)
         return tuple((float(x), float(y)) for x, y in p)
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,7 +269,7 @@ class StepSpec:
     help: str
     colour: str
     params: tuple[ParamSpec, ...]
-    run: Callable[[F.FloatImage, dict[str, Any]], F.FloatImage]
+    run: Callable[[FloatImage, dict[str, Any]], FloatImage]
     check: Callable[[dict[str, Any]], None] | None = None
     changes_size: bool = False
 
@@ -316,7 +320,7 @@ def _channel_mode(default: str = "luminance", help: str = "") -> ParamSpec:
         default,
         "Colour handling",
         help or "Luminance keeps the colours; per channel treats R, G and B as three gray images.",
-        choices=F.CHANNEL_MODES,
+        choices=CHANNEL_MODES,
         choice_labels=("On luminance (keeps colours)", "Per channel (R, G, B separately)"),
     )
 
@@ -350,7 +354,7 @@ def _check_rows(p: dict[str, Any]) -> None:
 
 
 def _check_kernel(p: dict[str, Any]) -> None:
-    F.validate_kernel(p["kernel"], normalise=p["normalise"])
+    validate_kernel(p["kernel"], normalise=p["normalise"])
 
 
 def _specs() -> list[StepSpec]:
@@ -362,7 +366,7 @@ def _specs() -> list[StepSpec]:
             _COLOUR_PER_CHANNEL,
             (ParamSpec("sigma", "float", 3.0, "Sigma (px)", "Width of the bell in pixels; 0 = off.",
                        min=0.0, max=50.0, step=0.5, spatial=True),),
-            lambda img, p: F.gaussian_blur(img, p["sigma"]),
+            lambda img, p: gaussian_blur(img, p["sigma"]),
         ),
         StepSpec(
             "uniform_blur", "Uniform (mean) blur", "Blur and denoise",
@@ -370,7 +374,7 @@ def _specs() -> list[StepSpec]:
             _COLOUR_PER_CHANNEL,
             (ParamSpec("size", "int", 10, "Window size (px)", "Side of the square window.",
                        min=1, max=51, step=1, spatial=True),),
-            lambda img, p: F.uniform_blur(img, p["size"]),
+            lambda img, p: uniform_blur(img, p["size"]),
         ),
         StepSpec(
             "median_blur", "Median (denoise)", "Blur and denoise",
@@ -379,7 +383,7 @@ def _specs() -> list[StepSpec]:
             _COLOUR_PER_CHANNEL,
             (ParamSpec("size", "int", 3, "Window size (px)", "Odd side of the square window.",
                        min=3, max=15, step=2, spatial=True, odd=True),),
-            lambda img, p: F.median_blur(img, p["size"]),
+            lambda img, p: median_blur(img, p["size"]),
         ),
         # Edges
         StepSpec(
@@ -398,7 +402,7 @@ def _specs() -> list[StepSpec]:
                 ParamSpec("rescale", "bool", True, "Stretch contrast",
                           "Make the strongest edge white; off divides by the largest possible gradient."),
             ),
-            lambda img, p: F.edges(img, p["operator"], p["axis"], channel_mode=p["channel_mode"],
+            lambda img, p: edges(img, p["operator"], p["axis"], channel_mode=p["channel_mode"],
                                    rescale=p["rescale"]),
         ),
         # Custom kernel
@@ -407,18 +411,18 @@ def _specs() -> list[StepSpec]:
             "Convolves with a 3x3 or 5x5 kernel you edit (scipy.ndimage.convolve).",
             _COLOUR_PER_CHANNEL,
             (
-                ParamSpec("kernel", "kernel", F.KERNEL_PRESETS["seed"], "Kernel",
-                          f"3x3 or 5x5 numbers within +-{F.KERNEL_MAX_ABS:g}.",
-                          presets=F.KERNEL_PRESETS),
+                ParamSpec("kernel", "kernel", KERNEL_PRESETS["seed"], "Kernel",
+                          f"3x3 or 5x5 numbers within +-{KERNEL_MAX_ABS:g}.",
+                          presets=KERNEL_PRESETS),
                 ParamSpec("normalise", "bool", False, "Normalise",
                           "Divide by the sum so flat areas keep their brightness (not for zero-sum kernels)."),
                 ParamSpec("mode", "choice", "constant", "Border mode", "How the image is extended past its edge.",
-                          choices=F.BORDER_MODES,
-                          choice_labels=tuple(_BORDER_LABELS[m] for m in F.BORDER_MODES)),
+                          choices=BORDER_MODES,
+                          choice_labels=tuple(_BORDER_LABELS[m] for m in BORDER_MODES)),
                 ParamSpec("cval", "float", 0.0, "cval", "Value outside the image for the constant mode.",
                           min=0.0, max=1.0, step=0.05),
             ),
-            lambda img, p: F.convolve_kernel(img, p["kernel"], normalise=p["normalise"], mode=p["mode"],
+            lambda img, p: convolve_kernel(img, p["kernel"], normalise=p["normalise"], mode=p["mode"],
                                              cval=p["cval"]),
             check=_check_kernel,
         ),
@@ -429,7 +433,7 @@ def _specs() -> list[StepSpec]:
             _COLOUR_GEOMETRY,
             (_margin("top", "Top", 0.25), _margin("bottom", "Bottom", 0.25),
              _margin("left", "Left", 0.25), _margin("right", "Right", 0.25)),
-            lambda img, p: F.crop(img, p["top"], p["bottom"], p["left"], p["right"], unit="fraction"),
+            lambda img, p: crop(img, p["top"], p["bottom"], p["left"], p["right"], unit="fraction"),
             changes_size=True,
         ),
         StepSpec(
@@ -438,13 +442,13 @@ def _specs() -> list[StepSpec]:
             _COLOUR_GEOMETRY,
             (_px_margin("top", "Top"), _px_margin("bottom", "Bottom"),
              _px_margin("left", "Left"), _px_margin("right", "Right")),
-            lambda img, p: F.crop(img, p["top"], p["bottom"], p["left"], p["right"], unit="pixel"),
+            lambda img, p: crop(img, p["top"], p["bottom"], p["left"], p["right"], unit="pixel"),
             changes_size=True,
         ),
         StepSpec("flip_ud", "Flip up-down", "Geometry", "Upside down (numpy.flipud).",
-                 _COLOUR_GEOMETRY, (), lambda img, p: F.flip_ud(img)),
+                 _COLOUR_GEOMETRY, (), lambda img, p: flip_ud(img)),
         StepSpec("flip_lr", "Flip left-right", "Geometry", "Mirror image (numpy.fliplr).",
-                 _COLOUR_GEOMETRY, (), lambda img, p: F.flip_lr(img)),
+                 _COLOUR_GEOMETRY, (), lambda img, p: flip_lr(img)),
         StepSpec(
             "rotate", "Rotate", "Geometry",
             "Rotates counter-clockwise (scipy.ndimage.rotate).",
@@ -459,7 +463,7 @@ def _specs() -> list[StepSpec]:
                 ParamSpec("cval", "float", 0.0, "Corner fill", "Gray level of the uncovered corners.",
                           min=0.0, max=1.0, step=0.05),
             ),
-            lambda img, p: F.rotate(img, p["angle"], reshape=p["reshape"], order=p["order"], cval=p["cval"]),
+            lambda img, p: rotate(img, p["angle"], reshape=p["reshape"], order=p["order"], cval=p["cval"]),
             changes_size=True,
         ),
         # Masks
@@ -473,7 +477,7 @@ def _specs() -> list[StepSpec]:
                 ParamSpec("fill", "float", 0.0, "Fill", "0 = black, 1 = white.", min=0.0, max=1.0, step=0.05),
                 ParamSpec("invert", "bool", False, "Invert", "Paint the inside of the circle instead."),
             ),
-            lambda img, p: F.circular_mask(img, p["radius"], fill=p["fill"], invert=p["invert"]),
+            lambda img, p: circular_mask(img, p["radius"], fill=p["fill"], invert=p["invert"]),
         ),
         StepSpec(
             "blank_rows", "Blank rows", "Masks",
@@ -488,7 +492,7 @@ def _specs() -> list[StepSpec]:
                           min=1, max=32, step=1, spatial=True),
                 ParamSpec("value", "float", 1.0, "Value", "0 = black, 1 = white.", min=0.0, max=1.0, step=0.05),
             ),
-            lambda img, p: F.blank_rows(img, p["start"], p["stop"], p["step"], value=p["value"], unit="fraction"),
+            lambda img, p: blank_rows(img, p["start"], p["stop"], p["step"], value=p["value"], unit="fraction"),
             check=_check_rows,
         ),
         # Contrast
@@ -497,7 +501,7 @@ def _specs() -> list[StepSpec]:
             "Spreads the brightness levels evenly (skimage.exposure.equalize_hist).",
             _COLOUR_LUMA_OPTION,
             (_channel_mode(),),
-            lambda img, p: F.equalize_hist(img, channel_mode=p["channel_mode"]),
+            lambda img, p: equalize_hist(img, channel_mode=p["channel_mode"]),
         ),
         StepSpec(
             "equalize_clahe", "CLAHE (adaptive)", "Contrast",
@@ -510,14 +514,14 @@ def _specs() -> list[StepSpec]:
                           min=2, max=16, step=1),
                 _channel_mode(),
             ),
-            lambda img, p: F.equalize_clahe(img, p["clip_limit"], tiles=p["tiles"], channel_mode=p["channel_mode"]),
+            lambda img, p: equalize_clahe(img, p["clip_limit"], tiles=p["tiles"], channel_mode=p["channel_mode"]),
         ),
         # Colour and looks
         StepSpec(
             "grayscale", "Grayscale", "Colour and looks",
             "Keeps only the luminance (skimage.color.rgb2gray weights).",
             "Colour becomes gray; alpha is kept.",
-            (), lambda img, p: F.grayscale(img),
+            (), lambda img, p: grayscale(img),
         ),
         StepSpec(
             "adjust_saturation", "Saturation", "Colour and looks",
@@ -525,22 +529,22 @@ def _specs() -> list[StepSpec]:
             "Blends each pixel with its own luminance; gray photos are unchanged.",
             (ParamSpec("factor", "float", 1.3, "Saturation", "0 = gray, 1 = unchanged, 2 = double.",
                        min=0.0, max=3.0, step=0.05),),
-            lambda img, p: F.adjust_saturation(img, p["factor"]),
+            lambda img, p: adjust_saturation(img, p["factor"]),
         ),
         StepSpec(
             "tone_curve", "Tone curve", "Colour and looks",
             "Remaps brightness through a curve through your control points.",
             "All of R, G, B, one of them (colour casts), or the luminance (colours kept).",
             (
-                ParamSpec("points", "points", F.CURVE_PRESETS["s_curve"], "Curve points",
+                ParamSpec("points", "points", CURVE_PRESETS["s_curve"], "Curve points",
                           "Pairs (input, output) in [0, 1], inputs increasing; 2 to 16 points.",
-                          presets=F.CURVE_PRESETS),
+                          presets=CURVE_PRESETS),
                 ParamSpec("channel", "choice", "rgb", "Channel", "Which values the curve changes.",
                           choices=("rgb", "red", "green", "blue", "luminance"),
                           choice_labels=("R, G and B", "Red", "Green", "Blue", "Luminance (keeps colours)")),
                 ParamSpec("smooth", "bool", True, "Smooth", "Smooth curve (monotone cubic) or straight segments."),
             ),
-            lambda img, p: F.tone_curve(img, p["points"], channel=p["channel"], smooth=p["smooth"]),
+            lambda img, p: tone_curve(img, p["points"], channel=p["channel"], smooth=p["smooth"]),
         ),
         StepSpec(
             "look", "Look", "Colour and looks",
@@ -548,12 +552,12 @@ def _specs() -> list[StepSpec]:
             "Curves per channel and saturation on colour photos; alpha is kept.",
             (
                 ParamSpec("look", "choice", "clarendon", "Look", "; ".join(
-                    f"{v.label}: {v.description}" for v in F.LOOKS.values()),
-                    choices=tuple(F.LOOKS), choice_labels=tuple(v.label for v in F.LOOKS.values())),
+                    f"{v.label}: {v.description}" for v in LOOKS.values()),
+                    choices=tuple(LOOKS), choice_labels=tuple(v.label for v in LOOKS.values())),
                 ParamSpec("strength", "float", 1.0, "Strength", "0 = original, 1 = full look.",
                           min=0.0, max=1.0, step=0.05),
             ),
-            lambda img, p: F.apply_look(img, p["look"], p["strength"]),
+            lambda img, p: apply_look(img, p["look"], p["strength"]),
         ),
         # Noise
         StepSpec(
@@ -568,7 +572,7 @@ def _specs() -> list[StepSpec]:
                 ParamSpec("seed", "int", 0, "Random seed", "Same seed, same noise.",
                           min=0, max=2**31 - 1, step=1, widget="number_input"),
             ),
-            lambda img, p: F.add_salt_pepper_noise(img, p["amount"], salt_vs_pepper=p["salt_vs_pepper"],
+            lambda img, p: add_salt_pepper_noise(img, p["amount"], salt_vs_pepper=p["salt_vs_pepper"],
                                                    random_state=p["seed"]),
         ),
     ]
@@ -712,14 +716,14 @@ class Step:
             raise ValueError("the third item of a compact step must be 0 (off) or 1 (on)")
         return cls(row[0], params, bool(row[2]) if len(row) == 3 else True)
 
-    def apply(self, image: ArrayLike, *, spatial_scale: float = 1.0) -> F.FloatImage:
+    def apply(self, image: ArrayLike, *, spatial_scale: float = 1.0) -> FloatImage:
         """Run this step on an image (even if disabled); float32 ``[0, 1]`` out.
 
         ``spatial_scale`` multiplies the pixel-sized parameters (a preview at
         a quarter of the resolution uses 0.25).
         """
         params = _scaled(self.spec, self.params, spatial_scale)
-        return self.spec.run(F.to_float(image), params)
+        return self.spec.run(to_float(image), params)
 
 
 def _scaled(spec: StepSpec, params: Mapping[str, Any], scale: float) -> dict[str, Any]:
@@ -838,13 +842,13 @@ class Pipeline:
 
     # -- running ----------------------------------------------------------------
 
-    def apply(self, image: ArrayLike, *, spatial_scale: float = 1.0, stop: int | None = None) -> F.FloatImage:
+    def apply(self, image: ArrayLike, *, spatial_scale: float = 1.0, stop: int | None = None) -> FloatImage:
         """Run the enabled steps in order.
 
         Parameters
         ----------
         image : array_like
-            Gray, RGB or RGBA, any dtype :func:`core.filters.ops.to_float` takes.
+            Gray, RGB or RGBA, any dtype :func:`core.filters.convert.to_float` takes.
         spatial_scale : float
             Factor for pixel-sized parameters (the preview's scale).
         stop : int, optional
@@ -863,7 +867,7 @@ class Pipeline:
         """
         if not (math.isfinite(spatial_scale) and spatial_scale > 0):
             raise ValueError(f"spatial_scale must be > 0; got {spatial_scale}")
-        img = F.to_float(image)
+        img = to_float(image)
         for i, step in enumerate(self.steps[:stop]):
             if not step.enabled:
                 continue
@@ -875,7 +879,7 @@ class Pipeline:
 
     def render(self, image: ArrayLike) -> NDArray[np.uint8]:
         """Run on the full resolution and return ``uint8`` for display or download."""
-        return F.to_uint8(self.apply(image))
+        return to_uint8(self.apply(image))
 
     def preview(self, image: ArrayLike, max_side: int = PREVIEW_MAX_SIDE) -> Preview:
         """Shortcut for :func:`apply_preview`."""
@@ -988,6 +992,45 @@ class Pipeline:
                 raise ValueError(f"step {i + 1}: {err}") from None
         return cls(steps)
 
+    @classmethod
+    def parse(cls, text: str | bytes) -> Pipeline:
+        """Read a pipeline in any form a user may hand over, validated.
+
+        Accepts the JSON of :meth:`to_json` (or a bare list of steps), the
+        value of :meth:`to_query`, or a whole share link or query string
+        holding it under :data:`QUERY_PARAM` (``...?pipeline=1z.…``), so a
+        command line can take whatever the user copied.
+
+        Raises
+        ------
+        ValueError
+            Not a pipeline in any of these forms; the message says why.
+
+        Examples
+        --------
+        >>> p = Pipeline([Step("flip_lr")])
+        >>> Pipeline.parse(p.to_json()) == Pipeline.parse(p.to_query()) == p
+        True
+        >>> Pipeline.parse("https://example.org/filters?archive=demo&pipeline=" + p.to_query()) == p
+        True
+        """
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError("the pipeline is not UTF-8 text") from None
+        if not isinstance(text, str):
+            raise ValueError("a pipeline must be given as text")
+        text = text.strip()
+        if text[:1] in ("{", "["):
+            return cls.from_json(text)
+        if "=" in text:  # a link or a query string: take its pipeline parameter
+            values = parse_qs(urlsplit(text).query if "?" in text else text).get(QUERY_PARAM)
+            if not values:
+                raise ValueError(f"the link holds no {QUERY_PARAM}= parameter")
+            text = values[-1]
+        return cls.from_query(text)
+
     @property
     def key(self) -> str:
         """Canonical compact JSON, usable as a cache key."""
@@ -1034,16 +1077,17 @@ class Preview:
     full_shape: tuple[int, int]
 
 
-def make_preview(image: ArrayLike, max_side: int = PREVIEW_MAX_SIDE) -> tuple[F.FloatImage, float]:
+def make_preview(image: ArrayLike, max_side: int = PREVIEW_MAX_SIDE) -> tuple[FloatImage, float]:
     """Shrink an image so its longest side is at most ``max_side``.
 
-    Area averaging (``cv2.INTER_AREA`` when OpenCV is there, else
-    ``skimage.transform.resize`` with anti-aliasing).
+    Area averaging, by :func:`core.image.geometry.fit_longest_side`: 8- and
+    16-bit photos are shrunk in their own dtype (no full-size float copy of
+    a 12 MP photo), anything else as float32.
 
     Parameters
     ----------
     image : array_like
-        Any image :func:`core.filters.ops.to_float` accepts.
+        Any image :func:`core.filters.convert.to_float` accepts.
     max_side : int
         Longest side of the preview, ``>= 16``.
 
@@ -1064,25 +1108,13 @@ def make_preview(image: ArrayLike, max_side: int = PREVIEW_MAX_SIDE) -> tuple[F.
     if max_side < 16:
         raise ValueError("max_side must be >= 16")
     arr = np.asarray(image)
-    h, w = arr.shape[:2]
-    longest = max(h, w)
+    longest = max(arr.shape[:2])
     if longest <= max_side:
-        return F.to_float(arr), 1.0
-    scale = max_side / longest
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    if _cv2 is not None and arr.dtype in (np.uint8, np.uint16) and arr.ndim in (2, 3):
-        # shrink in the photo's own dtype: no full-size float copy of a 12 MP photo
-        small = F.to_float(_cv2.resize(np.ascontiguousarray(arr), (nw, nh), interpolation=_cv2.INTER_AREA))
-    elif _cv2 is not None:
-        img = F.to_float(arr)
-        small = _cv2.resize(np.ascontiguousarray(img), (nw, nh), interpolation=_cv2.INTER_AREA)
-    else:
-        from skimage.transform import resize
-
-        img = F.to_float(arr)
-        small = resize(img, (nh, nw) + img.shape[2:], order=1, anti_aliasing=True, preserve_range=True)
-    small = np.clip(small, 0.0, 1.0).astype(np.float32)
-    return small, max(nh, nw) / longest
+        return to_float(arr), 1.0
+    if arr.dtype not in (np.uint8, np.uint16) or arr.ndim not in (2, 3):
+        arr = to_float(arr)
+    small = np.clip(to_float(fit_longest_side(arr, max_side, resample="area")), 0.0, 1.0).astype(np.float32, copy=False)
+    return small, max(small.shape[:2]) / longest
 
 
 def apply_preview(
@@ -1121,4 +1153,4 @@ def apply_preview(
     shape = np.shape(image)
     small, scale = make_preview(image, max_side)
     after = pipe.apply(small, spatial_scale=scale)
-    return Preview(F.to_uint8(small), F.to_uint8(after), scale, (int(shape[0]), int(shape[1])))
+    return Preview(to_uint8(small), to_uint8(after), scale, (int(shape[0]), int(shape[1])))

@@ -2,7 +2,8 @@
 
 Every page and pipeline shrinks photos through these few functions, so a
 change of resampling (or a faster path) happens in one place. They take and
-return NumPy arrays; Pillow does the resampling.
+return NumPy arrays; Pillow does the resampling, OpenCV the area averaging
+when it is installed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ _RESAMPLE = {
     "lanczos": Image.Resampling.LANCZOS,
     "bilinear": Image.Resampling.BILINEAR,
     "bicubic": Image.Resampling.BICUBIC,
+    "box": Image.Resampling.BOX,
 }
 
 
@@ -44,7 +46,7 @@ def resize(image: np.ndarray, width: int, height: int, *, resample: str = "auto"
         uint8 RGB (or greyscale) pixels, or a float32 map (masks, weights).
     width, height : int
         The output size in pixels.
-    resample : {"auto", "lanczos", "bilinear", "bicubic"}
+    resample : {"auto", "lanczos", "bilinear", "bicubic", "box"}
         ``auto``: Lanczos when shrinking uint8, bicubic when enlarging it,
         bilinear for float maps.
 
@@ -74,10 +76,14 @@ def fit_longest_side(image: np.ndarray, max_side: int, *, resample: str = "lancz
     Parameters
     ----------
     image : ndarray
-        uint8 pixels ``(H, W)`` or ``(H, W, C)``.
+        uint8 pixels ``(H, W)`` or ``(H, W, C)``; ``area`` takes uint16 and
+        float too.
     max_side : int
         The longest side allowed, in pixels.
-    resample : {"lanczos", "bilinear", "bicubic", "stride"}
+    resample : {"lanczos", "bilinear", "bicubic", "area", "stride"}
+        ``area`` averages the pixels each output pixel covers (OpenCV's
+        ``INTER_AREA``, or Pillow's box filter without OpenCV) and keeps the
+        dtype: uint16 stays uint16, a float image is not rescaled.
         ``stride`` keeps every n-th pixel: no filtering, for detectors that
         resample the frame themselves anyway; the result may then be up to
         ``n - 1`` pixels smaller than ``max_side`` allows.
@@ -88,6 +94,8 @@ def fit_longest_side(image: np.ndarray, max_side: int, *, resample: str = "lancz
     (800, 600, 3)
     >>> fit_longest_side(np.zeros((1600, 1200, 3), np.uint8), 800, resample="stride").shape
     (800, 600, 3)
+    >>> fit_longest_side(np.ones((1600, 1200), np.float32), 800, resample="area").dtype
+    dtype('float32')
     >>> small = np.zeros((10, 10, 3), np.uint8)
     >>> fit_longest_side(small, 800) is small
     True
@@ -99,7 +107,30 @@ def fit_longest_side(image: np.ndarray, max_side: int, *, resample: str = "lancz
         step = -(-max(h, w) // max_side)
         return np.ascontiguousarray(image[::step, ::step])
     scale = max_side / max(h, w)
-    return resize(image, max(1, round(w * scale)), max(1, round(h * scale)), resample=resample)
+    width, height = max(1, round(w * scale)), max(1, round(h * scale))
+    if resample == "area":
+        return _area(image, width, height)
+    return resize(image, width, height, resample=resample)
+
+
+def _area(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Shrink by area averaging in the image's own dtype (no full-size float copy of a big photo)."""
+    try:
+        import cv2
+    except ImportError:  # OpenCV comes with mediapipe; without it Pillow's box filter averages too
+        cv2 = None
+    if cv2 is not None:
+        out = cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=cv2.INTER_AREA)
+        return out[:, :, None] if image.ndim == 3 and out.ndim == 2 else out  # OpenCV drops a single channel
+    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (3, 4)):
+        return resize(image, width, height, resample="box")
+    planes = image.reshape(image.shape[:2] + (-1,))  # Pillow's float mode holds one channel
+    out = np.dstack([resize(planes[:, :, c].astype(np.float32), width, height, resample="box")
+                     for c in range(planes.shape[2])]).reshape((height, width) + image.shape[2:])
+    if np.issubdtype(image.dtype, np.integer):
+        limits = np.iinfo(image.dtype)
+        out = np.clip(np.rint(out), limits.min, limits.max)
+    return out.astype(image.dtype)
 
 
 def square_resize(image: np.ndarray, size: int) -> np.ndarray:
