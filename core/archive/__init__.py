@@ -9,21 +9,19 @@ Public verbs, by module:
 - :mod:`core.archive.summary`: posts_table, top_hashtags, engagement_by, likes_and_date, shorten
 """
 
-from . import catalogue, uploads, ingest, safezip, demo, summary
+from . import catalogue, demo, ingest, safezip, summary, uploads
 from .catalogue import (
+    CATALOGUE_COLUMNS,
     Archive,
     ArchiveError,
-    CATALOGUE_COLUMNS,
     list_files,
     load_folder,
     load_zip,
 )
-from .uploads import (
-    is_upload_hash,
-    upload_hash,
-    record_upload,
-    held_upload,
-    open_held_upload,
+from .demo import (
+    DEMO_POSTS,
+    build_demo_folder,
+    load_demo,
 )
 from .ingest import (
     THUMB_SIDE,
@@ -33,21 +31,23 @@ from .ingest import (
     thumbnail_bytes,
 )
 from .safezip import (
-    extract_zip,
     decode_member_name,
+    extract_zip,
     is_ignored_name,
 )
-from .demo import (
-    DEMO_POSTS,
-    build_demo_folder,
-    load_demo,
-)
 from .summary import (
-    posts_table,
-    top_hashtags,
     engagement_by,
     likes_and_date,
+    posts_table,
     shorten,
+    top_hashtags,
+)
+from .uploads import (
+    held_upload,
+    is_upload_hash,
+    open_held_upload,
+    record_upload,
+    upload_hash,
 )
 
 __all__ = [*catalogue.__all__, *uploads.__all__, *ingest.__all__, *safezip.__all__, *demo.__all__, *summary.__all__]

@@ -6,37 +6,37 @@ Public verbs, by module:
 - :mod:`core.faces.people`: PeopleClusterer, PeopleBook, clean_name, assign_people, people_table, post_people, post_person_labels, delete_people
 """
 
-from . import engine, dlib_net, people
+from . import dlib_net, engine, people
+from .dlib_net import (
+    DlibModelError,
+    DlibResNet,
+    dlib_model_file,
+    load_dlib_resnet,
+)
 from .engine import (
     MODEL_VERSION,
     SAME_PERSON_THRESHOLD,
     Face,
     FaceEngine,
-    FaceSearcher,
     FaceIndex,
+    FaceSearcher,
     align_points,
-    index_status,
     build_face_index,
-    load_face_index,
     delete_face_index,
-    face_chip,
     draw_faces,
-)
-from .dlib_net import (
-    DlibModelError,
-    dlib_model_file,
-    DlibResNet,
-    load_dlib_resnet,
+    face_chip,
+    index_status,
+    load_face_index,
 )
 from .people import (
-    PeopleClusterer,
     PeopleBook,
-    clean_name,
+    PeopleClusterer,
     assign_people,
+    clean_name,
+    delete_people,
     people_table,
     post_people,
     post_person_labels,
-    delete_people,
 )
 
 __all__ = [*engine.__all__, *dlib_net.__all__, *people.__all__]

@@ -6,16 +6,9 @@ Public verbs, by module:
 - :mod:`core.image.convert`: as_uint8_rgb
 """
 
-from . import io, geometry, convert
-from .io import (
-    UPLOAD_TYPES,
-    ImageError,
-    DecodedImage,
-    open_image,
-    to_rgb,
-    decode_image,
-    load_image,
-    encode_jpeg,
+from . import convert, geometry, io
+from .convert import (
+    as_uint8_rgb,
 )
 from .geometry import (
     crop_square,
@@ -23,8 +16,15 @@ from .geometry import (
     resize,
     square_resize,
 )
-from .convert import (
-    as_uint8_rgb,
+from .io import (
+    UPLOAD_TYPES,
+    DecodedImage,
+    ImageError,
+    decode_image,
+    encode_jpeg,
+    load_image,
+    open_image,
+    to_rgb,
 )
 
 __all__ = [*io.__all__, *geometry.__all__, *convert.__all__]
