@@ -79,7 +79,7 @@ def build_index(archive: Archive, cache: DiskCache) -> None:
     outcome = run_job("Indexing faces…",
                       lambda progress: build_face_index(archive.catalogue, engine, cache=cache, progress=progress),
                       key=CANCEL_KEY, note="Press Cancel (or leave the page) to stop; indexed photos are kept.",
-                      done=lambda _: "Face index ready.", failed="Face indexing failed")
+                      failed="Face indexing failed")
     if outcome.exception is not None:
         exc = outcome.exception
         st.error(f"Face indexing failed ({type(exc).__name__}: {exc}). Indexed photos are kept.")
