@@ -23,6 +23,7 @@ from ui.faces_search import RESULT_KEY, search_tab
 from ui.flash import flash, show_flashes
 from ui.jobs import cancelled, clear_cancelled, run_job
 from ui.state import current_archive
+from ui.text import md
 
 CANCEL_KEY = "faces_cancel"
 #: Session keys of what the page keeps between runs (dropped when the index is deleted).
@@ -82,7 +83,8 @@ def build_index(archive: Archive, cache: DiskCache) -> None:
                       failed="Face indexing failed")
     if outcome.exception is not None:
         exc = outcome.exception
-        st.error(f"Face indexing failed ({type(exc).__name__}: {exc}). Indexed photos are kept.")
+        # The message may name a photo file: user text, escaped (it reads the same).
+        st.error(f"Face indexing failed ({type(exc).__name__}: {md(exc)}). Indexed photos are kept.")
     elif outcome.ok:
         flash("faces", "Face index ready.")
         st.rerun()

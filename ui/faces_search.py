@@ -24,6 +24,7 @@ from core.image.geometry import fit_longest_side
 from core.image.io import UPLOAD_TYPES, ImageError, decode_image
 from ui.faces_common import engine_or_error, likes_text, plural, short
 from ui.images import inline
+from ui.text import md
 
 __all__ = ["QUERY_KEEP_SIDE", "RESULT_KEY", "search_tab"]
 
@@ -43,7 +44,7 @@ def search_tab(index: FaceIndex, people: People, catalogue: pd.DataFrame, cache:
         return
     _, image, (h, w), query_faces, problem = analysed(upload.getvalue())
     if problem:
-        st.error(f"This photo cannot be read: {problem}")
+        st.error(f"This photo cannot be read: {md(problem)}")
         return
     if not query_faces:
         st.warning("No face found in this photo. Faces must be reasonably large, lit and turned "
