@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.cache import DiskCache, sha256_file  # noqa: E402
-from core.faces.engine import FaceEngine, FaceIndex, build_face_index  # noqa: E402
+from core.faces.engine import FaceEngine  # noqa: E402
+from core.faces.index import FaceIndex, build_face_index  # noqa: E402
 
 
 def emit(name: str, value: float, unit: str) -> None:

@@ -1,4 +1,4 @@
-"""core.faces.engine, core.faces.dlib_net, core.faces.people on real photos and real face data."""
+"""core.faces (engine, dlib_net, index, search, people) on real photos and real face data."""
 
 from __future__ import annotations
 
@@ -14,27 +14,22 @@ from PIL import Image
 
 from core.cache import DiskCache, sha256_file
 from core.faces.dlib_net import RESNET_FILE, DlibResNet, dlib_model_file
-from core.faces.engine import (
-    MIN_FACE_PX,
-    SAME_PERSON_THRESHOLD,
-    FaceEngine,
-    FaceIndex,
-    FaceSearcher,
-    build_face_index,
-    delete_face_index,
-    face_chip,
-    index_status,
-    load_face_index,
-)
+from core.faces.engine import MIN_FACE_PX, SAME_PERSON_THRESHOLD, FaceEngine
+from core.faces.index import FaceIndex, build_face_index, delete_face_index, face_chip, index_status, load_face_index
 from core.faces.people import (
     PeopleBook,
     PeopleClusterer,
     assign_people,
     clean_name,
     delete_people,
+    find_people,
+    merge_people,
     people_table,
     post_person_labels,
+    rename_person,
+    split_person,
 )
+from core.faces.search import FaceSearcher, search_photo
 from core.image.io import ImageError
 from core.jobs import Cancelled, ModelUnavailableError
 
@@ -285,6 +280,149 @@ def test_post_labels_before_and_during_indexing(engine, photo_catalogue, tmp_pat
     assert labels.iloc[1:, 0].isna().all()  # not indexed yet: unknown, not False
 
 
+# ----------------------------------------------------------------------------- the people pipeline
+
+GLINT_PEOPLE = ["Barack Obama", "Halle Berry", "Keanu Reeves", "Tina Fey"]
+DEEPFACE_PEOPLE = ["person_01", "person_02", "person_03"]
+
+
+@pytest.fixture(scope="module")
+def people_archive(engine, data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A real archive: 5 Glint crops of 4 celebrities, 4 full photos of 3 deepface people, indexed.
+
+    Each Glint celebrity's first two crops form one two-photo post (a carousel).
+    Returns ``(catalogue, cache, truth, progress calls)``; ``truth`` maps each
+    photo's sha256 to its person, and the photo's largest face is that person.
+    """
+    rows, truth = [], {}
+    glint = data_dir / "faces-glint-celeb24"
+    by_name: dict[str, list[str]] = {}
+    for r in csv.DictReader(open(glint / "labels.csv")):
+        by_name.setdefault(r["identity"], []).append(r["path"])
+    for name in GLINT_PEOPLE:
+        for i, rel in enumerate(sorted(by_name[name])[:5]):
+            post = f"{name}-0" if i < 2 else f"{name}-{i}"
+            rows.append((post, glint / rel, name))
+    deepface = data_dir / "faces-deepface-pairs"
+    groups: dict[str, list[str]] = {}
+    for r in csv.DictReader(open(deepface / "labels.csv")):
+        groups.setdefault(r["identity_group"], []).append(r["path"])
+    for group in DEEPFACE_PEOPLE:
+        for rel in sorted(groups[group])[:4]:
+            rows.append((f"{group}-{Path(rel).stem}", deepface / rel, group))
+    catalogue = pd.DataFrame({
+        "post_id": [r[0] for r in rows], "position": 1, "file": [r[1].name for r in rows],
+        "path": [str(r[1]) for r in rows], "sha256": [sha256_file(r[1]) for r in rows],
+        "caption": [f"post {r[0]}" for r in rows],
+    })
+    posts = list(dict.fromkeys(catalogue["post_id"]))
+    catalogue["likes"] = pd.array([10 * (posts.index(p) + 1) for p in catalogue["post_id"]], dtype="Int64")
+    truth = dict(zip(catalogue["sha256"], [r[2] for r in rows]))
+    cache = DiskCache(tmp_path_factory.mktemp("people-cache"))
+    calls: list[tuple[int, int, str]] = []
+    build_face_index(catalogue, engine, cache=cache, progress=lambda d, t, m: calls.append((d, t, m)))
+    return catalogue, cache, truth, calls
+
+
+def _main_person(people, truth: dict[str, str]) -> dict[str, str]:
+    """Who each true person mostly is, by the person id of each photo's largest face."""
+    largest = people.faces[people.faces["face_no"] == 0]
+    found = pd.Series(largest["person_id"].to_numpy(), index=largest["sha256"].map(truth))
+    return {name: ids.mode().iloc[0] for name, ids in found.groupby(level=0)}
+
+
+def test_index_faces_reports_progress_per_photo(people_archive):
+    catalogue, cache, _, calls = people_archive
+    total = catalogue["sha256"].nunique()
+    assert calls[0] == (0, total, f"0 of {total} photos indexed")
+    assert calls[-1] == (total, total, f"{total} of {total} photos indexed")
+    assert [d for d, _, _ in calls] == list(range(total + 1))
+    assert index_status(catalogue, cache) == (total, total)
+
+
+def test_index_faces_needs_no_model_once_cached(people_archive, tmp_path, monkeypatch):
+    catalogue, cache, _, _ = people_archive
+    (tmp_path / "blaze_face_short_range.tflite").write_bytes(b"not a model")
+    monkeypatch.setenv("FEEDLENS_MODEL_DIR", str(tmp_path))
+    index = build_face_index(catalogue, cache=cache)  # no engine given, none needed
+    assert index.complete and len(index.recognisable) >= len(catalogue)
+    fresh = DiskCache(tmp_path / "fresh")
+    with pytest.raises(ModelUnavailableError):  # photos left to index: the default engine cannot load
+        build_face_index(catalogue.head(2), cache=fresh)
+
+
+def test_find_people_groups_real_photos(people_archive):
+    catalogue, cache, truth, _ = people_archive
+    people = find_people(catalogue, "people-archive", cache=cache)
+    table = people.table
+    assert len(people) == len(table) >= len(set(truth.values()))
+    main = _main_person(people, truth)
+    assert len(set(main.values())) == len(GLINT_PEOPLE) + len(DEEPFACE_PEOPLE)  # nobody merged with another
+    largest = people.faces[people.faces["face_no"] == 0]
+    right = (largest["person_id"].to_numpy() == largest["sha256"].map(truth).map(main).to_numpy()).mean()
+    assert right >= 0.9
+    # Counts: every recognisable face is someone's; a carousel post counts once.
+    assert table["n_faces"].sum() == len(people.index.recognisable) == len(people.person_ids)
+    assert list(table["n_faces"]) == sorted(table["n_faces"], reverse=True)
+    halle = table.set_index("person_id").loc[main["Halle Berry"]]
+    assert halle["n_faces"] == halle["n_photos"] == 5 and halle["n_posts"] == 4  # her carousel is one post
+    assert halle["name"].startswith("Person ") and halle["sha256"] in set(people.faces_of(main["Halle Berry"])["sha256"])
+    her_posts = catalogue[catalogue["post_id"].str.startswith("Halle Berry")].drop_duplicates("post_id")
+    assert halle["mean_likes"] == pytest.approx(her_posts["likes"].mean())
+
+
+def test_people_edits_are_saved_and_found_again(people_archive):
+    catalogue, cache, truth, _ = people_archive
+    key = "edited-archive"
+    people = find_people(catalogue, key, cache=cache)
+    main = _main_person(people, truth)
+    keanu, tina = main["Keanu Reeves"], main["Tina Fey"]
+    assert rename_person(people, keanu, " Keanu\tReeves ", cache=cache) == keanu
+    people = find_people(catalogue, key, cache=cache)
+    assert people.table.set_index("person_id").at[keanu, "name"] == "Keanu Reeves"
+    face = people.faces_of(keanu)["face_key"].iloc[0]
+    assert people.name_of_face(face) == "Keanu Reeves" and people.name_of_face("no-such-face") is None
+
+    merge_people(people, keanu, tina, cache=cache)
+    people = find_people(catalogue, key, cache=cache)
+    assert tina not in set(people.table["person_id"])
+    assert len(people.faces_of(keanu)) >= 10
+
+    moved = list(people.faces_of(keanu)["face_key"][:2])
+    new = split_person(people, moved, cache=cache)
+    people = find_people(catalogue, key, cache=cache)
+    assert set(people.faces_of(new)["face_key"]) == set(moved)
+    assert people.table.set_index("person_id").at[new, "name"] == f"Person {new[1:]}"
+    # Another archive's people are untouched.
+    assert find_people(catalogue, "other-archive", cache=cache).book.names == {}
+
+
+def test_search_photo_finds_the_person_and_their_post(engine, people_archive, data_dir):
+    catalogue, cache, truth, _ = people_archive
+    people = find_people(catalogue, "search-archive", cache=cache)
+    main = _main_person(people, truth)
+    rename_person(people, main["Halle Berry"], "Halle", cache=cache)
+    people = find_people(catalogue, "search-archive", cache=cache)
+    glint = data_dir / "faces-glint-celeb24"
+    hers = sorted(r["path"] for r in csv.DictReader(open(glint / "labels.csv")) if r["identity"] == "Halle Berry")
+    held_out = glint / hers[-1]  # not in the archive (it holds her first five)
+    faces, _ = engine.analyze_file(held_out)
+    [found] = search_photo(faces, people.index, k=3, people=people, catalogue=catalogue)
+    best = found.matches.iloc[0]
+    assert truth[best["sha256"]] == "Halle Berry" and best["same_person"] and best["person"] == "Halle"
+    assert list(found.matches["distance"]) == sorted(found.matches["distance"])
+    assert best["likes"] == catalogue.set_index("sha256").at[best["sha256"], "likes"]
+    assert best["caption"].startswith("post Halle Berry")
+    assert found.same_person_posts >= 2 and found.maybe_more == bool(found.matches["same_person"].all())
+    # Without people or catalogue: the bare matches. A face with no descriptor, or an empty index: no matches.
+    [bare] = search_photo(faces, people.index, k=2)
+    assert len(bare.matches) == 2 and "person" not in bare.matches and "likes" not in bare.matches
+    faces[0].embedding = None
+    assert search_photo(faces, people.index)[0].matches is None
+    empty = load_face_index(catalogue.iloc[:0], cache)
+    assert search_photo(engine.analyze_file(held_out)[0], empty)[0].matches is None
+
+
 def _fake_index(vectors: np.ndarray) -> FaceIndex:
     n = len(vectors)
     faces = pd.DataFrame({
@@ -337,7 +475,7 @@ def test_missing_or_damaged_model_is_reported(tmp_path, monkeypatch):
 
 def test_import_is_light_and_mediapipe_skips_tensorflow(shared_dir):
     code = (
-        "import sys, core.faces.engine, core.faces.people, core.faces.dlib_net\n"
+        "import sys, core.faces, core.faces.engine, core.faces.index, core.faces.search, core.faces.people\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'mediapipe', 'dlib', 'torch', 'cv2', 'sklearn') "
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"

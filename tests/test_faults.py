@@ -179,7 +179,8 @@ FACES_JOB = """
     import sys
     from core.archive.catalogue import load_folder
     from core.cache import DiskCache
-    from core.faces.engine import FaceEngine, build_face_index
+    from core.faces.engine import FaceEngine
+    from core.faces.index import build_face_index
     cache = DiskCache(sys.argv[2])
     archive = load_folder(sys.argv[1], cache=cache)
     print("catalogue", archive.n_images, flush=True)
@@ -191,7 +192,8 @@ FACES_JOB = """
 
 def test_face_index_killed_halfway_keeps_names_and_completes(data_dir: Path, shared_dir: Path, tmp_path: Path) -> None:
     from core.archive.catalogue import load_folder
-    from core.faces.engine import FaceEngine, build_face_index, index_status
+    from core.faces.engine import FaceEngine
+    from core.faces.index import build_face_index, index_status
     from core.faces.people import PeopleBook
 
     folder = data_dir / "faces-deepface-pairs" / "images"
@@ -402,7 +404,7 @@ def _open_folder(page, folder: Path, n_photos: int) -> None:
 def test_server_killed_during_face_index_then_restarted(browser, data_dir: Path, shared_dir: Path, tmp_path: Path,
                                                         artifacts_dir: Path) -> None:
     from core.archive.catalogue import load_folder
-    from core.faces.engine import index_status
+    from core.faces.index import index_status
     from core.faces.people import PeopleBook
 
     folder = data_dir / "faces-deepface-pairs" / "images"

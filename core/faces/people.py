@@ -14,8 +14,11 @@ face → person assignment into the book; later, faces of newly indexed photos
 join the person of their nearest assigned face when it is within the
 threshold, and the rest are clustered into new people.
 
-:func:`post_person_labels` turns people into per-post labels for other pages
-("posts with Anna").
+:func:`find_people` is the whole "group people" step for one archive (cached
+face index + saved book → :class:`People`, no Streamlit, no model run);
+:func:`rename_person`, :func:`merge_people` and :func:`split_person` save the
+user's edits of what :func:`find_people` showed. :func:`post_person_labels`
+turns people into per-post labels for other pages ("posts with Anna").
 """
 
 from __future__ import annotations
@@ -24,19 +27,27 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from ..cache import DiskCache, default_cache
-from .engine import SAME_PERSON_THRESHOLD, FaceIndex, FaceSearcher, load_face_index
+from .engine import EMBEDDING_DIM, SAME_PERSON_THRESHOLD
+from .index import FaceIndex, load_face_index
+from .search import FaceSearcher
 
 __all__ = [
     "PeopleClusterer",
     "PeopleBook",
+    "People",
     "clean_name",
     "assign_people",
     "people_table",
+    "find_people",
+    "rename_person",
+    "merge_people",
+    "split_person",
     "post_people",
     "post_person_labels",
     "delete_people",
@@ -120,8 +131,6 @@ class PeopleClusterer:
         raw[good] = self._cluster(X[good])
         poor = np.flatnonzero(~good)
         if len(poor):
-            from .engine import FaceSearcher
-
             good_idx = np.flatnonzero(good)
             dist, nearest = FaceSearcher().fit(X[good_idx]).kneighbors(X[poor], 1)
             next_label = raw.max() + 1
@@ -284,7 +293,7 @@ def assign_people(index: FaceIndex, book: PeopleBook | None = None, *,
     clusterer = clusterer or PeopleClusterer()
     faces = index.recognisable
     keys = faces["face_key"].tolist()
-    X = index.embeddings[faces.index.to_numpy()] if len(faces) else np.zeros((0, 128), np.float32)
+    X = index.embeddings[faces.index.to_numpy()] if len(faces) else np.zeros((0, EMBEDDING_DIM), np.float32)
     ids = np.array([book.assign.get(k, "") for k in keys], dtype=object)
     known = np.flatnonzero(ids != "")
     unknown = np.flatnonzero(ids == "")
@@ -349,6 +358,131 @@ def people_table(index: FaceIndex, person_ids: pd.Series, book: PeopleBook,
     table["_num"] = table["person_id"].map(_pid_number)
     table = table.sort_values(["n_faces", "n_posts", "_num"], ascending=[False, False, True])
     return table.drop(columns="_num").reset_index(drop=True)
+
+
+@dataclass
+class People:
+    """The people of an archive: the person of every face, and one row per person.
+
+    The result of :func:`find_people`; plain data, usable without Streamlit.
+
+    Attributes
+    ----------
+    archive_key : str
+        ``Archive.key`` of the archive (names are saved per archive).
+    index : FaceIndex
+        The face index the people were found in.
+    book : PeopleBook
+        The saved names and edits they were found with.
+    person_ids : pandas.Series
+        Person id (``"p<n>"``) of every recognisable face, indexed by ``face_key``.
+    table : pandas.DataFrame
+        One row per person (:func:`people_table`): ``person_id``, ``name``,
+        ``n_faces``, ``n_photos``, ``n_posts``, ``mean_likes``, and the
+        ``face_key``, ``sha256``, ``face_no`` of a face to show; most faces first.
+    """
+
+    archive_key: str
+    index: FaceIndex
+    book: PeopleBook
+    person_ids: pd.Series
+    table: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @cached_property
+    def faces(self) -> pd.DataFrame:
+        """The recognisable faces of the index with their ``person_id``."""
+        faces = self.index.recognisable
+        return faces.assign(person_id=self.person_ids.reindex(faces["face_key"]).to_numpy())
+
+    def faces_of(self, person_id: str) -> pd.DataFrame:
+        """The faces of one person (rows of :attr:`faces`)."""
+        return self.faces[self.faces["person_id"] == person_id]
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        return dict(zip(self.table["person_id"], self.table["name"]))
+
+    def name_of_face(self, face_key: str) -> str | None:
+        """Display name of the person a face belongs to (``None`` for an unknown face)."""
+        return self._names.get(self.person_ids.get(face_key))
+
+
+def find_people(catalogue: pd.DataFrame, archive_key: str, *, cache: DiskCache | None = None,
+                index: FaceIndex | None = None, book: PeopleBook | None = None,
+                clusterer: PeopleClusterer | None = None) -> People:
+    """Group the faces of an archive into people, with the user's names and edits.
+
+    Reads the cached face index and the saved :class:`PeopleBook`; never
+    runs a face model (index the photos first with
+    :func:`core.faces.index.build_face_index`).
+
+    Parameters
+    ----------
+    catalogue : pandas.DataFrame
+        The archive's catalogue.
+    archive_key : str
+        ``Archive.key``.
+    cache : DiskCache, optional
+    index : FaceIndex, optional
+        The archive's face index when the caller has it loaded already.
+    book : PeopleBook, optional
+        The archive's saved book when the caller has it loaded already.
+    clusterer : PeopleClusterer, optional
+        How unassigned faces are grouped (default: :class:`PeopleClusterer`).
+
+    Returns
+    -------
+    People
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cat = pd.DataFrame({"post_id": ["a"], "sha256": ["ab12"], "file": ["x.jpg"],
+    ...                     "path": ["/x.jpg"], "likes": [3]})
+    >>> people = find_people(cat, "k", cache=DiskCache(tempfile.mkdtemp()))
+    >>> len(people), people.index.n_done, list(people.table.columns[:5])
+    (0, 0, ['person_id', 'name', 'n_faces', 'n_photos', 'n_posts'])
+    """
+    cache = cache or default_cache()
+    index = index if index is not None else load_face_index(catalogue, cache)
+    book = book if book is not None else PeopleBook.load(archive_key, cache)
+    person_ids = assign_people(index, book, clusterer=clusterer)
+    return People(archive_key, index, book, person_ids, people_table(index, person_ids, book, catalogue))
+
+
+def _edit(people: People, edit, cache: DiskCache | None):
+    """Apply ``edit(book)`` to the saved book, after freezing the grouping ``people`` shows; save it."""
+    cache = cache or default_cache()
+    book = PeopleBook.load(people.archive_key, cache)  # afresh: another session may have saved since
+    book.freeze(list(people.person_ids.index), list(people.person_ids.values))
+    result = edit(book)
+    book.save(people.archive_key, cache)
+    return result
+
+
+def rename_person(people: People, person_id: str, name: str, *, cache: DiskCache | None = None) -> str:
+    """Name a person (an empty name removes it) and save; see :meth:`PeopleBook.rename`.
+
+    Returns
+    -------
+    str
+        The id that carries the name afterwards (another person already
+        named so absorbs this one).
+    """
+    return _edit(people, lambda book: book.rename(person_id, name), cache)
+
+
+def merge_people(people: People, keep: str, other: str, *, cache: DiskCache | None = None) -> None:
+    """Move every face of ``other`` to ``keep`` and save; see :meth:`PeopleBook.merge`."""
+    _edit(people, lambda book: book.merge(keep, other), cache)
+
+
+def split_person(people: People, face_keys: list[str], *, cache: DiskCache | None = None) -> str:
+    """Move the given faces to a new, unnamed person and save; return the new id."""
+    return _edit(people, lambda book: book.split(face_keys), cache)
 
 
 def _post_likes(catalogue: pd.DataFrame) -> pd.Series:
@@ -436,7 +570,7 @@ def post_person_labels(catalogue: pd.DataFrame, archive_key: str, *, cache: Disk
 
 
 def _photo_done_without_faces(cache: DiskCache, sha: str) -> bool:
-    from .engine import _KIND as FACES_KIND
+    from .index import _KIND as FACES_KIND
 
     return cache.path(FACES_KIND, sha, ".npy").is_file()
 

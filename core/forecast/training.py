@@ -445,7 +445,8 @@ def prepare_training_data(
 
 
 def _faces(catalogue, posts, archive_key, cache, face_engine, sources, progress, cancel):
-    from ..faces.engine import FaceEngine, build_face_index
+    from ..faces.engine import FaceEngine
+    from ..faces.index import build_face_index
     from ..faces.people import PeopleBook, assign_people, post_person_labels
 
     covers = catalogue[catalogue["sha256"].isin(set(posts["sha256"]))]
@@ -472,7 +473,7 @@ def _faces(catalogue, posts, archive_key, cache, face_engine, sources, progress,
 
 
 def _full_index(catalogue, cache):
-    from ..faces.engine import load_face_index
+    from ..faces.index import load_face_index
 
     return load_face_index(catalogue, cache)
 
