@@ -1,7 +1,7 @@
 """Archives: import any archive into one catalogue, uploads held by link, ingest, safe ZIP, the demo, summaries.
 
 Public verbs, by module:
-- :mod:`core.archive.catalogue`: Archive, ArchiveError, CATALOGUE_COLUMNS, list_files, load_folder, load_zip
+- :mod:`core.archive.catalogue`: Archive, ArchiveError, CATALOGUE_COLUMNS, list_files, load_folder, load_zip, open_archive
 - :mod:`core.archive.uploads`: is_upload_hash, upload_hash, record_upload, held_upload, open_held_upload
 - :mod:`core.archive.ingest`: THUMB_SIDE, ImageInfo, ingest_file, ingest_files, thumbnail_bytes
 - :mod:`core.archive.safezip`: extract_zip, decode_member_name, is_ignored_name
@@ -17,6 +17,7 @@ from .catalogue import (
     list_files,
     load_folder,
     load_zip,
+    open_archive,
 )
 from .demo import (
     DEMO_POSTS,

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +42,7 @@ __all__ = [
     "list_files",
     "load_folder",
     "load_zip",
+    "open_archive",
 ]
 
 _VERSION = "catalogue-v1"
@@ -384,3 +386,59 @@ def load_zip(
             stream.close()
     return load_folder(files_dir, name=name, progress=progress, cancel=cancel, cache=cache,
                        extra_problems=problems)
+
+
+def open_archive(
+    path: str | Path,
+    *,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    cache: DiskCache | None = None,
+) -> Archive:
+    """Import a folder or a ZIP file, whichever ``path`` is.
+
+    Parameters
+    ----------
+    path : path
+        An archive folder, or a ZIP file (recognised by its content, not its
+        name).
+    progress, cancel : callable, optional
+        As for :func:`load_folder`.
+    cache : DiskCache, optional
+        Where thumbnails, the catalogue and an extracted ZIP are cached.
+
+    Returns
+    -------
+    Archive
+
+    Raises
+    ------
+    ArchiveError
+        If ``path`` does not exist, cannot be read, or is a file that is not
+        a ZIP archive.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> open_archive(folder / "missing")
+    Traceback (most recent call last):
+    ...
+    core.archive.safezip.ArchiveError: ...missing: no such folder or ZIP file
+    >>> _ = (folder / "notes.txt").write_text("hello")
+    >>> open_archive(folder / "notes.txt")
+    Traceback (most recent call last):
+    ...
+    core.archive.safezip.ArchiveError: ...notes.txt: not a folder or a ZIP archive
+    """
+    path = Path(os.path.abspath(Path(path).expanduser()))
+    try:
+        if path.is_dir():
+            return load_folder(path, progress=progress, cancel=cancel, cache=cache)
+        if not path.exists():
+            raise ArchiveError(f"{path}: no such folder or ZIP file")
+        if not path.is_file() or not zipfile.is_zipfile(path):
+            raise ArchiveError(f"{path}: not a folder or a ZIP archive")
+        return load_zip(path, progress=progress, cancel=cancel, cache=cache)
+    except PermissionError as exc:
+        raise ArchiveError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
