@@ -23,7 +23,8 @@ def face_index(run: Run, arch):
     core.jobs.ModelUnavailableError
         When a MediaPipe or dlib model file cannot be had.
     """
-    from core.faces.engine import FaceEngine, build_face_index, index_status, load_face_index
+    from core.faces.engine import FaceEngine
+    from core.faces.index import build_face_index, index_status, load_face_index
 
     done, total = index_status(arch.catalogue)
     if done >= total:
@@ -84,29 +85,25 @@ def people(
     shared with the Faces page.
     """
     names = _parse_names(name or [])
-    from core.faces.people import PeopleBook, assign_people, people_table
+    from core.faces.people import find_people, rename_person
 
     with command(json_output) as run:
         arch = run.open_archive(archive)
         index = face_index(run, arch)
-        book = PeopleBook.load(arch.key)
-        ids = assign_people(index, book)
+        found = find_people(arch.catalogue, arch.key, index=index)
         if names:
-            known = set(ids.values)
+            known = set(found.person_ids.values)
             unknown = [pid for pid, _ in names if pid not in known]
             if unknown:
                 raise InputError(f"--name: no person {', '.join(unknown)} in this archive "
                                  f"(people: {', '.join(sorted(known)) or 'none'})")
-            # As the Faces page edits: freeze the current grouping, then apply the change.
-            book.freeze(list(ids.index), list(ids.values))
-            for pid, new_name in names:
-                book.rename(pid, new_name)
-            book.save(arch.key)
-            ids = assign_people(index, book)
-        found = people_table(index, ids, book, arch.catalogue)
+            for pid, new_name in names:  # as the Faces page edits: one saved change at a time
+                rename_person(found, pid, new_name)
+                found = find_people(arch.catalogue, arch.key, index=index)
+        book = found.book
         rows = [{"person_id": r.person_id, "name": r.name, "named": r.person_id in book.names,
                  "faces": int(r.n_faces), "photos": int(r.n_photos), "posts": int(r.n_posts),
-                 "mean_likes": r.mean_likes} for r in found.itertuples()]
+                 "mean_likes": r.mean_likes} for r in found.table.itertuples()]
         if rows:
             text = (f"{count(len(rows), 'person', 'people')} in {count(len(index.recognisable), 'recognisable face')}:\n"
                     + table(["id", "name", "faces", "photos", "posts", "mean likes"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import parse_qs, urlsplit
 
 import typer
 
@@ -45,22 +44,22 @@ def read_pipeline(text: str):
     ...
     cli.runner.InputError: --pipeline: ...
     """
-    from core.filters.pipeline import QUERY_PARAM, Pipeline
+    from core.filters.pipeline import Pipeline
 
     value = text.strip()
     try:
-        if value[:1] in "{[":
-            return Pipeline.from_json(value)
-        query = parse_qs(urlsplit(value).query).get(QUERY_PARAM) if "?" in value else None
-        if query:
-            return Pipeline.from_query(query[0])
-        path = Path(value).expanduser()
-        if path.is_file():
-            content = path.read_text(encoding="utf-8", errors="replace").strip()
-            return Pipeline.from_json(content) if content[:1] in "{[" else Pipeline.from_query(content)
-        return Pipeline.from_query(value)
-    except ValueError as exc:
+        if _is_file(value):
+            value = Path(value).expanduser().read_text(encoding="utf-8", errors="replace")
+        return Pipeline.parse(value)
+    except (ValueError, OSError) as exc:
         raise InputError(f"--pipeline: {exc}") from None
+
+
+def _is_file(value: str) -> bool:
+    try:
+        return value[:1] not in "{[" and Path(value).expanduser().is_file()
+    except (OSError, ValueError):  # a share-link value longer than a file name can be
+        return False
 
 
 def filter_archive(
@@ -80,18 +79,16 @@ def filter_archive(
     The ZIP holds the filtered photos, pipeline.json and, when some photos
     could not be processed, failures.txt (they are listed here too).
     """
-    from core.filters.batch import apply_to_files
+    from core.filters.batch import BatchRequest, run_batch
 
     with command(json_output) as run:
         pipe = read_pipeline(pipeline)
         arch = run.open_archive(archive)
         if not len(pipe):
             run.warn("the pipeline has no steps: the photos are copied as they are")
-        rows = arch.catalogue
-        # cancel=None: on Ctrl-C the progress callback raises, so no partial ZIP is kept
-        # (apply_to_files would otherwise finish the ZIP with the photos done so far).
-        result = run.job(f"Applying {count(len(pipe), 'step')}", apply_to_files, pipe, rows["path"].tolist(), out,
-                         fmt=fmt.value, quality=quality, labels=rows["file"].astype(str).tolist(), cancel=None)
+        request = BatchRequest.from_catalogue(pipe, arch.catalogue, out, fmt=fmt.value, quality=quality)
+        # On Ctrl-C run_batch raises Cancelled and leaves no partial ZIP (it writes under a temporary name).
+        result = run.job(f"Applying {count(len(pipe), 'step')}", run_batch, request)
         failures = [{"file": label, "problem": reason} for label, reason in result.failures]
         lines = [f"{out}: {len(result.written)} of {count(result.total, 'photo')} filtered "
                  f"({', '.join(step.name for step in pipe) or 'no steps'})."]

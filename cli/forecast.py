@@ -36,10 +36,7 @@ def train(
     Only photos new since the last training are labelled; errors are measured
     on the newest posts, held out.
     """
-    from dataclasses import replace
-
     from core.forecast.labels import LABEL_SOURCES, LabelSources
-    from core.jobs import WeightsUnavailableError
 
     sources = LabelSources(hashtags=hashtags, alt_text=alt_text, imagenet=imagenet, faces=faces, people=people,
                            cluster=cluster)
@@ -47,27 +44,17 @@ def train(
         raise typer.BadParameter("pick at least one label source (every one was switched off)")
     with command(json_output) as run:
         from core.explore.features import make_extractor
-        from core.forecast.training import (
-            forecaster_path,
-            prepare_training_data,
-            save_forecaster,
-            train_forecaster,
-        )
+        from core.forecast.training import TrainingRequest, forecaster_path, train_and_save
 
         arch = run.open_archive(archive)
-        cnn, no_weights = None, None
-        if sources.imagenet:
-            try:
-                cnn = run.step("Loading the ImageNet classifier (MobileNetV3 Small)",
-                               make_extractor("mobilenet_v3_small").ensure_fitted)
-            except WeightsUnavailableError as exc:  # train on the other sources, and say why
-                no_weights, sources = str(exc), replace(sources, imagenet=False)
-        data = run.job("Labelling the posts", prepare_training_data, arch.catalogue, arch.key, sources, cnn=cnn)
-        if no_weights:
-            data.unavailable["imagenet"] = no_weights
-        model = run.step("Evaluating on your newest posts, then fitting every model", train_forecaster,
-                         data, arch.key, include_boosting=boosting, cancel=run.cancel)
-        save_forecaster(model)
+
+        def classifier():
+            return run.step("Loading the ImageNet classifier (MobileNetV3 Small)",
+                            make_extractor("mobilenet_v3_small").ensure_fitted)
+
+        request = TrainingRequest(arch.catalogue, arch.key, sources, include_boosting=boosting)
+        model = run.job("Labelling the posts, evaluating, fitting", train_and_save, request,
+                        imagenet_classifier=classifier)
         for source, why in model.unavailable.items():
             run.warn(f"{LABEL_SOURCES.get(source, source)} not used: {why}")
         ev = model.evaluation
