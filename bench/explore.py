@@ -27,8 +27,8 @@ Measured side by side in one run, on this machine (2 cores, shared):
   thumbnail) of the 1080-px files and the TensorFlow import.
 * ``cnn_<backbone>_img_per_s``: inference throughput of each backbone at
   batch 32 (64 images after one warm-up batch).
-* ``plotly_10000_json_mb``: the Explore map figure (``core.explore.photomap.map_figure``,
-  WebGL, hover data) for 10,000 points, serialised to JSON.
+* ``plotly_10000_json_mb``: the Explore map figure (``core.explore.figure.explore_figure``,
+  the page's own: WebGL, hover data, coloured by cluster) for 10,000 points, serialised to JSON.
 
 Prints one JSON object per line: ``{"name", "value", "unit"}``.
 Run: ``python bench/explore.py [--skip-sklearn] [--skip-cnn]``
@@ -50,11 +50,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
 from core.explore.features import BACKBONES, CNNFeatures, RawPixels, compute_features  # noqa: E402
-from core.explore.photomap import map_figure, run_tsne, trustworthiness_subsample  # noqa: E402
+from core.explore.figure import explore_figure  # noqa: E402
+from core.explore.photomap import run_tsne, trustworthiness_subsample  # noqa: E402
 
 N_TSNE = 10_000
 N_PHOTOS = 1000
@@ -149,14 +151,14 @@ def bench_backbones() -> None:
 def bench_plotly() -> None:
     rng = np.random.default_rng(0)
     coords = rng.normal(size=(N_TSNE, 2)) * 30
-    clusters = np.array([f"C{i % 10 + 1}" for i in range(N_TSNE)], dtype=object)
-    custom = np.column_stack([
-        np.arange(N_TSNE).astype(str), [f"2024-05-{i % 28 + 1:02d}_12-00-00_UTC_{i % 3 + 1}.jpg" for i in range(N_TSNE)],
-        ["espresso"] * N_TSNE, ["Coffee"] * N_TSNE, clusters, [f"{i % 900:,}" for i in range(N_TSNE)],
-    ]).astype(object)
-    fig = map_figure(coords, clusters, customdata=custom, sizes=np.full(N_TSNE, 4.0),
-                     hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]} · %{customdata[3]}<br>"
-                                   "cluster %{customdata[4]} · likes %{customdata[5]}<extra></extra>")
+    table = pd.DataFrame({
+        "x": np.round(coords[:, 0], 4), "y": np.round(coords[:, 1], 4),
+        "file": [f"2024-05-{i % 28 + 1:02d}_12-00-00_UTC_{i % 3 + 1}.jpg" for i in range(N_TSNE)],
+        "cluster": [f"C{i % 10 + 1}" for i in range(N_TSNE)],
+        "likes": pd.array([i % 900 for i in range(N_TSNE)], dtype="Int64"),
+        "imagenet_top1": ["espresso"] * N_TSNE, "imagenet_group": ["Coffee"] * N_TSNE,
+    })
+    fig = explore_figure(table, colour_by="Cluster", title=f"t-SNE · {N_TSNE} photos")
     assert type(fig.data[0]).__name__ == "Scattergl"
     emit("plotly_10000_json_mb", len(fig.to_json().encode("utf-8")) / 1e6, "MB")
 

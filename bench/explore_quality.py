@@ -2,16 +2,16 @@
 
 Data: ``../shared/data/photos-imagenet-coarse6`` (143 real ImageNet photos in
 6 coarse categories, ``labels.csv``), imported with ``core.archive.catalogue.load_folder``
-and featurised with ``core.explore.features.compute_features`` exactly as the
-Explore page does (cached 256-px thumbnails in, one cache entry per photo).
+and mapped with ``core.explore.mapping.compute_map``, the pipeline the Explore
+page runs step by step (cached 256-px thumbnails in, one cache entry per photo;
+L2 normalisation for CNN and colour/texture features, none for raw pixels;
+PCA to at most 50 components, then t-SNE; K-Means on the PCA features).
 
-For each feature set the features go through the page's own preparation
-(L2 normalisation for CNN and colour/texture features, none for raw pixels,
-then PCA to at most 50 components, as :class:`core.explore.photomap.PhotoMap`
-does) and we report:
+For each feature set we report, in the map's PCA space:
 
 * ``knn_acc_<set>``: leave-one-out 5-nearest-neighbour accuracy;
-* ``purity_<set>``: purity of K-Means with k = 6 (the number of categories).
+* ``purity_<set>``: purity of the map's K-Means clusters with k = 6 (the
+  number of categories).
 
 CNN backbones run with ``weights=None`` (random weights: no download here),
 so their names end in ``_random`` and their numbers say nothing about
@@ -39,8 +39,9 @@ import pandas as pd  # noqa: E402
 
 from core.archive.catalogue import load_folder  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
-from core.explore.features import BACKBONES, CNNFeatures, ColourTexture, RawPixels, compute_features  # noqa: E402
-from core.explore.photomap import PhotoMap, kmeans_labels, knn_accuracy, purity  # noqa: E402
+from core.explore.features import BACKBONES  # noqa: E402
+from core.explore.mapping import MapRequest, compute_map  # noqa: E402
+from core.explore.photomap import knn_accuracy, purity  # noqa: E402
 
 
 def shared_dir() -> Path:
@@ -51,20 +52,11 @@ def emit(name: str, value: float, unit: str) -> None:
     print(json.dumps({"name": name, "value": round(float(value), 4), "unit": unit}), flush=True)
 
 
-def prepared(features: np.ndarray, l2: bool) -> np.ndarray:
-    """The page's feature space: optional L2 normalisation, then PCA (≤ 50)."""
-    space = PhotoMap(n_pca=50, l2_normalise=l2, random_state=0)
-    X = space._prepare(features)
-    from sklearn.decomposition import PCA
-
-    k = min(50, X.shape[0] - 1, X.shape[1])
-    return PCA(n_components=k, random_state=0).fit_transform(X)
-
-
-def evaluate(name: str, features: np.ndarray, labels: np.ndarray, l2: bool) -> None:
-    X = prepared(features, l2)
-    emit(f"knn_acc_{name}", knn_accuracy(X, labels, k=5), "fraction")
-    emit(f"purity_{name}", purity(kmeans_labels(X, len(set(labels)), random_state=0), labels), "fraction")
+def evaluate(name: str, request: MapRequest, labels: np.ndarray, cache: DiskCache) -> None:
+    result = compute_map(request, cache=cache)
+    known = labels[result.rows]
+    emit(f"knn_acc_{name}", knn_accuracy(result.photo_map.pca_features_, known, k=5), "fraction")
+    emit(f"purity_{name}", purity(result.clusters, known), "fraction")
 
 
 def main() -> None:
@@ -87,14 +79,13 @@ def main() -> None:
         emit("quality_categories", len(set(labels)), "categories")
         emit("quality_chance", pd.Series(labels).value_counts(normalize=True).iloc[0], "fraction")
 
-        raw = compute_features(items, RawPixels(size=150), cache=cache)
-        evaluate("raw", raw.features, labels, l2=False)
-        ct = compute_features(items, ColourTexture(), cache=cache)
-        evaluate("colour_texture", ct.features, labels, l2=True)
+        k = len(set(labels))
+        evaluate("raw", MapRequest(items, feature_set="raw", raw_size=150, k=k), labels, cache)
+        evaluate("colour_texture", MapRequest(items, feature_set="colour_texture", k=k), labels, cache)
         if not args.skip_cnn:
             for backbone in [b for b in args.backbones.split(",") if b]:
-                cnn = compute_features(items, CNNFeatures(backbone, weights=None, random_state=0), cache=cache)
-                evaluate(f"{backbone}_random", cnn.features, labels, l2=True)
+                request = MapRequest(items, feature_set=backbone, random_weights=True, k=k)
+                evaluate(f"{backbone}_random", request, labels, cache)
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)
 

@@ -197,6 +197,7 @@ def test_explore_core_modules_stay_light():
 
     code = (
         "import sys, core.explore.features, core.explore.photomap, core.explore.imagenet_groups\n"
+        "import core.explore.mapping, core.explore.placement, core.explore.tables, core.explore.figure\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'openTSNE', 'sklearn', 'plotly', 'skimage') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -20,9 +20,15 @@ def face_engine():
     return FaceEngine()
 
 
-@st.cache_resource(show_spinner=False)
 def extractor(name: str, raw_size: int = 150, random_weights: bool = False):
     """One feature extractor per feature set (a CNN keeps its network loaded)."""
+    # Streamlit keys its cache on the arguments as passed (a default left out is another key), so every
+    # call style must reach the same entry: one network in memory, whichever page asked first.
+    return _extractor(str(name), int(raw_size) if name == "raw" else 150, bool(random_weights))
+
+
+@st.cache_resource(show_spinner=False)
+def _extractor(name: str, raw_size: int, random_weights: bool):
     from core.explore.features import make_extractor
 
     return make_extractor(name, raw_size=raw_size, weights=None if random_weights else "imagenet")

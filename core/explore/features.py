@@ -93,6 +93,20 @@ class FeatureSpec:
     description: str
     needs_weights: bool = False
 
+    @property
+    def l2_normalise(self) -> bool:
+        """Whether the map scales each feature vector to unit length first.
+
+        Yes for CNN and colour & texture features (their direction is what
+        matters); no for raw pixels, whose length is the photo's brightness.
+
+        Examples
+        --------
+        >>> FEATURE_SETS["raw"].l2_normalise, FEATURE_SETS["colour_texture"].l2_normalise
+        (False, True)
+        """
+        return self.family != "raw"
+
 
 FEATURE_SETS: dict[str, FeatureSpec] = {
     spec.name: spec

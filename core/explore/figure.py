@@ -1,0 +1,213 @@
+"""The Explore page's figures: the map with its hover text, the silhouette curve, the label sunburst.
+
+:func:`explore_figure` composes :func:`~core.explore.photomap.map_figure`
+from a :func:`~core.explore.tables.photo_table`: colours (clusters,
+ImageNet groups or likes), point sizes, hover text, photos drawn at their
+place, and a placed new photo as a gold star. It lives in core so that the
+page and ``bench/explore.py`` build (and measure) the same figure.
+
+Plotly is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import imagenet_groups as ig
+from .photomap import map_figure
+from .placement import Placement
+from .tables import group_class_counts, likes_of
+
+__all__ = [
+    "COLOUR_BY",
+    "CLUSTER_COLOURS",
+    "WEBGL_ABOVE",
+    "HOVER",
+    "cluster_palette",
+    "point_sizes",
+    "hover_data",
+    "explore_figure",
+    "silhouette_figure",
+    "sunburst_figure",
+]
+
+#: What the map can be coloured by (the page offers those that apply).
+COLOUR_BY = ("Cluster", "ImageNet group", "Likes")
+CLUSTER_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+    "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#9edae5",
+    "#dbdb8d", "#393b79",
+]
+#: Points above which the map is drawn with WebGL.
+WEBGL_ABOVE = 1000
+#: Hover text of a photo; ``customdata`` columns as :func:`hover_data` makes them.
+HOVER = ("<b>%{customdata[1]}</b><br>%{customdata[2]} · %{customdata[3]}<br>cluster %{customdata[4]}"
+         " · likes %{customdata[5]}<extra></extra>")
+
+
+def cluster_palette(names: Sequence[str]) -> dict[str, str]:
+    """A colour per cluster name, in legend order (``C1, C2, ..., outliers``; outliers grey).
+
+    Examples
+    --------
+    >>> cluster_palette(["C10", "outliers", "C2"])
+    {'C2': '#1f77b4', 'C10': '#ff7f0e', 'outliers': '#bbbbbb'}
+    """
+    order = sorted(set(names), key=lambda c: (c == "outliers", int(c[1:]) if c.startswith("C") else 0))
+    return {c: ("#bbbbbb" if c == "outliers" else CLUSTER_COLOURS[i % len(CLUSTER_COLOURS)])
+            for i, c in enumerate(order)}
+
+
+def point_sizes(n: int, likes: np.ndarray | None = None, *, by_likes: bool = False,
+                thumbnails: bool = False) -> np.ndarray:
+    """Marker sizes: by likes (square root), small under photos, else smaller as the map fills.
+
+    Examples
+    --------
+    >>> point_sizes(3).tolist(), point_sizes(2, np.array([0.0, 100.0]), by_likes=True).tolist()
+    ([13.0, 13.0, 13.0], [6.0, 24.0])
+    """
+    if thumbnails and not by_likes:
+        return np.full(n, 8.0)
+    if by_likes and likes is not None and np.isfinite(likes).any():
+        filled = np.nan_to_num(np.asarray(likes, dtype=float), nan=0.0)
+        return 6 + 18 * np.sqrt(filled / max(filled.max(), 1.0))
+    return np.full(n, 13.0 if n <= 50 else 9.0 if n <= 300 else 6.0 if n <= 3000 else 4.0)
+
+
+def hover_data(table: pd.DataFrame) -> np.ndarray:
+    """Per-photo ``customdata``: row, file (HTML-escaped), top-1 class, group, cluster, likes.
+
+    Column 0 (the row in ``table``) is what a selection on the map gives back.
+    """
+    n = len(table)
+    likes = likes_of(table)
+    like_text = ["unknown" if not np.isfinite(v) else f"{int(v):,}" for v in likes]
+    labelled = "imagenet_top1" in table.columns
+    label = table["imagenet_top1"].tolist() if labelled else ["–"] * n
+    group = table["imagenet_group"].tolist() if labelled else ["–"] * n
+    # Plotly reads hover text as a little HTML: user text (file names) is escaped.
+    files = table["file"].astype(str).map(html.escape).to_numpy()
+    return np.column_stack([np.arange(n), files, label, group, table["cluster"].to_numpy(), like_text]).astype(object)
+
+
+def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: str = "",
+                   highlight: str | None = None, size_by_likes: bool = False,
+                   thumbnails: Sequence[str | None] | None = None, placed: Placement | None = None,
+                   placed_name: str = ""):
+    """The Explore map of a :func:`~core.explore.tables.photo_table`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per photo with ``x, y, file, cluster, likes`` (and ImageNet
+        columns for group colours and highlights).
+    colour_by : {"Cluster", "ImageNet group", "Likes"}
+    title : str
+    highlight : str, optional
+        An ImageNet group drawn on top, the rest faded.
+    size_by_likes : bool
+        Marker size grows with likes.
+    thumbnails : sequence of str or None, optional
+        An image URL (``data:`` URI) per photo, drawn at its place.
+    placed : Placement, optional
+        A new photo, drawn as a gold star "your photo".
+    placed_name : str
+        Its file name (hover text).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"x": [0.0, 1, 2], "y": [0.0, 1, 0], "file": ["a", "b", "<c>"], "cluster": ["C1", "C2", "C1"],
+    ...                   "likes": pd.array([1, None, 3], dtype="Int64")})
+    >>> fig = explore_figure(t)
+    >>> [trace.name for trace in fig.data], fig.data[0].customdata[1][1]
+    (['C1 (2)', 'C2 (1)'], '&lt;c&gt;')
+    """
+    import plotly.graph_objects as go
+
+    n = len(table)
+    coords = table[["x", "y"]].to_numpy(dtype=float)
+    likes = likes_of(table)
+    labelled = "imagenet_group" in table.columns
+    groups = table["imagenet_group"].to_numpy() if labelled else None
+    common = dict(sizes=point_sizes(n, likes, by_likes=size_by_likes, thumbnails=thumbnails is not None),
+                  customdata=hover_data(table), hovertemplate=HOVER, webgl_above=WEBGL_ABOVE, title=title,
+                  legend_title=colour_by)
+    if highlight and labelled:
+        common.update(highlight=np.asarray(groups) == highlight, highlight_name=f"{highlight} (highlighted)",
+                      highlight_colour=ig.group_colours()[highlight])
+    if colour_by == "Likes":
+        fig = map_figure(coords, values=likes, value_label="likes", **common)
+    elif colour_by == "ImageNet group" and labelled:
+        fig = map_figure(coords, groups, order=ig.group_names(), palette=ig.group_colours(), **common)
+    else:
+        clusters = table["cluster"].astype(str).to_numpy()
+        palette = cluster_palette(clusters)
+        fig = map_figure(coords, clusters, order=list(palette), palette=palette, **common)
+    if thumbnails is not None:
+        _draw_thumbnails(fig, coords, thumbnails, placed)
+    if placed is not None:
+        fig.add_trace(go.Scatter(
+            x=[float(placed.xy[0])], y=[float(placed.xy[1])], mode="markers+text", name="your photo",
+            text=["your photo"], textposition="top center",
+            customdata=[[-1, html.escape(placed_name), placed.imagenet_label or "–", "–", "–", "–"]],
+            hovertemplate="<b>your photo</b><br>%{customdata[1]}<extra></extra>",
+            marker={"symbol": "star", "size": 22, "color": "gold", "line": {"width": 1.5, "color": "black"}},
+        ))
+    return fig
+
+
+def _draw_thumbnails(fig, coords: np.ndarray, thumbnails: Sequence[str | None], placed: Placement | None) -> None:
+    """Each photo at its place, sized to the map's spread; the axes keep every photo (and the star) in view."""
+    n = len(coords)
+    xy = np.round(coords, 3)
+    span = float(max(np.ptp(xy[:, 0]), np.ptp(xy[:, 1]), 1e-6))
+    side = span * (0.09 if n <= 30 else 0.06 if n <= 100 else 0.035)
+    for (x, y), uri in zip(xy, thumbnails):
+        if uri:
+            fig.add_layout_image(source=uri, x=x, y=y, xref="x", yref="y", sizex=side, sizey=side,
+                                 xanchor="center", yanchor="middle", layer="below", opacity=0.9)
+    every = xy if placed is None else np.vstack([xy, np.asarray(placed.xy, float)[None, :]])
+    fig.update_xaxes(range=[every[:, 0].min() - side, every[:, 0].max() + side])
+    fig.update_yaxes(range=[every[:, 1].min() - side, every[:, 1].max() + side])
+
+
+def silhouette_figure(curve: pd.DataFrame, k_suggested: int):
+    """The small "Silhouette by k" curve, the suggested k marked."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Scatter(x=curve["k"], y=curve["silhouette"], mode="lines+markers",
+                               line={"color": "#1f77b4"}, hovertemplate="k=%{x}: %{y:.3f}<extra></extra>"))
+    fig.add_vline(x=k_suggested, line_dash="dot", line_color="#d62728")
+    fig.update_layout(height=150, margin={"l": 10, "r": 10, "t": 24, "b": 10}, title_text="Silhouette by k",
+                      title_font_size=12, xaxis={"dtick": 1}, yaxis={"title": None})
+    return fig
+
+
+def sunburst_figure(table: pd.DataFrame):
+    """ImageNet group → top-1 class, sized by photos (the table needs ImageNet columns)."""
+    import plotly.graph_objects as go
+
+    counts = group_class_counts(table)
+    group_list = list(counts["imagenet_group"].unique())
+    colours = ig.group_colours()
+    fig = go.Figure(go.Sunburst(
+        labels=group_list + [f"{c} " for c in counts["imagenet_top1"]],
+        ids=group_list + [f"{g}/{c}" for g, c in zip(counts["imagenet_group"], counts["imagenet_top1"])],
+        parents=[""] * len(group_list) + list(counts["imagenet_group"]),
+        values=list(counts.groupby("imagenet_group", sort=False)["photos"].sum()) + list(counts["photos"]),
+        branchvalues="total",
+        marker={"colors": [colours.get(g, "#ccc") for g in group_list]
+                + [colours.get(g, "#ccc") for g in counts["imagenet_group"]]},
+        hovertemplate="%{label}: %{value} photo(s)<extra></extra>",
+    ))
+    fig.update_layout(height=420, margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    return fig

@@ -1,0 +1,89 @@
+"""Explore page glue for the map: in-memory caches of its steps, photos on it, a new photo, the selection.
+
+Each step of :mod:`core.explore.mapping` is cached on its own inputs, so a
+slider reruns only its step: the map on the perplexity, the silhouette
+curve on the PCA features, the clusters on the method and its parameter.
+``map_key`` is ``(archive key, feature cache tag, number of mapped photos)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.archive.ingest import thumbnail_bytes
+from core.cache import default_cache
+from core.explore.mapping import K_RANGE, cluster_photos, fit_map, score_k
+from core.explore.photomap import PhotoMap
+from core.explore.placement import Placement, place_photo
+from core.image.geometry import square_resize
+from core.image.io import ImageError, load_image
+from ui.images import inline
+
+__all__ = ["cached_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of", "selected_rows"]
+
+MAP_THUMB_SIDE = 72  # pixels of a photo drawn on the map
+
+
+@st.cache_resource(show_spinner="Laying out the map (PCA, then t-SNE)…", max_entries=8)
+def cached_map(map_key: tuple, feature_name: str, perplexity: float, _features: np.ndarray) -> PhotoMap:
+    return fit_map(_features, feature_name, perplexity=perplexity)
+
+
+@st.cache_data(show_spinner=f"Scoring k from {K_RANGE[0]} to {K_RANGE[1]} (silhouette)…", max_entries=16)
+def cached_silhouette(map_key: tuple, _photo_map: PhotoMap) -> pd.DataFrame:
+    return score_k(_photo_map)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_clusters(map_key: tuple, perplexity: float, method: str, param: int, _photo_map: PhotoMap) -> np.ndarray:
+    """K-Means with k = ``param``, or HDBSCAN with smallest cluster ``param`` (on the map: perplexity counts)."""
+    return cluster_photos(_photo_map, method, k=param, min_cluster_size=param)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def map_thumbnails(shas: tuple, paths: tuple) -> list[str | None]:
+    """Small square JPEG data URIs of the photos, for drawing them on the map."""
+    out: list[str | None] = []
+    store = default_cache()
+    for sha, path in zip(shas, paths):
+        data = thumbnail_bytes(sha, path, store)
+        try:
+            out.append(None if data is None else inline(square_resize(load_image(data), MAP_THUMB_SIDE), quality=80))
+        except ImageError:
+            out.append(None)
+    return out
+
+
+def placement_of(extractor, photo_map: PhotoMap, clusters: np.ndarray,
+                 key: tuple) -> tuple[Placement | None, str, str | None]:
+    """The uploaded photo (``explore_upload``) placed on the map: ``(placement, file name, error)``.
+
+    The placement is kept in the session while the photo and the map (``key``) stay the same.
+    """
+    upload = st.session_state.get("explore_upload")
+    if upload is None:
+        return None, "", None
+    placed_key = (upload.file_id, key, np.asarray(clusters).tobytes())
+    if st.session_state.get("explore_placed_key") == placed_key:
+        return st.session_state.get("explore_placed"), upload.name, None  # same photo, same map: reuse
+    try:
+        placed = place_photo(upload.getvalue(), extractor, photo_map, clusters=clusters)
+    except ImageError as exc:
+        return None, upload.name, f"{upload.name}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+        return None, upload.name, f"{upload.name}: could not place this photo ({type(exc).__name__}: {exc})"
+    st.session_state["explore_placed_key"], st.session_state["explore_placed"] = placed_key, placed
+    return placed, upload.name, None
+
+
+def selected_rows(event) -> list[int]:
+    """Rows of the photos selected on the map (the placed photo, row -1, is not one)."""
+    selected: set[int] = set()
+    if event is not None and event.get("selection"):
+        for point in event["selection"].get("points", []):
+            data = point.get("customdata")
+            if data is not None and len(data) and int(data[0]) >= 0:
+                selected.add(int(data[0]))
+    return sorted(selected)
