@@ -1,8 +1,9 @@
-"""``feedlens features``: compute the Explore page's photo features into the shared cache."""
+"""``feedlens features`` and ``feedlens map``: the Explore page's features and map, from a terminal."""
 
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -14,7 +15,7 @@ from .options import ArchiveArg, JsonOpt
 from .runner import archive_summary, command
 from .text import count
 
-__all__ = ["FeatureSet", "OFFLINE_FALLBACK", "features"]
+__all__ = ["FeatureSet", "ClusterMethod", "OFFLINE_FALLBACK", "features", "map_archive"]
 
 #: The feature-set names of :data:`core.explore.features.FEATURE_SETS`, as choices.
 FeatureSet = Enum("FeatureSet", {name: name for name in FEATURE_SETS}, type=str)
@@ -92,4 +93,84 @@ def features(
             "random_weights": random_weights,
             "fallback": fallback,
             "notes": result.notes,
+        }, text)
+
+
+class ClusterMethod(str, Enum):
+    """How photos are grouped on the map (:data:`core.explore.mapping.CLUSTER_METHODS`)."""
+
+    kmeans = "kmeans"
+    hdbscan = "hdbscan"
+
+
+def map_archive(
+    archive: ArchiveArg,
+    feature_set: Annotated[Optional[FeatureSet], typer.Option(
+        "--features", show_default=False,
+        help=f"Feature set (default: the Explore page's, {DEFAULT_FEATURE_SET}, or {OFFLINE_FALLBACK} when its "
+             "ImageNet weights cannot be had).")] = None,
+    perplexity: Annotated[float, typer.Option("--perplexity", min=2, max=100, help="t-SNE perplexity.")] = 30.0,
+    method: Annotated[ClusterMethod, typer.Option("--clusters", help="Clustering method.")] = ClusterMethod.kmeans,
+    k: Annotated[Optional[int], typer.Option(
+        "-k", min=2, max=30, show_default=False,
+        help="Number of K-Means clusters (default: the k with the best silhouette score, as the page suggests).")] = None,
+    min_cluster: Annotated[int, typer.Option("--min-cluster", min=2, help="HDBSCAN's smallest cluster.")] = 5,
+    random_weights: Annotated[bool, typer.Option(
+        "--random-weights", help="Run a CNN with random weights (no download); the map means nothing.")] = False,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", show_default=False,
+        help="Write the map (one row per photo: file, post, x, y, cluster, likes, labels) as CSV, or Parquet "
+             "when the name ends in .parquet.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Lay the photos out on the Explore page's map (PCA, then t-SNE) and group them into clusters.
+
+    Features come from the cache (``feedlens features``) and are computed
+    for the photos that are not in it yet.
+    """
+    from core.explore.mapping import MapRequest, compute_map
+
+    name = feature_set.value if feature_set is not None else DEFAULT_FEATURE_SET
+    with command(json_output) as run:
+        arch = run.open_archive(archive)
+        settings = dict(perplexity=perplexity, method=method.value, k=k, min_cluster_size=min_cluster,
+                        random_weights=random_weights)
+        try:
+            result = run.job("Photo map", compute_map, MapRequest.for_catalogue(arch.catalogue, feature_set=name,
+                                                                                 **settings))
+        except WeightsUnavailableError as exc:
+            if feature_set is not None:
+                raise
+            run.warn(f"{exc} Mapping {FEATURE_SETS[OFFLINE_FALLBACK].label} instead, as the Explore page does offline.")
+            name = OFFLINE_FALLBACK
+            result = run.job("Photo map", compute_map, MapRequest.for_catalogue(arch.catalogue, feature_set=name,
+                                                                                 **settings))
+        for note in result.notes:
+            run.warn(note)
+        table = result.table(arch.catalogue)
+        sizes = table["cluster"].value_counts().sort_index()
+        if out is not None:
+            written = table.drop(columns=["path"], errors="ignore")
+            if out.suffix.lower() == ".parquet":
+                written.to_parquet(out, index=False)
+            else:
+                written.to_csv(out, index=False)
+        text = (f"{FEATURE_SETS[name].label} map of {count(len(result.rows), 'photo')} "
+                f"({result.computed} features computed, {result.reused} read from the cache); "
+                f"{count(len(sizes), 'cluster')} by {result.method}"
+                + (f" (k = {result.k}, suggested {result.k_suggested})" if result.k else "") + ":\n"
+                + "\n".join(f"  {cluster}: {count(int(n), 'photo')}" for cluster, n in sizes.items())
+                + (f"\nWritten: {out}" if out is not None else ""))
+        run.done({
+            "archive": archive_summary(arch),
+            "feature_set": name,
+            "tag": result.tag,
+            "photos": int(len(result.rows)),
+            "computed": result.computed,
+            "reused": result.reused,
+            "method": result.method,
+            "k": result.k,
+            "k_suggested": result.k_suggested,
+            "clusters": {str(cluster): int(n) for cluster, n in sizes.items()},
+            "out": out,
         }, text)

@@ -37,6 +37,7 @@ app = typer.Typer(
 
 app.command("import")(archive.import_archive)
 app.command("features")(explore.features)
+app.command("map")(explore.map_archive)
 app.command("faces")(faces.faces)
 app.command("people")(faces.people)
 app.command("train")(forecast.train)

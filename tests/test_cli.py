@@ -235,6 +235,22 @@ def test_features_then_the_explore_page_reads_every_feature_from_the_cache(bosto
     assert rerun["computed"] == 0 and rerun["reused"] == len(features)
 
 
+def test_map_reads_the_features_and_writes_the_map(boston: Path, cli_cache: Path, tmp_path: Path):
+    feedlens("features", boston, "--features", "colour_texture", cache=cli_cache)
+    out = tmp_path / "map.parquet"
+    doc = as_json(feedlens("map", boston, "--features", "colour_texture", "-k", "3", "--out", out, "--json",
+                           cache=cli_cache))
+    assert doc["computed"] == 0 and doc["reused"] == doc["photos"] == N_PHOTOS
+    assert doc["method"] == "kmeans" and doc["k"] == 3 and sum(doc["clusters"].values()) == N_PHOTOS
+    table = pd.read_parquet(out)
+    assert len(table) == N_PHOTOS and {"file", "x", "y", "cluster"} <= set(table.columns)
+    assert "path" not in table.columns  # the server's own paths stay out of an export
+    assert table["cluster"].nunique() == 3
+    hdbscan = as_json(feedlens("map", boston, "--features", "colour_texture", "--clusters", "hdbscan",
+                               "--min-cluster", "2", "--json", cache=cli_cache))
+    assert hdbscan["method"] == "hdbscan" and hdbscan["k"] is None
+
+
 def test_ctrl_c_stops_features_with_130_and_leaves_only_whole_entries(boston: Path, tmp_path: Path,
                                                                       shared_dir: Path):
     cache = tmp_path / "cache"
