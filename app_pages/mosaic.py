@@ -28,10 +28,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import core.mosaic as M
 from core.archive.ingest import THUMB_SIDE
 from core.image.io import UPLOAD_TYPES, ImageError
 from core.jobs import ModelUnavailableError
-from core.mosaic import assignment as M
 from ui.images import inline
 from ui.mosaic_runs import (
     LP_MAX_TILES,

@@ -4,7 +4,7 @@ The target is scikit-image's astronaut photo (or ``--target PATH``), rebuilt
 from the other real photos in ``../shared/data``: the 143 ImageNet photos of
 ``photos-imagenet-coarse6`` and the 200 Instagram posts of
 ``instaloader-top20-celebs``. The grid is planned from the photo count
-(:func:`core.mosaic.assignment.plan_grid`), tiles are scored at 16x16, and the face and
+(:func:`core.mosaic.grid.plan_grid`), tiles are scored at 16x16, and the face and
 person regions come from MediaPipe (``FEEDLENS_MODEL_DIR``, default
 ``../shared/models``).
 

@@ -1,4 +1,4 @@
-"""core.mosaic.assignment and core.mosaic.regions: grid planning, cost, the three placements, weights.
+"""core.mosaic: grid planning, cost, the three placements, weights, and the whole build as one job.
 
 The optimality checks follow the issue: on random and real problems of up to
 400 tiles, PuLP's LP and the exact assignment reach the same total cost
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from skimage.metrics import mean_squared_error
 
+import core.mosaic as M
 from core.image.io import load_image
 from core.jobs import Cancelled
-from core.mosaic import assignment as M
 
 # ---------------------------------------------------------------- helpers
 

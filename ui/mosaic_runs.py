@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
+import core.mosaic as M
 from core.archive.ingest import THUMB_SIDE, thumbnail_bytes
 from core.cache import DiskCache, default_cache
 from core.image.geometry import crop_square
 from core.image.io import ImageError, decode_image, load_image
-from core.mosaic import assignment as M
 
 TARGET_SIDE = 2048  # the target is kept at most this big (scoring and blending)
 MAX_TILES = 10_000

@@ -1,37 +1,42 @@
-"""Mosaics: grid, tiles, cost, assignment, face/person regions, render.
+"""Mosaics: a target picture rebuilt from one's own photos (seed 003).
 
 Public verbs, by module:
-- :mod:`core.mosaic.assignment`: METHODS, MosaicError, plan_grid, check_capacity, crop_to_aspect, square_tile, square_tiles, target_tiles, cost_matrix, expand_reuse, assign_greedy, assign_lp, assign_exact, assign, assignment_cost, solve, run_in_subprocess, tile_errors, mask_coverage, tile_weights, region_labels, region_means, render, blend, weight_overlay, output_size
+- :mod:`core.mosaic.grid`: MosaicError, plan_grid, check_capacity, print_size, output_size, crop_to_aspect, square_tile, square_tiles, target_tiles
+- :mod:`core.mosaic.assignment`: METHODS, LP_COMFORT_TILES, cost_matrix, expand_reuse, assign_greedy, assign_lp, assign_exact, assign, assignment_cost, solve, tile_errors, run_in_subprocess
+- :mod:`core.mosaic.weighting`: mask_coverage, tile_weights, region_labels, region_means, grid_weights, grid_labels
 - :mod:`core.mosaic.regions`: FACE_MODEL, PERSON_MODEL, Regions, face_landmarks, face_mask, person_probability, person_mask, region_masks
+- :mod:`core.mosaic.render`: render, blend, weight_overlay, encode_png
+
+The pipeline: :func:`plan_grid` -> :func:`target_tiles` and
+:func:`square_tiles` -> :func:`region_masks` -> :func:`grid_weights` ->
+:func:`solve` (:func:`cost_matrix` + an assignment) -> :func:`tile_errors`
+-> :func:`render`.
 """
 
 from .assignment import (
+    LP_COMFORT_TILES,
     METHODS,
-    MosaicError,
     assign,
     assign_exact,
     assign_greedy,
     assign_lp,
     assignment_cost,
-    blend,
-    check_capacity,
     cost_matrix,
-    crop_to_aspect,
     expand_reuse,
-    mask_coverage,
-    output_size,
-    plan_grid,
-    region_labels,
-    region_means,
-    render,
     run_in_subprocess,
     solve,
+    tile_errors,
+)
+from .grid import (
+    MosaicError,
+    check_capacity,
+    crop_to_aspect,
+    output_size,
+    plan_grid,
+    print_size,
     square_tile,
     square_tiles,
     target_tiles,
-    tile_errors,
-    tile_weights,
-    weight_overlay,
 )
 from .regions import (
     FACE_MODEL,
@@ -43,16 +48,33 @@ from .regions import (
     person_probability,
     region_masks,
 )
+from .render import (
+    blend,
+    encode_png,
+    render,
+    weight_overlay,
+)
+from .weighting import (
+    grid_labels,
+    grid_weights,
+    mask_coverage,
+    region_labels,
+    region_means,
+    tile_weights,
+)
 
 __all__ = [
-    "METHODS",
     "MosaicError",
     "plan_grid",
     "check_capacity",
+    "print_size",
+    "output_size",
     "crop_to_aspect",
     "square_tile",
     "square_tiles",
     "target_tiles",
+    "METHODS",
+    "LP_COMFORT_TILES",
     "cost_matrix",
     "expand_reuse",
     "assign_greedy",
@@ -61,16 +83,14 @@ __all__ = [
     "assign",
     "assignment_cost",
     "solve",
-    "run_in_subprocess",
     "tile_errors",
+    "run_in_subprocess",
     "mask_coverage",
     "tile_weights",
     "region_labels",
     "region_means",
-    "render",
-    "blend",
-    "weight_overlay",
-    "output_size",
+    "grid_weights",
+    "grid_labels",
     "FACE_MODEL",
     "PERSON_MODEL",
     "Regions",
@@ -79,4 +99,8 @@ __all__ = [
     "person_probability",
     "person_mask",
     "region_masks",
+    "render",
+    "blend",
+    "weight_overlay",
+    "encode_png",
 ]
