@@ -6,11 +6,13 @@ Public verbs, by module:
 - :mod:`core.mosaic.weighting`: mask_coverage, tile_weights, region_labels, region_means, grid_weights, grid_labels
 - :mod:`core.mosaic.regions`: FACE_MODEL, PERSON_MODEL, Regions, face_landmarks, face_mask, person_probability, person_mask, region_masks
 - :mod:`core.mosaic.render`: render, blend, weight_overlay, encode_png
+- :mod:`core.mosaic.pool`: MAX_PHOTOS, TilePool, tile_pool, PhotoTiles, load_photo_tiles
+- :mod:`core.mosaic.build`: MAX_TILES, LP_MAX_TILES, SUBPROCESS_PAIRS, METHOD_LABELS, WEIGHT_LABELS, run_label, default_reuse, solve_estimate, RegionSearch, find_regions, MosaicRequest, MosaicRun, MosaicResult, build_mosaic, render_mosaic
 
 The pipeline: :func:`plan_grid` -> :func:`target_tiles` and
-:func:`square_tiles` -> :func:`region_masks` -> :func:`grid_weights` ->
+:func:`load_photo_tiles` -> :func:`region_masks` -> :func:`grid_weights` ->
 :func:`solve` (:func:`cost_matrix` + an assignment) -> :func:`tile_errors`
--> :func:`render`.
+-> :func:`render`; :func:`build_mosaic` runs it all as one cancellable job.
 """
 
 from .assignment import (
@@ -27,6 +29,23 @@ from .assignment import (
     solve,
     tile_errors,
 )
+from .build import (
+    LP_MAX_TILES,
+    MAX_TILES,
+    METHOD_LABELS,
+    SUBPROCESS_PAIRS,
+    WEIGHT_LABELS,
+    MosaicRequest,
+    MosaicResult,
+    MosaicRun,
+    RegionSearch,
+    build_mosaic,
+    default_reuse,
+    find_regions,
+    render_mosaic,
+    run_label,
+    solve_estimate,
+)
 from .grid import (
     MosaicError,
     check_capacity,
@@ -37,6 +56,13 @@ from .grid import (
     square_tile,
     square_tiles,
     target_tiles,
+)
+from .pool import (
+    MAX_PHOTOS,
+    PhotoTiles,
+    TilePool,
+    load_photo_tiles,
+    tile_pool,
 )
 from .regions import (
     FACE_MODEL,
@@ -103,4 +129,24 @@ __all__ = [
     "blend",
     "weight_overlay",
     "encode_png",
+    "MAX_PHOTOS",
+    "TilePool",
+    "tile_pool",
+    "PhotoTiles",
+    "load_photo_tiles",
+    "MAX_TILES",
+    "LP_MAX_TILES",
+    "SUBPROCESS_PAIRS",
+    "METHOD_LABELS",
+    "WEIGHT_LABELS",
+    "run_label",
+    "default_reuse",
+    "solve_estimate",
+    "RegionSearch",
+    "find_regions",
+    "MosaicRequest",
+    "MosaicRun",
+    "MosaicResult",
+    "build_mosaic",
+    "render_mosaic",
 ]
