@@ -4,9 +4,12 @@ The target is scikit-image's astronaut photo (or ``--target PATH``), rebuilt
 from the other real photos in ``../shared/data``: the 143 ImageNet photos of
 ``photos-imagenet-coarse6`` and the 200 Instagram posts of
 ``instaloader-top20-celebs``. The grid is planned from the photo count
-(:func:`core.mosaic.assignment.plan_grid`), tiles are scored at 16x16, and the face and
+(:func:`core.mosaic.grid.plan_grid`), tiles are scored at 16x16, and the face and
 person regions come from MediaPipe (``FEEDLENS_MODEL_DIR``, default
-``../shared/models``).
+``../shared/models``). The mosaics are built by
+:func:`core.mosaic.build.build_mosaic`, as the Mosaic page builds them: photo
+tiles from 256-px thumbnails (in a temporary cache), face and person masks
+found on the whole target and cropped to the grid.
 
 Reports (one JSON object per line, ``{"name", "value", "unit"}``):
 
@@ -25,17 +28,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
-import time
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-
-from core import mosaic  # noqa: E402
-from core.image.io import ImageError, load_image  # noqa: E402
+from core.cache import DiskCache, sha256_file  # noqa: E402
+from core.image.io import load_image  # noqa: E402
+from core.mosaic import MosaicRequest, build_mosaic, find_regions, plan_grid  # noqa: E402
 
 
 def emit(name: str, value: float, unit: str) -> None:
@@ -50,16 +54,6 @@ def photo_paths(data: Path) -> list[Path]:
     found = sorted((data / "photos-imagenet-coarse6" / "images").rglob("*"))
     found += sorted((data / "instaloader-top20-celebs").rglob("*.jpg"))
     return [p for p in found if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
-
-
-def load_tiles(paths: list[Path], size: int) -> np.ndarray:
-    tiles = []
-    for path in paths:
-        try:
-            tiles.append(mosaic.square_tile(load_image(path, max_side=4 * size), size))
-        except ImageError:
-            continue
-    return np.stack(tiles)
 
 
 def main() -> None:
@@ -84,56 +78,51 @@ def main() -> None:
     paths = photo_paths(shared_dir() / "data")
     if args.target:
         paths = [p for p in paths if p.resolve() != args.target.resolve()]
-    photos = load_tiles(paths, args.score)
-    aspect = target.shape[1] / target.shape[0]
-    rows, cols = mosaic.plan_grid(len(photos), aspect)
-    tiles = mosaic.target_tiles(target, rows, cols, args.score)
-    emit("mosaic_quality_photos", len(photos), f"photos (target: {name})")
+    shas = [sha256_file(p) for p in paths]
+    rows, cols = plan_grid(len(paths), target.shape[1] / target.shape[0])
+    regions = find_regions(target)  # once, for every build below
+    if regions.uniform_reason is not None:
+        raise SystemExit(f"no face or person regions in the target ({regions.uniform_reason}: {regions.detail})")
+    cache_root = Path(tempfile.mkdtemp(prefix="feedlens-mosaic-quality-"))
+    try:
+        cache = DiskCache(cache_root)
+        request = MosaicRequest(target=target, shas=shas, paths=[str(p) for p in paths], rows=rows, cols=cols,
+                                reuse=1, score_px=args.score, methods=("greedy", "exact"), weightings=(False, True),
+                                alpha_face=args.alpha_face, alpha_person=args.alpha_person, falloff=args.width,
+                                regions=regions)
+        result = build_mosaic(request, cache=cache)
+        lp = None
+        if args.with_lp:  # uniform weights only: PuLP takes about a minute
+            lp = build_mosaic(replace(request, methods=("lp",), weightings=(False,)), cache=cache).run("lp")
+    finally:
+        shutil.rmtree(cache_root, ignore_errors=True)
+
+    emit("mosaic_quality_photos", len(result.shas), f"photos (target: {name})")
     emit("mosaic_quality_tiles", rows * cols, f"tiles ({rows} x {cols})")
+    emit("mosaic_quality_face_tiles", int((result.labels == 2).sum()), "tiles")
+    emit("mosaic_quality_person_tiles", int((result.labels == 1).sum()), "tiles (person, not face)")
 
-    from core.mosaic.regions import region_masks
-
-    cropped = mosaic.crop_to_aspect(target, cols / rows)
-    regions = region_masks(np.ascontiguousarray(cropped))
-    face_cov = mosaic.mask_coverage(regions.face, rows, cols).ravel()
-    person_cov = mosaic.mask_coverage(regions.person, rows, cols).ravel()
-    labels = mosaic.region_labels(face_cov, person_cov)
-    weights = mosaic.tile_weights(regions.face, regions.person, rows, cols, alpha_face=args.alpha_face,
-                                  alpha_person=args.alpha_person, width=args.width).ravel()
-    emit("mosaic_quality_face_tiles", int((labels == 2).sum()), "tiles")
-    emit("mosaic_quality_person_tiles", int((labels == 1).sum()), "tiles (person, not face)")
-
-    results = {}
-    runs = [("greedy", None), ("exact", None), ("greedy", weights), ("exact", weights)]
-    if args.with_lp:
-        runs.insert(2, ("lp", None))
-    for method, w in runs:
-        start = time.perf_counter()
-        chosen = mosaic.solve(tiles, photos, method=method, weights=w)
-        elapsed = time.perf_counter() - start
-        err = mosaic.tile_errors(tiles, photos, chosen)
-        key = f"{method}{'_weighted' if w is not None else ''}"
-        results[key] = (mosaic.region_means(err, labels), elapsed, err)
-
-    g, e = results["greedy"][0]["all"], results["exact"][0]["all"]
+    greedy, exact = result.run("greedy").region_errors, result.run("exact").region_errors
+    greedy_w, exact_w = result.run("greedy", True).region_errors, result.run("exact", True).region_errors
+    g, e = greedy["all"], exact["all"]
     emit("mosaic_mse_greedy", g, "MSE")
     emit("mosaic_mse_exact", e, "MSE")
     emit("mosaic_mse_exact_vs_greedy_change", 100 * (e - g) / g, "% (seed: -26 %)")
-    if "lp" in results:
-        lp = results["lp"][2].sum()
-        emit("mosaic_mse_lp", results["lp"][0]["all"], "MSE")
-        emit("mosaic_lp_exact_rel_diff", abs(lp - results["exact"][2].sum()) / results["exact"][2].sum(), "ratio")
-        emit("mosaic_lp_s", results["lp"][1], "s")
-    emit("mosaic_face_mse_unweighted", results["exact"][0]["face"], "MSE")
-    emit("mosaic_face_mse_weighted", results["exact_weighted"][0]["face"], "MSE")
-    emit("mosaic_face_mse_greedy_unweighted", results["greedy"][0]["face"], "MSE")
-    emit("mosaic_face_mse_greedy_weighted", results["greedy_weighted"][0]["face"], "MSE")
-    emit("mosaic_person_mse_unweighted", results["exact"][0]["person"], "MSE")
-    emit("mosaic_person_mse_weighted", results["exact_weighted"][0]["person"], "MSE")
-    emit("mosaic_background_mse_unweighted", results["exact"][0]["background"], "MSE")
-    emit("mosaic_background_mse_weighted", results["exact_weighted"][0]["background"], "MSE")
-    emit("mosaic_mse_exact_weighted", results["exact_weighted"][0]["all"], "MSE")
-    emit("mosaic_quality_exact_s", results["exact"][1], "s")
+    if lp is not None:
+        exact_total = result.run("exact").errors.sum()
+        emit("mosaic_mse_lp", lp.region_errors["all"], "MSE")
+        emit("mosaic_lp_exact_rel_diff", abs(lp.errors.sum() - exact_total) / exact_total, "ratio")
+        emit("mosaic_lp_s", lp.seconds, "s")
+    emit("mosaic_face_mse_unweighted", exact["face"], "MSE")
+    emit("mosaic_face_mse_weighted", exact_w["face"], "MSE")
+    emit("mosaic_face_mse_greedy_unweighted", greedy["face"], "MSE")
+    emit("mosaic_face_mse_greedy_weighted", greedy_w["face"], "MSE")
+    emit("mosaic_person_mse_unweighted", exact["person"], "MSE")
+    emit("mosaic_person_mse_weighted", exact_w["person"], "MSE")
+    emit("mosaic_background_mse_unweighted", exact["background"], "MSE")
+    emit("mosaic_background_mse_weighted", exact_w["background"], "MSE")
+    emit("mosaic_mse_exact_weighted", exact_w["all"], "MSE")
+    emit("mosaic_quality_exact_s", result.run("exact").seconds, "s")
 
 
 if __name__ == "__main__":

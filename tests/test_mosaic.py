@@ -1,4 +1,4 @@
-"""core.mosaic.assignment and core.mosaic.regions: grid planning, cost, the three placements, weights.
+"""core.mosaic: grid planning, cost, the three placements, weights, and the whole build as one job.
 
 The optimality checks follow the issue: on random and real problems of up to
 400 tiles, PuLP's LP and the exact assignment reach the same total cost
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from skimage.metrics import mean_squared_error
 
+import core.mosaic as M
 from core.image.io import load_image
-from core.jobs import Cancelled
-from core.mosaic import assignment as M
+from core.jobs import Cancelled, JobError
 
 # ---------------------------------------------------------------- helpers
 
@@ -364,3 +364,228 @@ def test_weighting_lowers_the_face_error_on_real_face_targets(models, real_photo
     selfie = load_image(data_dir / "faces-deepface-pairs" / "images" / "img20.jpg", max_side=1024)
     face_plain, face_weighted, _, _ = _face_errors(selfie, real_photos)
     assert face_weighted < face_plain
+
+
+# ------------------------------------------- build_mosaic: the whole job, in core
+
+
+@pytest.fixture(scope="module")
+def photo_files(data_dir: Path) -> tuple[list[str], list[str]]:
+    """160 real photos (ImageNet and Instagram posts): their sha256 and paths."""
+    from core.cache import sha256_file
+
+    paths = sorted((data_dir / "photos-imagenet-coarse6" / "images").rglob("*.JPEG"))
+    paths += sorted((data_dir / "instaloader-top20-celebs").rglob("*.jpg"))
+    chosen = paths[::2][:160]
+    return [sha256_file(p) for p in chosen], [str(p) for p in chosen]
+
+
+@pytest.fixture(scope="module")
+def tile_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One disk cache for the module's builds: the photos are cut into tiles once."""
+    from core.cache import DiskCache
+
+    return DiskCache(tmp_path_factory.mktemp("mosaic-cache"))
+
+
+@pytest.fixture(scope="module")
+def selfie(data_dir: Path) -> np.ndarray:
+    """A real photo of one person's face (faces-deepface-pairs)."""
+    return load_image(data_dir / "faces-deepface-pairs" / "images" / "img20.jpg", max_side=1024)
+
+
+def _cache_is_whole(cache) -> None:
+    """Every cached tile loads, and no temporary file is left behind."""
+    files = [p for p in cache.root.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.name.startswith(".tmp-")], "a half-written cache entry was left behind"
+    for path in files:
+        if path.suffix == ".npy":
+            assert np.load(path).dtype == np.uint8
+
+
+def test_build_mosaic_runs_every_method_on_real_photos(models, photo_files, tile_cache, selfie):
+    shas, paths = photo_files
+    seen: list[tuple[int, int, str]] = []
+    request = M.MosaicRequest(target=selfie, shas=shas, paths=paths, rows=8, cols=9, reuse=1, width=1000, height=900,
+                              dpi=150, methods=("exact", "greedy", "lp"), weightings=(False, True))
+    result = M.build_mosaic(request, cache=tile_cache, progress=lambda d, t, m: seen.append((d, t, m)))
+
+    n = 8 * 9
+    assert (result.rows, result.cols, result.reuse, result.score_px) == (8, 9, 1, 16)
+    assert (result.tile_px, result.width, result.height, result.dpi) == (111, 999, 888, 150)
+    assert result.shas == shas and result.paths == paths and not result.left_out and not result.notes
+    assert result.n_faces == 1 and result.uniform_reason is None
+    assert result.labels.shape == (n,) and result.weights.shape == (n,)
+    assert (result.labels == 2).sum() >= 2 and result.weights.max() > 5 and result.weights.min() == 1.0
+    assert [(r.method, r.weighted) for r in result.runs] == [
+        ("exact", False), ("exact", True), ("greedy", False), ("greedy", True), ("lp", False), ("lp", True)]
+    for run in result.runs:
+        assert run.photo_of_tile.shape == (n,) and np.unique(run.photo_of_tile).size == n  # each photo once
+        assert run.photo_of_tile.max() < len(shas) and run.errors.shape == (n,)
+        assert set(run.region_errors) == {"all", "face", "person", "background"}
+        weights = result.weights if run.weighted else 1.0
+        assert run.objective == pytest.approx(float((run.errors * weights).sum()))
+        assert run.seconds >= 0
+    for weighted in (False, True):
+        exact, greedy, lp = (result.run(m, weighted) for m in ("exact", "greedy", "lp"))
+        assert exact.objective <= greedy.objective * (1 + 1e-9)
+        assert lp.objective == pytest.approx(exact.objective, rel=1e-6)
+    # One progress over the whole job, never going back, each step named.
+    fractions = [d / t for d, t, _ in seen]
+    assert fractions == sorted(fractions) and seen[-1][0] == seen[-1][1]
+    messages = [m for _, _, m in seen]
+    assert any(m.startswith("Photo tiles at 16 px:") for m in messages)
+    assert any(m.startswith("Step 1 of 6: Exact (Jonker–Volgenant) · uniform…") for m in messages)
+    assert any(m.startswith("Step 6 of 6: PuLP LP · face & person weighted…") for m in messages)
+
+    image = M.render_mosaic(result, result.run("exact", True), tile_px=6, cache=tile_cache)
+    assert image.shape == (8 * 6, 9 * 6, 3) and image.dtype == np.uint8 and image.std() > 10
+    first = result.run("exact", True).photo_of_tile[0]
+    tile = M.load_photo_tiles([shas[first]], [paths[first]], 6, cache=tile_cache).tiles[0]
+    np.testing.assert_array_equal(image[:6, :6], tile)
+    blended = M.render_mosaic(result, result.run("exact", True), tile_px=6, target=selfie, blend_amount=0.5,
+                              cache=tile_cache)
+    assert blended.shape == image.shape and not np.array_equal(blended, image)
+    _cache_is_whole(tile_cache)
+
+
+def test_build_mosaic_face_weighting_lowers_the_face_error(models, photo_files, tile_cache, selfie):
+    shas, paths = photo_files
+    result = M.build_mosaic(M.MosaicRequest(target=selfie, shas=shas, paths=paths, methods=("exact",)),
+                            cache=tile_cache)
+    # Planned as the page plans: 160 photos, each up to 3 times (about 400 tiles), the target's shape.
+    assert result.reuse == 3 and (result.rows, result.cols) == M.plan_grid(160, 1.0, reuse=3, max_tiles=M.MAX_TILES)
+    assert (result.width, result.height) == (result.cols * result.tile_px, result.rows * result.tile_px)
+    assert max(result.width, result.height) <= 3000
+    assert np.unique(result.runs[0].photo_of_tile, return_counts=True)[1].max() <= 3
+    uniform, weighted = result.run("exact", False), result.run("exact", True)
+    assert (result.labels == 2).sum() >= 10
+    assert weighted.region_errors["face"] < 0.85 * uniform.region_errors["face"]
+    assert weighted.region_errors["all"] >= uniform.region_errors["all"]  # the price: uniform is best overall
+
+
+def test_build_mosaic_reuse_and_unreadable_photos(photo_files, tile_cache, astronaut, tmp_path):
+    shas, paths = photo_files
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a picture")
+    from core.cache import sha256_file
+
+    request = M.MosaicRequest(target=astronaut, shas=[*shas[:30], sha256_file(broken)],
+                              paths=[*paths[:30], str(broken)], rows=9, cols=10, reuse=3,
+                              methods=("greedy", "exact"), weightings=(False,))
+    result = M.build_mosaic(request, cache=tile_cache)
+    assert result.left_out == [sha256_file(broken)] and result.shas == shas[:30]
+    assert result.notes == ["1 photo(s) could not be read and were left out."]
+    assert [r.method for r in result.runs] == ["greedy", "exact"]
+    for run in result.runs:
+        assert np.bincount(run.photo_of_tile, minlength=30).max() <= 3
+    assert result.uniform_reason == "off" and (result.weights == 1).all()
+
+
+def test_build_mosaic_falls_back_to_uniform_weights_without_models(photo_files, tile_cache, astronaut):
+    from core.jobs import ModelUnavailableError
+
+    def no_model(image):
+        raise ModelUnavailableError("The model file 'face_landmarker.task' is not available.")
+
+    search = M.find_regions(astronaut, detect=no_model)
+    assert not search.found and search.uniform_reason == "model-unavailable" and "not available" in search.detail
+    shas, paths = photo_files
+    result = M.build_mosaic(M.MosaicRequest(target=astronaut, shas=shas, paths=paths, rows=6, cols=6,
+                                            methods=("exact",), weightings=(False, True), regions=search),
+                            cache=tile_cache)
+    assert [(r.method, r.weighted) for r in result.runs] == [("exact", False)]
+    assert result.uniform_reason == "model-unavailable" and (result.weights == 1).all()
+    assert result.notes == ["Weighting is off: The model file 'face_landmarker.task' is not available. "
+                            "The mosaic uses uniform weights."]
+
+
+def test_build_mosaic_finds_no_region_in_a_rocket(models, photo_files, tile_cache):
+    import skimage.data
+
+    shas, paths = photo_files
+    result = M.build_mosaic(M.MosaicRequest(target=skimage.data.rocket(), shas=shas, paths=paths, rows=5, cols=7,
+                                            methods=("greedy",)), cache=tile_cache)
+    assert result.uniform_reason == "nothing-found" and [r.weighted for r in result.runs] == [False]
+    assert (result.labels == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"rows": 20, "cols": 20, "reuse": 1}, "The grid has 400 tiles but there are only 160 photos"),
+        ({"rows": 101, "cols": 100, "reuse": 100}, "10,100 tiles is more than a mosaic may have"),
+        ({"rows": 60, "cols": 60, "reuse": 30, "methods": ("lp",)}, "PuLP is limited to 2,500 tiles"),
+        ({"shas": [], "paths": []}, "at least one photo"),
+        ({"methods": ("best",)}, "Unknown placement method"),
+        ({"reuse": 0}, "reuse limit"),
+        ({"weightings": ()}, "at least one weighting"),
+    ],
+)
+def test_build_mosaic_refuses_an_impossible_request_before_any_work(photo_files, astronaut, changes, message):
+    shas, paths = photo_files
+    fields = {"target": astronaut, "shas": shas, "paths": paths, "weightings": (False,)} | changes
+    seen: list = []
+    with pytest.raises(M.MosaicError, match=message) as err:
+        M.build_mosaic(M.MosaicRequest(**fields), progress=lambda *a: seen.append(a))
+    assert isinstance(err.value, JobError) and not seen
+
+
+def test_build_mosaic_cancel_while_cutting_tiles(photo_files, tmp_path, astronaut):
+    from core.cache import DiskCache
+
+    cache = DiskCache(tmp_path / "cache")
+    shas, paths = photo_files
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 20
+
+    with pytest.raises(Cancelled):
+        M.build_mosaic(M.MosaicRequest(target=astronaut, shas=shas, paths=paths, weightings=(False,)),
+                       cache=cache, cancel=cancel)
+    assert len(calls) == 21
+    _cache_is_whole(cache)
+    tiles = list(cache.root.joinpath("mosaic-tile16").rglob("*.npy"))
+    assert 21 <= len(tiles) < len(shas)  # the work done is kept; the rest was never started
+
+
+def test_build_mosaic_cancel_kills_the_child_process(photo_files, tile_cache, astronaut):
+    shas, paths = photo_files
+    seen: list[str] = []
+    started = []
+
+    def cancel() -> bool:
+        # Cancel once the placement has been running in its child process for a moment.
+        if any(m.startswith("Step 1 of 1: PuLP LP") for m in seen):
+            started.append(time.monotonic())
+            return len(started) > 3
+        return False
+
+    # PuLP on 400 tiles x 480 photo slots takes several seconds: it is cancelled about 1 s in.
+    request = M.MosaicRequest(target=astronaut, shas=shas * 3, paths=paths * 3, rows=20, cols=20,
+                              methods=("lp",), weightings=(False,))
+    start = time.monotonic()
+    with pytest.raises(Cancelled):
+        M.build_mosaic(request, cache=tile_cache, cancel=cancel, progress=lambda d, t, m: seen.append(m))
+    assert time.monotonic() - start < 60
+    assert any("photo slots" in m for m in seen)  # it was solving in the child
+    assert multiprocessing.active_children() == []
+    _cache_is_whole(tile_cache)
+
+
+def test_tile_pool_leaves_the_target_out_and_caps_the_photos():
+    import pandas as pd
+
+    catalogue = pd.DataFrame({"sha256": ["a", "b", "b", "c", "d"], "path": ["1", "2", "2", "3", "4"]})
+    pool = M.tile_pool(catalogue, exclude="b", max_photos=2)
+    assert pool.shas == ["c", "d"] and pool.paths == ["3", "4"] and pool.available == 3 and pool.capped
+    assert len(M.tile_pool(catalogue.iloc[:0])) == 0
+
+
+def test_print_size_and_default_reuse():
+    assert M.print_size(16 / 9) == (3000, 1688)
+    assert M.print_size(0.8, 1080, 1350) == (1080, 1350) and M.print_size(1.25, 1080, 1350) == (1350, 1080)
+    assert M.print_size(1.25, 3000, 2000, turn=False) == (3000, 2000)
+    assert [M.default_reuse(n) for n in (1, 14, 15, 399, 400, 5000)] == [400, 29, 27, 2, 1, 1]

@@ -1,28 +1,20 @@
-"""Photo mosaics: a target picture rebuilt from a set of square photos.
+"""Placing photos on tiles: the cost matrix, three assignments, and a cancellable child process.
 
-The pipeline, after Tom Hudson's "Creating photo mosaics from Instagram using
-Python, Linear Optimisation and Neural Networks" (seed 003):
+Steps 3 and 4 of the pipeline (see :mod:`core.mosaic`), after Tom Hudson's
+"Creating photo mosaics from Instagram using Python, Linear Optimisation and
+Neural Networks" (seed 003):
 
-1. :func:`plan_grid` chooses rows and columns from the number of photos and
-   the target's aspect ratio; :func:`check_capacity` refuses a grid with more
-   tiles than photos can fill.
-2. :func:`target_tiles` crops the target to the grid's shape and cuts it into
-   square tiles; :func:`square_tile` centre-crops a photo to a square and
-   resizes it. Tiles are *scored* at a small size (16x16 by default) and
-   *rendered* at full size.
-3. :func:`cost_matrix` scores every photo against every tile by mean squared
-   error (pixels in ``[0, 1]``, as :func:`skimage.metrics.mean_squared_error`
-   on float images), optionally multiplied by a per-tile weight.
-4. Photos are placed by :func:`assign_greedy` (best pair first, the seed's
-   "best match"), :func:`assign_lp` (the seed's linear programme, in PuLP) or
-   :func:`assign_exact` (Jonker-Volgenant, the same optimum thousands of times
-   faster). A reuse limit of ``k`` becomes ``k`` copies of each photo's column
-   (:func:`expand_reuse`).
-5. :func:`tile_weights` turns face and person masks (see :mod:`core.mosaic.regions`)
-   into tile weights ``1 + alpha * falloff(distance)``; :func:`render` puts
-   the photos in place and :func:`blend` optionally mixes in the target.
+* :func:`cost_matrix` scores every photo against every tile by mean squared
+  error (pixels in ``[0, 1]``, as :func:`skimage.metrics.mean_squared_error`
+  on float images), optionally multiplied by a per-tile weight;
+  :func:`tile_errors` is the unweighted error of each placed tile.
+* Photos are placed by :func:`assign_greedy` (best pair first, the seed's
+  "best match"), :func:`assign_lp` (the seed's linear programme, in PuLP) or
+  :func:`assign_exact` (Jonker-Volgenant, the same optimum thousands of times
+  faster). A reuse limit of ``k`` becomes ``k`` copies of each photo's column
+  (:func:`expand_reuse`).
 
-:func:`solve` runs steps 3-4 end to end with the least memory (about 0.8 GB
+:func:`solve` runs both steps end to end with the least memory (about 0.8 GB
 for 10,000 tiles x 10,000 photos); :func:`run_in_subprocess` runs it in a
 child process that a user can cancel.
 
@@ -33,7 +25,6 @@ functions that need them.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import warnings
@@ -43,17 +34,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..jobs import JobError, Progress
+from ..jobs import Progress
+from .grid import MosaicError, check_capacity
 
 __all__ = [
     "METHODS",
-    "MosaicError",
-    "plan_grid",
-    "check_capacity",
-    "crop_to_aspect",
-    "square_tile",
-    "square_tiles",
-    "target_tiles",
+    "LP_COMFORT_TILES",
     "cost_matrix",
     "expand_reuse",
     "assign_greedy",
@@ -62,16 +48,8 @@ __all__ = [
     "assign",
     "assignment_cost",
     "solve",
-    "run_in_subprocess",
     "tile_errors",
-    "mask_coverage",
-    "tile_weights",
-    "region_labels",
-    "region_means",
-    "render",
-    "blend",
-    "weight_overlay",
-    "output_size",
+    "run_in_subprocess",
 ]
 
 #: Placement methods understood by :func:`assign` and :func:`solve`.
@@ -80,241 +58,6 @@ METHODS = ("greedy", "lp", "exact")
 #: Above this many tiles the PuLP programme gets slow (about 2 minutes and
 #: 2.4 GB at 900 tiles); the page warns.
 LP_COMFORT_TILES = 1_000
-
-
-
-class MosaicError(JobError, ValueError):
-    """A mosaic that cannot be built as asked; the message says what to change."""
-
-
-# --------------------------------------------------------------------- grid
-
-
-def plan_grid(
-    n_photos: int,
-    aspect: float,
-    *,
-    reuse: int = 1,
-    max_tiles: int | None = None,
-) -> tuple[int, int]:
-    """Rows and columns of square tiles for ``n_photos`` photos.
-
-    Among all grids with at most ``n_photos * reuse`` tiles (and at most
-    ``max_tiles``), pick the one that minimises the aspect-ratio mismatch
-    ``|log((cols / rows) / aspect)|`` (how much of the target is cropped away)
-    plus the fraction of available photos left unused. Ties go to the larger
-    grid.
-
-    Parameters
-    ----------
-    n_photos : int
-        Photos available (at least 1).
-    aspect : float
-        Target width / height (positive and finite).
-    reuse : int
-        How many times each photo may be used (at least 1).
-    max_tiles : int, optional
-        Upper bound on ``rows * cols``.
-
-    Returns
-    -------
-    rows, cols : int
-
-    Raises
-    ------
-    MosaicError
-        No photos, a reuse limit below 1, or an unusable aspect ratio.
-
-    Examples
-    --------
-    >>> plan_grid(10_000, 1.0)
-    (100, 100)
-    >>> plan_grid(12, 4 / 3)
-    (3, 4)
-    >>> plan_grid(1, 16 / 9)
-    (1, 1)
-    """
-    if int(n_photos) < 1:
-        raise MosaicError("A mosaic needs at least one photo; this archive has none.")
-    if int(reuse) < 1:
-        raise MosaicError(f"The reuse limit must be at least 1 (got {reuse}).")
-    if not (isinstance(aspect, (int, float, np.floating)) and math.isfinite(aspect) and aspect > 0):
-        raise MosaicError(f"The target's aspect ratio must be a positive number (got {aspect!r}).")
-    budget = int(n_photos) * int(reuse)
-    if max_tiles is not None:
-        budget = max(1, min(budget, int(max_tiles)))
-    rows = np.arange(1, budget + 1, dtype=np.int64)
-    most = budget // rows
-    closest = np.clip(np.rint(rows * aspect), 1, most).astype(np.int64)
-    cand_r = np.concatenate([rows, rows])
-    cand_c = np.concatenate([most, closest])
-    mismatch = np.abs(np.log(cand_c / (cand_r * float(aspect))))
-    unused = 1.0 - cand_r * cand_c / budget
-    score = np.round(mismatch + unused, 12)
-    # lexsort: primary key last -> lowest score, then most tiles, then fewest rows
-    order = np.lexsort((cand_r, -(cand_r * cand_c), score))
-    best = order[0]
-    return int(cand_r[best]), int(cand_c[best])
-
-
-def check_capacity(n_tiles: int, n_photos: int, reuse: int = 1) -> None:
-    """Refuse a grid that the photos cannot fill, saying how to fix it.
-
-    Raises
-    ------
-    MosaicError
-        With a message that offers reuse or a smaller grid.
-
-    Examples
-    --------
-    >>> check_capacity(12, 15)
-    >>> check_capacity(20, 15)
-    Traceback (most recent call last):
-    ...
-    core.mosaic.assignment.MosaicError: The grid has 20 tiles but there are only 15 photos, each used at most once. Allow each photo to be used up to 2 times, or choose a grid of at most 15 tiles (for example 3 x 5).
-    """
-    if n_photos < 1:
-        raise MosaicError("A mosaic needs at least one photo; this archive has none.")
-    if reuse < 1:
-        raise MosaicError(f"The reuse limit must be at least 1 (got {reuse}).")
-    capacity = n_photos * reuse
-    if n_tiles <= capacity:
-        return
-    need = -(-n_tiles // n_photos)
-    r, c = _largest_grid(capacity)
-    times = "once" if reuse == 1 else f"{reuse} times"
-    raise MosaicError(
-        f"The grid has {n_tiles:,} tiles but there are only {n_photos:,} photos, each used at most "
-        f"{times}. Allow each photo to be used up to {need} times, or choose a grid of at most "
-        f"{capacity:,} tiles (for example {r} x {c})."
-    )
-
-
-def _largest_grid(n: int) -> tuple[int, int]:
-    """The most nearly square grid with exactly ``n`` tiles or, failing that, fewest lost."""
-    best = (1, n)
-    for r in range(1, int(math.isqrt(n)) + 1):
-        c = n // r
-        if r * c > best[0] * best[1] or (r * c == best[0] * best[1] and c - r < best[1] - best[0]):
-            best = (r, c)
-    return best
-
-
-def output_size(rows: int, cols: int, width: int, height: int) -> tuple[int, int, int]:
-    """Tile side and final size of a mosaic that fits in ``width x height`` pixels.
-
-    Returns
-    -------
-    tile, out_width, out_height : int
-        Square tile side (at least 1 pixel) and ``cols * tile``, ``rows * tile``.
-
-    Examples
-    --------
-    >>> output_size(30, 20, 2480, 3508)
-    (116, 2320, 3480)
-    """
-    tile = max(1, min(int(width) // int(cols), int(height) // int(rows)))
-    return tile, cols * tile, rows * tile
-
-
-# -------------------------------------------------------------------- tiles
-
-
-def crop_to_aspect(image: NDArray, aspect: float) -> NDArray:
-    """Centre crop ``image`` to width / height = ``aspect`` (a view, no copy).
-
-    Examples
-    --------
-    >>> crop_to_aspect(np.zeros((100, 300, 3)), 1.0).shape
-    (100, 100, 3)
-    >>> crop_to_aspect(np.zeros((100, 300)), 4.0).shape
-    (75, 300)
-    """
-    h, w = image.shape[:2]
-    if w / h > aspect:
-        new_w = max(1, min(w, round(h * aspect)))
-        left = (w - new_w) // 2
-        return image[:, left : left + new_w]
-    new_h = max(1, min(h, round(w / aspect)))
-    top = (h - new_h) // 2
-    return image[top : top + new_h]
-
-
-def _resize(image: NDArray, width: int, height: int) -> NDArray:
-    """Resize an ``(H, W, 3)`` uint8 or an ``(H, W)`` float image with Pillow."""
-    from PIL import Image
-
-    if image.shape[1] == width and image.shape[0] == height:
-        return np.array(image)
-    if image.dtype == np.uint8:
-        pil = Image.fromarray(np.ascontiguousarray(image))
-        if image.shape[1] >= width and image.shape[0] >= height:
-            return np.asarray(pil.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0))
-        return np.asarray(pil.resize((width, height), Image.Resampling.BICUBIC))
-    pil = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32))
-    return np.asarray(pil.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
-
-
-def square_tile(photo: NDArray, size: int) -> NDArray:
-    """Centre-crop a photo to a square and resize it to ``size x size``.
-
-    Parameters
-    ----------
-    photo : (H, W, 3) uint8
-    size : int
-
-    Returns
-    -------
-    (size, size, 3) uint8
-
-    Examples
-    --------
-    >>> square_tile(np.full((40, 60, 3), 7, np.uint8), 16).shape
-    (16, 16, 3)
-    """
-    photo = np.asarray(photo)
-    if photo.ndim == 2:
-        photo = np.repeat(photo[:, :, None], 3, axis=2)
-    return _resize(crop_to_aspect(photo[:, :, :3], 1.0), size, size)
-
-
-def square_tiles(photos: list[NDArray], size: int) -> NDArray:
-    """:func:`square_tile` for many photos: ``(P, size, size, 3)`` uint8.
-
-    Examples
-    --------
-    >>> square_tiles([np.zeros((5, 9, 3), np.uint8)] * 2, 4).shape
-    (2, 4, 4, 3)
-    """
-    out = np.empty((len(photos), size, size, 3), np.uint8)
-    for i, photo in enumerate(photos):
-        out[i] = square_tile(photo, size)
-    return out
-
-
-def target_tiles(target: NDArray, rows: int, cols: int, size: int) -> NDArray:
-    """Crop the target to the grid's shape and cut it into square tiles.
-
-    Parameters
-    ----------
-    target : (H, W, 3) uint8
-    rows, cols : int
-    size : int
-        Tile side in pixels.
-
-    Returns
-    -------
-    (rows * cols, size, size, 3) uint8
-        Tiles in row-major order (left to right, top to bottom).
-
-    Examples
-    --------
-    >>> t = target_tiles(np.zeros((90, 120, 3), np.uint8), 3, 4, 8)
-    >>> t.shape
-    (12, 8, 8, 3)
-    """
-    fitted = _resize(crop_to_aspect(np.asarray(target)[:, :, :3], cols / rows), cols * size, rows * size)
-    return fitted.reshape(rows, size, cols, size, 3).transpose(0, 2, 1, 3, 4).reshape(rows * cols, size, size, 3)
 
 
 def _vectors(tiles: NDArray) -> NDArray[np.float32]:
@@ -683,7 +426,7 @@ def solve(
         Photo tiles at scoring size.
     method : {"greedy", "lp", "exact"}
     weights : (T,) array, optional
-        Tile weights (see :func:`tile_weights`).
+        Tile weights (see :func:`core.mosaic.weighting.tile_weights`).
     reuse : int
         Each photo may be used up to this many times.
     progress : callable, optional
@@ -699,7 +442,7 @@ def solve(
     Raises
     ------
     MosaicError
-        Fewer photo slots than tiles (:func:`check_capacity`).
+        Fewer photo slots than tiles (:func:`core.mosaic.grid.check_capacity`).
 
     Examples
     --------
@@ -728,6 +471,24 @@ def solve(
     if progress is not None:
         progress(n_t, n_t, f"Placing photos ({method}, {n_t:,} tiles x {n_c:,} photo slots)")
     return assign(cost, method, **kwargs) % n_p
+
+
+def tile_errors(tiles: NDArray, photos: NDArray, photo_of_tile: NDArray, *, chunk: int = 4096) -> NDArray[np.float64]:
+    """Unweighted MSE of each tile with the photo placed on it.
+
+    Examples
+    --------
+    >>> tile_errors(np.array([[0, 0]], np.uint8), np.array([[255, 0]], np.uint8), np.array([0]))
+    array([0.5])
+    """
+    a = np.asarray(tiles)
+    b = np.asarray(photos)
+    idx = np.asarray(photo_of_tile)
+    out = np.empty(len(a), np.float64)
+    for s in range(0, len(a), chunk):
+        diff = _vectors(a[s : s + chunk]) - _vectors(b[idx[s : s + chunk]])
+        out[s : s + chunk] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64) / diff.shape[1]
+    return out
 
 
 # -------------------------------------------------------- cancellable child
@@ -836,207 +597,3 @@ def run_in_subprocess(
     if status == "error":
         raise value
     return value
-
-
-# ------------------------------------------------------------------ results
-
-
-def tile_errors(tiles: NDArray, photos: NDArray, photo_of_tile: NDArray, *, chunk: int = 4096) -> NDArray[np.float64]:
-    """Unweighted MSE of each tile with the photo placed on it.
-
-    Examples
-    --------
-    >>> tile_errors(np.array([[0, 0]], np.uint8), np.array([[255, 0]], np.uint8), np.array([0]))
-    array([0.5])
-    """
-    a = np.asarray(tiles)
-    b = np.asarray(photos)
-    idx = np.asarray(photo_of_tile)
-    out = np.empty(len(a), np.float64)
-    for s in range(0, len(a), chunk):
-        diff = _vectors(a[s : s + chunk]) - _vectors(b[idx[s : s + chunk]])
-        out[s : s + chunk] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64) / diff.shape[1]
-    return out
-
-
-def mask_coverage(mask: NDArray, rows: int, cols: int) -> NDArray[np.float64]:
-    """Fraction of each tile covered by a mask (already cropped to the grid's shape).
-
-    Examples
-    --------
-    >>> m = np.zeros((4, 4), bool); m[:2, :2] = True
-    >>> mask_coverage(m, 2, 2)
-    array([[1., 0.],
-           [0., 0.]])
-    """
-    m = np.asarray(mask, np.float32)
-    h, w = m.shape[:2]
-    q = 8
-    if h % rows == 0 and w % cols == 0:
-        cov = m.reshape(rows, h // rows, cols, w // cols).mean(axis=(1, 3))
-    else:
-        cov = _resize(m, cols * q, rows * q).reshape(rows, q, cols, q).mean(axis=(1, 3))
-    return np.clip(cov, 0.0, 1.0).astype(np.float64)
-
-
-def tile_weights(
-    face: NDArray | None,
-    person: NDArray | None,
-    rows: int,
-    cols: int,
-    *,
-    alpha_face: float = 10.0,
-    alpha_person: float = 3.0,
-    width: float = 2.0,
-    px_per_tile: int = 8,
-) -> NDArray[np.float64]:
-    """Tile weights ``1 + alpha_face * f(d_face) + alpha_person * f(d_person)``.
-
-    ``d`` is the distance from a tile's pixels to the region, in tiles
-    (:func:`scipy.ndimage.distance_transform_edt`), and the falloff is
-    ``f(d) = max(0, 1 - d / width)``: 1 inside the region, fading to 0 at
-    ``width`` tiles away, so the region's border is soft. A tile's weight is
-    the mean over its pixels. A missing or empty mask adds nothing.
-
-    Parameters
-    ----------
-    face, person : (H, W) bool arrays or None
-        Region masks, already cropped to the grid's aspect ratio.
-    rows, cols : int
-    alpha_face, alpha_person : float
-        Extra weight inside each region.
-    width : float
-        Falloff width in tiles (0: hard border).
-    px_per_tile : int
-        Resolution of the distance computation.
-
-    Returns
-    -------
-    (rows, cols) float64, at least 1.
-
-    Examples
-    --------
-    >>> face = np.zeros((40, 40), bool); face[:10, :10] = True
-    >>> tile_weights(face, None, 4, 4, alpha_face=9, width=1).round(1)[0]
-    array([10. ,  4.9,  1. ,  1. ])
-    """
-    from scipy import ndimage as ndi
-
-    q = int(px_per_tile)
-    total = np.ones((rows * q, cols * q), np.float64)
-    for mask, alpha in ((face, alpha_face), (person, alpha_person)):
-        if mask is None or alpha == 0:
-            continue
-        m = np.asarray(mask)
-        if not m.any():
-            continue
-        inside = _resize(m.astype(np.float32), cols * q, rows * q) >= 0.5
-        if not inside.any():
-            continue
-        dist = ndi.distance_transform_edt(~inside) / q
-        fall = (dist == 0).astype(np.float64) if width <= 0 else np.clip(1.0 - dist / width, 0.0, 1.0)
-        total += alpha * fall
-    return total.reshape(rows, q, cols, q).mean(axis=(1, 3))
-
-
-def region_labels(face_cov: NDArray, person_cov: NDArray, threshold: float = 0.5) -> NDArray[np.int8]:
-    """0 = background, 1 = person (not face), 2 = face, per tile.
-
-    Examples
-    --------
-    >>> region_labels(np.array([0.9, 0.1, 0.0]), np.array([1.0, 0.8, 0.2])).tolist()
-    [2, 1, 0]
-    """
-    labels = np.zeros(np.shape(face_cov), np.int8)
-    labels[np.asarray(person_cov) >= threshold] = 1
-    labels[np.asarray(face_cov) >= threshold] = 2
-    return labels
-
-
-def region_means(errors: NDArray, labels: NDArray) -> dict[str, float]:
-    """Mean tile error overall and per region (NaN for an empty region).
-
-    Examples
-    --------
-    >>> region_means(np.array([1.0, 2.0, 4.0]), np.array([0, 0, 2]))
-    {'all': 2.3333333333333335, 'face': 4.0, 'person': nan, 'background': 1.5}
-    """
-    e = np.asarray(errors, np.float64).ravel()
-    lab = np.asarray(labels).ravel()
-    out = {"all": float(e.mean()) if e.size else math.nan}
-    for name, code in (("face", 2), ("person", 1), ("background", 0)):
-        sel = e[lab == code]
-        out[name] = float(sel.mean()) if sel.size else math.nan
-    return out
-
-
-# ------------------------------------------------------------------- render
-
-
-def render(photo_tiles: NDArray, photo_of_tile: NDArray, rows: int, cols: int) -> NDArray[np.uint8]:
-    """Put each tile's photo in place: ``(rows * s, cols * s, 3)`` uint8.
-
-    Examples
-    --------
-    >>> tiles = np.stack([np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 9, np.uint8)])
-    >>> render(tiles, np.array([1, 0]), 1, 2)[:, :, 0]
-    array([[9, 9, 0, 0],
-           [9, 9, 0, 0]], dtype=uint8)
-    """
-    t = np.asarray(photo_tiles)
-    s = t.shape[1]
-    placed = t[np.asarray(photo_of_tile)]
-    return np.ascontiguousarray(placed.reshape(rows, cols, s, s, 3).transpose(0, 2, 1, 3, 4).reshape(rows * s, cols * s, 3))
-
-
-def blend(mosaic: NDArray, target: NDArray, amount: float) -> NDArray[np.uint8]:
-    """Mix the target over the mosaic (0 = pure mosaic, the honest default).
-
-    The target is cropped to the mosaic's shape and resized to its size.
-
-    Examples
-    --------
-    >>> blend(np.zeros((2, 2, 3), np.uint8), np.full((4, 4, 3), 200, np.uint8), 0.5)[0, 0]
-    array([100, 100, 100], dtype=uint8)
-    """
-    if amount <= 0:
-        return np.asarray(mosaic)
-    h, w = mosaic.shape[:2]
-    over = _resize(crop_to_aspect(np.asarray(target)[:, :, :3], w / h), w, h)
-    mixed = (1.0 - amount) * mosaic.astype(np.float32) + amount * over.astype(np.float32)
-    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-
-
-# Perceptually ordered colours (approximately matplotlib's "inferno").
-_HEAT = np.array(
-    [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]],
-    np.float32,
-)
-
-
-def weight_overlay(image: NDArray, weights: NDArray, *, opacity: float = 0.55) -> NDArray[np.uint8]:
-    """The image with a heat map of the tile weights on top.
-
-    ``image`` is cropped to the grid's shape; low weights are dark purple,
-    high weights bright yellow.
-
-    Examples
-    --------
-    >>> weight_overlay(np.zeros((20, 20, 3), np.uint8), np.array([[1.0, 5.0]])).shape
-    (10, 20, 3)
-    """
-    rows, cols = np.shape(weights)
-    img = crop_to_aspect(np.asarray(image)[:, :, :3], cols / rows)
-    h, w = img.shape[:2]
-    wt = np.asarray(weights, np.float64)
-    span = wt.max() - wt.min()
-    level = (wt - wt.min()) / span if span > 0 else np.zeros_like(wt)
-    pos = level * (len(_HEAT) - 1)
-    lo = np.floor(pos).astype(int).clip(0, len(_HEAT) - 2)
-    frac = (pos - lo)[..., None]
-    colours = (_HEAT[lo] * (1 - frac) + _HEAT[lo + 1] * frac).astype(np.float32)
-    ys = np.minimum((np.arange(h) * rows) // h, rows - 1)
-    xs = np.minimum((np.arange(w) * cols) // w, cols - 1)
-    heat = colours[ys][:, xs]
-    mixed = (1 - opacity) * img.astype(np.float32) + opacity * heat
-    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)

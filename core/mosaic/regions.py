@@ -13,7 +13,7 @@ both come from MediaPipe Tasks (``mediapipe`` >= 0.10, the Tasks API):
 :func:`region_masks` does both. The model files come from
 :func:`core.modelfiles.model_path` (``FEEDLENS_MODEL_DIR`` or the cache), which
 raises :class:`core.jobs.ModelUnavailableError` with a message for the user.
-:func:`core.mosaic.assignment.tile_weights` turns the masks into tile weights.
+:func:`core.mosaic.weighting.tile_weights` turns the masks into tile weights.
 
 MediaPipe is imported inside the functions (about 2 s the first time).
 """
@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ..image.convert import as_uint8_rgb
+from ..image.geometry import fit_longest_side, resize
 
 __all__ = [
     "FACE_MODEL",
@@ -80,15 +83,6 @@ def _vision():
     return import_vision()
 
 
-def _rgb(image: NDArray) -> NDArray[np.uint8]:
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 RGB image, got {arr.dtype}")
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(arr[:, :, :3])
-
-
 def _model(name: str, path: str | Path | None) -> str:
     if path is not None:
         return str(path)
@@ -119,7 +113,7 @@ def face_landmarks(image: NDArray, *, model: str | Path | None = None, max_faces
     >>> len(faces), faces[0].shape  # doctest: +SKIP
     (1, (478, 2))
     """
-    rgb = _rgb(image)
+    rgb = as_uint8_rgb(image)
     path = _model(FACE_MODEL, model)
     mp, vision, BaseOptions = _vision()
     options = vision.FaceLandmarkerOptions(
@@ -178,7 +172,7 @@ def person_probability(image: NDArray, *, model: str | Path | None = None) -> ND
     >>> round(float((person_probability(skimage.data.astronaut()) > 0.5).mean()), 2)  # doctest: +SKIP
     0.54
     """
-    rgb = _rgb(image)
+    rgb = as_uint8_rgb(image)
     path = _model(PERSON_MODEL, model)
     mp, vision, BaseOptions = _vision()
     options = vision.ImageSegmenterOptions(
@@ -198,24 +192,11 @@ def person_mask(image: NDArray, *, model: str | Path | None = None, threshold: f
     return person_probability(image, model=model) >= threshold
 
 
-def _shrink(image: NDArray, side: int) -> NDArray[np.uint8]:
-    from PIL import Image
-
-    h, w = image.shape[:2]
-    if max(h, w) <= side:
-        return image
-    scale = side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
-
-
 def _grow(mask: NDArray[np.bool_], shape: tuple[int, int]) -> NDArray[np.bool_]:
-    from PIL import Image
-
+    """A mask found on the shrunk image, back at the image's size (bilinear, then >= 0.5)."""
     if mask.shape == tuple(shape):
         return mask
-    big = Image.fromarray(mask.astype(np.uint8) * 255).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
-    return np.asarray(big) >= 128
+    return resize(mask.astype(np.uint8) * 255, shape[1], shape[0], resample="bilinear") >= 128
 
 
 def region_masks(
@@ -243,8 +224,8 @@ def region_masks(
     >>> r.n_faces, bool(r.face.any()), bool(r.person.any())  # doctest: +SKIP
     (1, True, True)
     """
-    rgb = _rgb(image)
-    small = _shrink(rgb, side)
+    rgb = as_uint8_rgb(image)
+    small = fit_longest_side(rgb, side)
     shape = rgb.shape[:2]
     notes: list[str] = []
     face = np.zeros(shape, bool)
