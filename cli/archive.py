@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.archive.catalogue import ArchiveError
+from core.archive import ArchiveError
 
 from .options import ArchiveArg, JsonOpt
 from .runner import archive_summary, command

@@ -18,7 +18,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 import typer  # noqa: E402
 
-from . import archive, explore, faces, filters, forecast  # noqa: E402
+from . import archive, explore, faces, filters, forecast, mosaic  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -43,6 +43,7 @@ app.command("people")(faces.people)
 app.command("train")(forecast.train)
 app.command("forecast")(forecast.forecast)
 app.command("filter")(filters.filter_archive)
+app.command("mosaic")(mosaic.mosaic)
 
 
 def main() -> None:

@@ -232,7 +232,7 @@ class Run:
         core.archive.ArchiveError
             Missing path, not an archive, or (with ``need_photos``) no usable photo.
         """
-        from core.archive.catalogue import ArchiveError, open_archive
+        from core.archive import ArchiveError, open_archive
 
         archive = self.job(f"Importing {Path(path).name}", open_archive, path)
         if need_photos and archive.n_images == 0:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.archive.catalogue import ArchiveError, load_folder, load_zip
+from core.archive import ArchiveError, load_folder, load_zip
 from core.config import Limits
 from core.image.io import load_image
 

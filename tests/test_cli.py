@@ -376,6 +376,26 @@ def test_filter_applies_a_pipeline_file_or_link_into_a_zip(boston: Path, cli_cac
     assert not (tmp_path / "bad.zip").exists() and not list(tmp_path.glob(".tmp-*"))
 
 
+def test_mosaic_writes_a_print_file_and_reports_region_errors(boston: Path, cli_cache: Path, tmp_path: Path):
+    from PIL import Image
+
+    target = sorted(boston.rglob("*.jpg"))[0]
+    out = tmp_path / "mosaic.png"
+    doc = as_json(feedlens("mosaic", boston, "--target", target, "--out", out, "--rows", "6", "--cols", "6",
+                           "--width", "600", "--height", "600", "--dpi", "100", "--method", "greedy", "--uniform",
+                           "--json", cache=cli_cache))
+    assert (doc["rows"], doc["cols"], doc["method"], doc["weighted"]) == (6, 6, "greedy", False)
+    assert doc["photos"] == N_PHOTOS - 1  # the target, one of the archive's photos, is not a tile
+    with Image.open(out) as image:
+        assert image.size == (doc["width"], doc["height"]) == (600, 600)
+        assert [round(d) for d in image.info["dpi"]] == [100, 100]
+    assert 0 < doc["region_errors"]["all"] < 1
+
+    bad = feedlens("mosaic", boston, "--target", tmp_path / "missing.jpg", "--out", out, cache=cli_cache, check=1)
+    assert "missing.jpg" in one_line_error(bad)
+    feedlens("mosaic", boston, "--target", target, "--out", out, "--rows", "6", cache=cli_cache, check=2)
+
+
 def test_cli_doctests():
     """The examples in cli/'s docstrings (pytest collects doctests from core/ only)."""
     import doctest

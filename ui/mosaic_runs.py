@@ -34,7 +34,7 @@ from core.mosaic.build import (
 )
 from core.mosaic.pool import PhotoTiles, load_photo_tiles
 from core.mosaic.regions import Regions, region_masks
-from core.mosaic.render import encode_png
+from core.mosaic.rendering import encode_png
 from ui.jobs import cancelled, clear_cancelled, run_job
 from ui.memory import shared_store
 

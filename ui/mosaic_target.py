@@ -16,6 +16,7 @@ import streamlit as st
 
 from core.image.geometry import fit_longest_side
 from core.image.io import UPLOAD_TYPES, ImageError, load_image
+from core.mosaic.build import TARGET_SIDE
 from core.mosaic.grid import print_size
 from ui.images import inline
 from ui.share import sync
@@ -23,7 +24,6 @@ from ui.share import sync
 __all__ = ["TARGET_SIDE", "PRESETS", "PRESET_LABELS", "Target", "choose_target", "archive_target",
            "uploaded_target", "display_image"]
 
-TARGET_SIDE = 2048  # the target is kept at most this big (scoring and blending)
 
 #: (label, width px, height px, dpi) -- portrait sizes; turned to match the target. None = the target's shape.
 PRESETS: list[tuple[str, int | None, int | None, int | None]] = [

@@ -37,7 +37,6 @@ from .safezip import ArchiveError, extract_zip, is_ignored_name
 
 __all__ = [
     "Archive",
-    "ArchiveError",
     "CATALOGUE_COLUMNS",
     "list_files",
     "load_folder",

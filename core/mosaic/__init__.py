@@ -5,9 +5,9 @@ Public verbs, by module:
 - :mod:`core.mosaic.assignment`: METHODS, LP_COMFORT_TILES, cost_matrix, expand_reuse, assign_greedy, assign_lp, assign_exact, assign, assignment_cost, solve, tile_errors, run_in_subprocess
 - :mod:`core.mosaic.weighting`: mask_coverage, tile_weights, region_labels, region_means, grid_weights, grid_labels
 - :mod:`core.mosaic.regions`: FACE_MODEL, PERSON_MODEL, Regions, face_landmarks, face_mask, person_probability, person_mask, region_masks
-- :mod:`core.mosaic.render`: render, blend, weight_overlay, encode_png
+- :mod:`core.mosaic.rendering`: render, blend, weight_overlay, encode_png
 - :mod:`core.mosaic.pool`: MAX_PHOTOS, TilePool, tile_pool, PhotoTiles, load_photo_tiles
-- :mod:`core.mosaic.build`: MAX_TILES, LP_MAX_TILES, SUBPROCESS_PAIRS, METHOD_LABELS, WEIGHT_LABELS, run_label, default_reuse, solve_estimate, RegionSearch, find_regions, MosaicRequest, MosaicRun, MosaicResult, build_mosaic, render_mosaic
+- :mod:`core.mosaic.build`: TARGET_SIDE, MAX_TILES, LP_MAX_TILES, SUBPROCESS_PAIRS, METHOD_LABELS, WEIGHT_LABELS, run_label, default_reuse, solve_estimate, RegionSearch, find_regions, MosaicRequest, MosaicRun, MosaicResult, build_mosaic, render_mosaic
 
 The pipeline: :func:`plan_grid` -> :func:`target_tiles` and
 :func:`load_photo_tiles` -> :func:`region_masks` -> :func:`grid_weights` ->
@@ -15,7 +15,7 @@ The pipeline: :func:`plan_grid` -> :func:`target_tiles` and
 -> :func:`render`; :func:`build_mosaic` runs it all as one cancellable job.
 """
 
-from . import assignment, build, grid, pool, regions, render, weighting
+from . import assignment, build, grid, pool, regions, rendering, weighting
 from .assignment import (
     LP_COMFORT_TILES,
     METHODS,
@@ -75,7 +75,7 @@ from .regions import (
     person_probability,
     region_masks,
 )
-from .render import (
+from .rendering import (
     blend,
     encode_png,
     render,
@@ -90,4 +90,4 @@ from .weighting import (
     tile_weights,
 )
 
-__all__ = [*grid.__all__, *assignment.__all__, *weighting.__all__, *regions.__all__, *render.__all__, *pool.__all__, *build.__all__]
+__all__ = [*grid.__all__, *assignment.__all__, *weighting.__all__, *regions.__all__, *rendering.__all__, *pool.__all__, *build.__all__]

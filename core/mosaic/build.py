@@ -42,10 +42,11 @@ from .assignment import METHODS, run_in_subprocess, solve, tile_errors
 from .grid import MosaicError, check_capacity, output_size, plan_grid, print_size, target_tiles
 from .pool import PhotoTiles, load_photo_tiles
 from .regions import Regions, region_masks
-from .render import blend, render
+from .rendering import blend, render
 from .weighting import grid_labels, grid_weights, region_means
 
 __all__ = [
+    "TARGET_SIDE",
     "MAX_TILES",
     "LP_MAX_TILES",
     "SUBPROCESS_PAIRS",
@@ -72,6 +73,9 @@ SUBPROCESS_PAIRS = 4_000_000
 
 METHOD_LABELS = {"exact": "Exact (Jonker–Volgenant)", "greedy": "Greedy best match", "lp": "PuLP LP"}
 WEIGHT_LABELS = {False: "Uniform", True: "Face & person weighted"}
+
+#: A target is decoded at most this big: plenty for scoring tiles and for blending.
+TARGET_SIDE = 2048
 
 #: Why a mosaic is built with uniform weights (:attr:`RegionSearch.uniform_reason`).
 WEIGHTING_OFF = "off"
