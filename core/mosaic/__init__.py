@@ -35,6 +35,7 @@ from .build import (
     MAX_TILES,
     METHOD_LABELS,
     SUBPROCESS_PAIRS,
+    TARGET_SIDE,
     WEIGHT_LABELS,
     MosaicRequest,
     MosaicResult,
