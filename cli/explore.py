@@ -24,16 +24,22 @@ FeatureSet = Enum("FeatureSet", {name: name for name in FEATURE_SETS}, type=str)
 OFFLINE_FALLBACK = "colour_texture"
 
 
+#: ``--features``: one of :data:`FEATURE_SETS`, default the Explore page's.
+FeatureSetOpt = Annotated[Optional[FeatureSet], typer.Option(
+    "--features", show_default=False,
+    help=f"Feature set. Default: the Explore page's ({DEFAULT_FEATURE_SET}, or {OFFLINE_FALLBACK} when its "
+         "ImageNet weights cannot be had, as the page falls back). Asked for by name, a CNN whose weights "
+         "cannot be had is an error.")]
+#: ``--random-weights``: a CNN without its ImageNet download.
+RandomWeightsOpt = Annotated[bool, typer.Option(
+    "--random-weights", help="Run a CNN with random weights (no download): checks the pipeline offline; "
+                             "the features mean nothing.")]
+
+
 def features(
     archive: ArchiveArg,
-    feature_set: Annotated[Optional[FeatureSet], typer.Option(
-        "--features", show_default=False,
-        help=f"Feature set. Default: the Explore page's ({DEFAULT_FEATURE_SET}, or {OFFLINE_FALLBACK} when its "
-             "ImageNet weights cannot be had, as the page falls back). Asked for by name, a CNN whose weights "
-             "cannot be had is an error.")] = None,
-    random_weights: Annotated[bool, typer.Option(
-        "--random-weights", help="Run a CNN with random weights (no download): checks the pipeline offline; "
-                                 "the features mean nothing.")] = False,
+    feature_set: FeatureSetOpt = None,
+    random_weights: RandomWeightsOpt = False,
     raw_size: Annotated[int, typer.Option(
         "--raw-size", min=16, max=224, help="Side of the square for --features raw (the Explore page's slider).")] = 150,
     batch_size: Annotated[Optional[int], typer.Option(
@@ -105,18 +111,14 @@ class ClusterMethod(str, Enum):
 
 def map_archive(
     archive: ArchiveArg,
-    feature_set: Annotated[Optional[FeatureSet], typer.Option(
-        "--features", show_default=False,
-        help=f"Feature set (default: the Explore page's, {DEFAULT_FEATURE_SET}, or {OFFLINE_FALLBACK} when its "
-             "ImageNet weights cannot be had).")] = None,
+    feature_set: FeatureSetOpt = None,
     perplexity: Annotated[float, typer.Option("--perplexity", min=2, max=100, help="t-SNE perplexity.")] = 30.0,
     method: Annotated[ClusterMethod, typer.Option("--clusters", help="Clustering method.")] = ClusterMethod.kmeans,
     k: Annotated[Optional[int], typer.Option(
         "-k", min=2, max=30, show_default=False,
         help="Number of K-Means clusters (default: the k with the best silhouette score, as the page suggests).")] = None,
     min_cluster: Annotated[int, typer.Option("--min-cluster", min=2, help="HDBSCAN's smallest cluster.")] = 5,
-    random_weights: Annotated[bool, typer.Option(
-        "--random-weights", help="Run a CNN with random weights (no download); the map means nothing.")] = False,
+    random_weights: RandomWeightsOpt = False,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", show_default=False,
         help="Write the map (one row per photo: file, post, x, y, cluster, likes, labels) as CSV, or Parquet "
