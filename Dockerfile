@@ -3,7 +3,8 @@
 # and open http://localhost:8501. See README.md, "Deploy".
 #
 # Checked without a Docker engine by bench/check_docker_recipe.py (lint, apt packages against the
-# shared libraries the wheels load, the files COPY takes, the start command and the HEALTHCHECK).
+# shared libraries the wheels load, the files COPY takes, the start command and the HEALTHCHECK), and
+# built and started without a daemon (buildah, podman) by bench/build_image_daemonless.py.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,11 +21,19 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# The runtime dependencies only (no test tools), at the versions the tests passed with (constraints.txt).
+# pyproject.toml alone is the project without its code: this layer is rebuilt only when the dependencies
+# or their pins change, not on every code change.
+COPY pyproject.toml constraints.txt ./
+RUN pip install -c constraints.txt . \
+    && rm -rf build ./*.egg-info
 
-# The app itself (see .dockerignore: no tests, benches, venv, artifacts or secrets).
+# The app itself (see .dockerignore: no tests, benches, venv, artifacts or secrets), installed over the
+# empty one (its dependencies are in place already; pip check proves it) for the `feedlens` command.
 COPY . ./
+RUN pip install --no-deps -c constraints.txt . \
+    && pip check \
+    && rm -rf build ./*.egg-info
 
 # Everything the app writes goes to /data: the cache (thumbnails, catalogues, extracted uploads,
 # features, face index, person names, downloaded MediaPipe models) and Keras' ImageNet weights.

@@ -4,11 +4,15 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED ?= $(abspath ../shared)
+# Pinned installs: the project (editable) with its test tools, at the versions in constraints.txt.
+PIP_INSTALL := $(PY) -m pip install -q -c constraints.txt -e ".[test]"
 
-$(VENV)/.installed: requirements.txt
+# Installed again whenever the dependencies (pyproject.toml) or their pinned versions change.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PIP_INSTALL)
+	$(PY) -m pip check
 	touch $@
 
 install: $(VENV)/.installed
@@ -26,6 +30,13 @@ test: install browser
 	FEEDLENS_MODEL_DIR=$${FEEDLENS_MODEL_DIR:-$(SHARED)/models} FEEDLENS_SHARED_DIR=$${FEEDLENS_SHARED_DIR:-$(SHARED)} \
 		$(PY) -m pytest -q
 
+# After upgrading a package in the venv and passing `make test`: pin what is installed now
+# (everything but the project itself, pip, setuptools and dev-only linters such as ruff).
+constraints: install
+	{ sed -n '/^#/p' constraints.txt; \
+	  $(PY) -m pip list --format=freeze --exclude-editable --exclude pip --exclude setuptools --exclude ruff; \
+	} > constraints.txt.new && mv constraints.txt.new constraints.txt && touch $(VENV)/.installed
+
 bench: install
 	$(PY) bench/ingest.py
 
@@ -34,8 +45,13 @@ bench-load: install browser
 	FEEDLENS_MODEL_DIR=$${FEEDLENS_MODEL_DIR:-$(SHARED)/models} FEEDLENS_SHARED_DIR=$${FEEDLENS_SHARED_DIR:-$(SHARED)} \
 		$(PY) bench/load.py
 
-# The Dockerfile checked without a Docker engine (lint, apt packages, start as in the image; --full: fresh pip install).
+# The Dockerfile checked without a Docker engine (lint, apt packages, start as in the image; --full: the
+# image's pip installs replayed in a fresh venv).
 check-docker: install browser
 	FEEDLENS_MODEL_DIR=$${FEEDLENS_MODEL_DIR:-$(SHARED)/models} $(PY) bench/check_docker_recipe.py --full
 
-.PHONY: install browser run test bench bench-load check-docker
+# The image itself, built and started without a Docker daemon (buildah + podman, as root; see README "Deploy").
+image: install browser
+	$(PY) bench/build_image_daemonless.py
+
+.PHONY: install browser run test constraints bench bench-load check-docker image

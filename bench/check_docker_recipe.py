@@ -8,10 +8,11 @@ reach a daemon), so the image cannot be built here. What is checked instead:
    removed in one ``RUN``, pip without a cache, JSON-form ``CMD`` and
    ``HEALTHCHECK``, a non-root ``USER`` created in the image, ``EXPOSE`` equal
    to the port in ``CMD``, ``FEEDLENS_ALLOW_LOCAL_PATHS=0``, the cache on a
-   ``VOLUME`` owned by that user);
+   ``VOLUME`` owned by that user; every ``pip install`` pinned by
+   ``constraints.txt``, copied in before it, and no extras: no test tools);
 2. **apt packages**: each one exists for the base image's Debian release (the
    release of this machine must match), and every shared library that the
-   installed wheels (``.venv``) load from the system is provided by those
+   installed wheels (the running venv, normally ``.venv``) load from the system is provided by those
    packages, their dependencies, or Debian's required base packages (``ldd`` +
    ``dpkg -S`` + ``apt-cache depends``). OpenCV's Qt window plugins are left
    out: a server never opens a window;
@@ -22,9 +23,14 @@ reach a daemon), so the image cannot be built here. What is checked instead:
    port instead of 0.0.0.0:8501; the ``HEALTHCHECK`` command must succeed, and
    Chromium must render the Archive page with no exception, without the
    "Open a folder" choice (local paths are off), and the cache must be written;
-4. with ``--full`` only: ``RUN pip install -r requirements.txt`` is replayed
-   in a fresh venv under /tmp (about 3 GB, several minutes) and step 3 uses
-   it instead of ``.venv``.
+4. with ``--full`` only: the Dockerfile's ``COPY`` and ``RUN pip install``
+   steps (``pip install -c constraints.txt .`` on ``pyproject.toml`` alone,
+   then the code with ``--no-deps`` and ``pip check``) are replayed in order in
+   a fresh venv under /tmp (about 3 GB, several minutes); no test tool may end
+   up in it; step 3 uses it instead of the running venv.
+
+Building the image itself without a Docker daemon (buildah, podman): see
+``bench/build_image_daemonless.py``.
 
 Prints ``ok`` / ``FAIL`` per check and a last JSON line
 ``{"name": "docker_recipe_failed_checks", ...}``; exits 1 if any check failed.
@@ -47,6 +53,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import urllib.request
@@ -130,6 +137,13 @@ def lint(ins: list[tuple[str, str]]) -> dict:
         if i == "RUN" and "pip install" in a:
             report("--no-cache-dir" in a or env.get("PIP_NO_CACHE_DIR") in ("1", "true", "on"),
                    "lint: pip install without a cache")
+    pips = [n for n, (i, a) in enumerate(ins) if i == "RUN" and "pip install" in a]
+    copied = [n for n, (i, a) in enumerate(ins) if i == "COPY" and "constraints.txt" in a.split()[:-1]]
+    report(bool(pips) and all(re.search(r"\s-c\s+constraints\.txt\b", ins[n][1]) for n in pips),
+           "lint: every pip install is pinned by -c constraints.txt")
+    report(bool(copied) and bool(pips) and copied[0] < pips[0], "lint: constraints.txt is copied in before the first pip install")
+    report(not any(re.search(r"\.\[|\s-r\s|pytest|playwright", ins[n][1]) for n in pips),
+           "lint: pip installs the project alone (no extras, no requirements file: no test tools)")
     workdirs = [a for i, a in ins if i == "WORKDIR"]
     report(bool(workdirs) and all(w.startswith("/") for w in workdirs), "lint: absolute WORKDIR", str(workdirs))
     cmds = [a for i, a in ins if i == "CMD"]
@@ -198,7 +212,7 @@ def check_libraries(pkgs: list[str], base: str) -> None:
         return
     missing = [p for p in pkgs if subprocess.run(["apt-cache", "show", p], capture_output=True).returncode != 0]
     report(not missing, f"apt: the packages exist in Debian {codename}", ", ".join(pkgs) + (f"; missing {missing}" if missing else ""))
-    site = next((REPO / ".venv" / "lib").glob("python3*/site-packages"))
+    site = Path(sysconfig.get_paths()["purelib"])  # the venv running this script
     system_libs: dict[str, set[str]] = {}
     for so in site.rglob("*.so*"):
         rel = so.relative_to(site).as_posix()
@@ -277,7 +291,8 @@ def run_app(spec: dict, python: Path, work: Path) -> None:
     app = work / "app"
     app.mkdir(parents=True)
     taken = stage_context(app)
-    needed = ["streamlit_app.py", "requirements.txt", ".streamlit/config.toml", "core/explore/data/imagenet_groups.json"]
+    needed = ["streamlit_app.py", "pyproject.toml", "constraints.txt", ".streamlit/config.toml",
+              "core/explore/data/imagenet_groups.json"]
     report(all(n in taken for n in needed) and any(t.startswith("app_pages/") for t in taken),
            "context: COPY takes the app, its pages, data and config", f"{len(taken)} files")
     leaked = [t for t in taken if t.startswith(("tests/", "bench/", ".venv/", ".git/")) or t.endswith("secrets.toml")]
@@ -394,16 +409,39 @@ def check_first_page(url: str) -> None:
             browser.close()
 
 
-def fresh_venv(work: Path) -> Path:
+TEST_TOOLS = ("pytest", "playwright", "oidc_provider_mock", "flask")
+
+
+def fresh_venv(work: Path, ins: list[tuple[str, str]], spec: dict) -> Path:
+    """Replay the Dockerfile's ``COPY`` and ``RUN pip ...`` steps, in order, in a fresh venv.
+
+    ``WORKDIR`` is a temporary folder; ``pip`` and ``python`` are the venv's; the Dockerfile's ``ENV``
+    is set. The other ``RUN`` steps (apt-get, useradd) are the base system's business.
+    """
     venv = work / "venv"
     # Debian's own Python 3.11 (like the image's, a system interpreter any user can run).
     base = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else "python3"
     subprocess.run([base, "-m", "venv", str(venv)], check=True)
-    start = time.monotonic()
-    res = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-cache-dir", "-r",
-                          str(REPO / "requirements.txt")], capture_output=True, text=True)
-    report(res.returncode == 0, "pip: RUN pip install -r requirements.txt in a fresh venv",
-           f"{time.monotonic() - start:.0f} s" + ("" if res.returncode == 0 else "\n" + res.stderr[-2000:]))
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade", "pip"], capture_output=True)
+    workdir = work / "workdir"
+    workdir.mkdir()
+    env = {**os.environ, **spec["env"], "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    env.pop("PYTHONPATH", None)
+    for word, args in ins:
+        if word == "COPY":
+            *sources, _ = shlex.split(args)
+            if sources == ["."]:
+                stage_context(workdir)
+            for source in (s for s in sources if s != "."):
+                shutil.copy2(REPO / source, workdir / source)
+        elif word == "RUN" and re.search(r"\bpip install\b", args):
+            start = time.monotonic()
+            res = subprocess.run(["bash", "-c", args], cwd=workdir, env=env, capture_output=True, text=True)
+            report(res.returncode == 0, f"pip: RUN {args[:90]}{'...' if len(args) > 90 else ''} (fresh venv)",
+                   f"{time.monotonic() - start:.0f} s" + ("" if res.returncode == 0 else "\n" + res.stderr[-2000:]))
+    probe = f"import importlib.util as u; print(' '.join(t for t in {TEST_TOOLS!r} if u.find_spec(t)))"
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True).stdout.split()
+    report(not found, "pip: the image's environment has no test tools", f"found {found}" if found else ", ".join(TEST_TOOLS))
     return venv / "bin" / "python"
 
 
@@ -429,7 +467,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="feedlens-docker-"))
     os.chmod(work, 0o755)
     try:
-        python = fresh_venv(work) if args.full else REPO / ".venv" / "bin" / "python"
+        python = fresh_venv(work, ins, spec) if args.full else Path(sys.executable)
         if not args.no_start:
             run_app(spec, python, work)
     finally:
