@@ -9,46 +9,8 @@ Public verbs, by module:
 - :mod:`core.archive.summary`: posts_table, top_hashtags, engagement_by, likes_and_date, shorten
 """
 
-from . import catalogue, demo, ingest, safezip, summary, uploads
-from .catalogue import (
-    CATALOGUE_COLUMNS,
-    Archive,
-    list_files,
-    load_folder,
-    load_zip,
-    open_archive,
-)
-from .demo import (
-    DEMO_POSTS,
-    build_demo_folder,
-    load_demo,
-)
-from .ingest import (
-    THUMB_SIDE,
-    ImageInfo,
-    ingest_file,
-    ingest_files,
-    thumbnail_bytes,
-)
-from .safezip import (
-    ArchiveError,
-    decode_member_name,
-    extract_zip,
-    is_ignored_name,
-)
-from .summary import (
-    engagement_by,
-    likes_and_date,
-    posts_table,
-    shorten,
-    top_hashtags,
-)
-from .uploads import (
-    held_upload,
-    is_upload_hash,
-    open_held_upload,
-    record_upload,
-    upload_hash,
-)
+from ..lazy import attach
 
-__all__ = [*catalogue.__all__, *uploads.__all__, *ingest.__all__, *safezip.__all__, *demo.__all__, *summary.__all__]
+# Each verb is imported from its module on first use (see core.lazy), so importing the package
+# costs nothing; the modules, in the order of the list above:
+__getattr__, __dir__, __all__ = attach(__name__, ["catalogue", "uploads", "ingest", "safezip", "demo", "summary"])

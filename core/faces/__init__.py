@@ -9,44 +9,8 @@ Public verbs, by module:
 - :mod:`core.faces.draw`: draw_faces
 """
 
-from . import dlib_net, draw, engine, index, people, search
-from .dlib_net import (
-    DlibModelError,
-    DlibResNet,
-    dlib_model_file,
-    load_dlib_resnet,
-)
-from .draw import draw_faces
-from .engine import (
-    MODEL_VERSION,
-    SAME_PERSON_THRESHOLD,
-    Face,
-    FaceEngine,
-    align_points,
-)
-from .index import (
-    FaceIndex,
-    build_face_index,
-    delete_face_index,
-    face_chip,
-    index_status,
-    load_face_index,
-)
-from .people import (
-    People,
-    PeopleBook,
-    PeopleClusterer,
-    assign_people,
-    clean_name,
-    delete_people,
-    find_people,
-    merge_people,
-    people_table,
-    post_people,
-    post_person_labels,
-    rename_person,
-    split_person,
-)
-from .search import FaceMatches, FaceSearcher, search_photo
+from ..lazy import attach
 
-__all__ = [*engine.__all__, *dlib_net.__all__, *index.__all__, *search.__all__, *people.__all__, *draw.__all__]
+# Each verb is imported from its module on first use (see core.lazy), so importing the package
+# costs nothing; the modules, in the order of the list above:
+__getattr__, __dir__, __all__ = attach(__name__, ["engine", "dlib_net", "index", "search", "people", "draw"])

@@ -7,54 +7,8 @@ Public verbs, by module:
 - :mod:`core.forecast.synth`: SyntheticTruth, make_synthetic_archive
 """
 
-from . import labels, models, synth, training
-from .labels import (
-    LABEL_SOURCES,
-    LabelSources,
-    combine_labels,
-    face_count_label,
-    hashtag_labels,
-    parse_accessibility_caption,
-    post_frame,
-)
-from .models import (
-    MIN_POSTS_TO_EVALUATE,
-    EngagementRegressor,
-    Evaluation,
-    ForecastInputs,
-    MeanModel,
-    SeedLabelModel,
-    evaluate,
-    label_table,
-    regression_metrics,
-)
-from .synth import (
-    SyntheticTruth,
-    make_synthetic_archive,
-)
-from .training import (
-    MODEL_BOOSTING,
-    MODEL_MEAN,
-    MODEL_RIDGE,
-    MODEL_SEED,
-    MODEL_SEED_COUNT,
-    NO_LIKES_HELP,
-    Forecast,
-    Forecaster,
-    NewPhoto,
-    NoEngagementError,
-    PhotoLook,
-    TrainingData,
-    TrainingRequest,
-    VisualClusters,
-    delete_forecaster,
-    forecaster_path,
-    imagenet_labels,
-    load_forecaster,
-    prepare_training_data,
-    save_forecaster,
-    train_and_save,
-    train_forecaster,
-)
+from ..lazy import attach
 
-__all__ = [*labels.__all__, *models.__all__, *training.__all__, *synth.__all__]
+# Each verb is imported from its module on first use (see core.lazy), so importing the package
+# costs nothing; the modules, in the order of the list above:
+__getattr__, __dir__, __all__ = attach(__name__, ["labels", "models", "training", "synth"])

@@ -6,25 +6,8 @@ Public verbs, by module:
 - :mod:`core.image.convert`: as_uint8_rgb
 """
 
-from . import convert, geometry, io
-from .convert import (
-    as_uint8_rgb,
-)
-from .geometry import (
-    crop_square,
-    fit_longest_side,
-    resize,
-    square_resize,
-)
-from .io import (
-    UPLOAD_TYPES,
-    DecodedImage,
-    ImageError,
-    decode_image,
-    encode_jpeg,
-    load_image,
-    open_image,
-    to_rgb,
-)
+from ..lazy import attach
 
-__all__ = [*io.__all__, *geometry.__all__, *convert.__all__]
+# Each verb is imported from its module on first use (see core.lazy), so importing the package
+# costs nothing; the modules, in the order of the list above:
+__getattr__, __dir__, __all__ = attach(__name__, ["io", "geometry", "convert"])
