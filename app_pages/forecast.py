@@ -1,8 +1,6 @@
 """Forecast page: likes and comments of a new photo, learnt from your own posts.
 
-Training and forecasting live in :mod:`core.forecast`; this page gathers the
-settings, runs :func:`core.forecast.training.train_and_save` through
-``ui.forecast_runs`` and draws the results.
+Training and forecasting live in :mod:`core.forecast` (run through ``ui.forecast_runs``); this page draws.
 """
 
 from pathlib import Path
@@ -136,15 +134,12 @@ def draw_forecast(data: bytes, result) -> None:
     table = result.table.set_index("model")
     best = MODEL_RIDGE if MODEL_RIDGE in table.index else MODEL_SEED
     with right:
-        m = st.columns(3)
-        m[0].metric(f"Likes ({best})", _fmt(table.at[best, "likes"]))
-        m[0].caption(f"80 % interval {_fmt(table.at[best, 'likes_low'])} – {_fmt(table.at[best, 'likes_high'])}")
-        m[1].metric("Likes (seed model)", _fmt(table.at[MODEL_SEED, "likes"]))
-        m[1].caption(f"80 % interval {_fmt(table.at[MODEL_SEED, 'likes_low'])} – "
-                     f"{_fmt(table.at[MODEL_SEED, 'likes_high'])}")
-        m[2].metric(f"Comments ({best})", _fmt(table.at[best, "comments"]))
-        m[2].caption(f"80 % interval {_fmt(table.at[best, 'comments_low'])} – "
-                     f"{_fmt(table.at[best, 'comments_high'])}")
+        shown = [(f"Likes ({best})", best, "likes"), ("Likes (seed model)", MODEL_SEED, "likes"),
+                 (f"Comments ({best})", best, "comments")]
+        for column, (label, name, target) in zip(st.columns(3), shown):
+            column.metric(label, _fmt(table.at[name, target]))
+            column.caption(f"80 % interval {_fmt(table.at[name, f'{target}_low'])} – "
+                           f"{_fmt(table.at[name, f'{target}_high'])}")
         st.text("Labels: " + (", ".join(result.labels) or "none"))
         for note in result.notes:
             st.caption(note)
