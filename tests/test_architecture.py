@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ["archive", "image", "filters", "explore", "faces", "mosaic", "forecast"]
+PACKAGES = ["archive", "image", "filters", "explore", "faces", "mosaic", "forecast", "batch"]
 
 
 def _imports(path: Path) -> set[str]:
