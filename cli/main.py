@@ -18,7 +18,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 import typer  # noqa: E402
 
-from . import archive, explore, faces, filters, forecast, mosaic  # noqa: E402
+from . import archive, batch, explore, faces, filters, forecast, mosaic  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -26,7 +26,7 @@ app = typer.Typer(
     name="feedlens",
     help="Feedlens from a terminal: import an Instagram archive (folder or ZIP) and run the app's analyses on it. "
          "Results go to the cache the app reads (FEEDLENS_CACHE_DIR). Exit codes: 0 done, 1 bad archive, photo, "
-         "pipeline or missing model, 2 bad arguments, 130 stopped by Ctrl-C.",
+         "pipeline or missing model, 2 bad arguments, 3 some photos failed (batch), 130 stopped by Ctrl-C.",
     no_args_is_help=True,
     add_completion=False,
     # Plain Click messages: a usage error is "Error: ..." on one line, no boxes.
@@ -44,6 +44,7 @@ app.command("train")(forecast.train)
 app.command("forecast")(forecast.forecast)
 app.command("filter")(filters.filter_archive)
 app.command("mosaic")(mosaic.mosaic)
+app.command("batch")(batch.batch)
 
 
 def main() -> None:
