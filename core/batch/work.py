@@ -58,9 +58,9 @@ def _face_engine():
 
 def _colour_texture():
     if "colour_texture" not in _MODELS:
-        from ..explore.features import ColourTexture
+        from ..explore.features import make_extractor
 
-        _MODELS["colour_texture"] = ColourTexture().fit()
+        _MODELS["colour_texture"] = make_extractor("colour_texture").fit()  # as `feedlens features` makes it
     return _MODELS["colour_texture"]
 
 
