@@ -129,7 +129,7 @@ def test_a_photo_that_kills_its_worker_every_time_is_a_failure_not_a_hang(engine
         crash_marker.unlink(missing_ok=True)
     assert result.photos == 8
     assert [file for file, _ in result.failures] == ["p5.jpg"]
-    assert "worker died" in result.failures[0][1]
+    assert "worker process died" in result.failures[0][1]
     # A chunk whose result died with a worker before it was gathered is run again: it then reads the cache.
     assert result.computed["features"] + result.reused["features"] == 7
     assert len(list((tmp_path / "features").rglob("*.npy"))) == 7

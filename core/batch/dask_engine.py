@@ -28,7 +28,7 @@ DASK_CONFIG = {
 def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: str | None = None) -> None:
     """Run the chunks on a Dask cluster, calling ``emit(ChunkResult)`` as each one finishes."""
     import dask
-    from distributed import Client, LocalCluster, wait
+    from distributed import Client, KilledWorker, LocalCluster, wait
     from distributed.client import FIRST_COMPLETED
 
     from .engines import RETRIES, after_failure
@@ -62,7 +62,7 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
                         emit(future.result())
                         continue
                     exc = future.exception()
-                    reason = ("its worker died on every attempt" if type(exc).__name__ == "KilledWorker"
+                    reason = ("its worker process died on every attempt" if isinstance(exc, KilledWorker)
                               else f"{type(exc).__name__}: {exc}")
                     # Dask already retried a killed worker: split the chunk at once.
                     queue.extend(after_failure(chunk, RETRIES, reason, emit))

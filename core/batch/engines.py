@@ -106,12 +106,12 @@ def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
                     emit(future.result())
                 except BrokenProcessPool:
                     broken = True
-                    queue.extend(after_failure(chunk, attempts, "its worker process died (every attempt)", emit))
+                    queue.extend(after_failure(chunk, attempts, "its worker process died on every attempt", emit))
                 except Exception as exc:  # noqa: BLE001 - a chunk's bug fails its photos, not the job
                     queue.extend(after_failure(chunk, attempts, f"{type(exc).__name__}: {exc}", emit))
             if broken:
                 for chunk, attempts in running.values():
-                    queue.extend(after_failure(chunk, attempts, "its worker process died (every attempt)", emit))
+                    queue.extend(after_failure(chunk, attempts, "its worker process died on every attempt", emit))
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
