@@ -165,3 +165,22 @@ def test_cli_batch_import_on_a_clean_archive_exits_0(data_dir, shared_dir, tmp_p
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(proc.stdout)
     assert doc["photos"] == 0 and doc["archives"][0]["images"] == 25 and doc["failures"] == []
+
+
+def test_the_shipped_dask_yaml_is_the_config_the_local_cluster_gets():
+    yaml = pytest.importorskip("yaml")
+    from core.batch.dask_engine import DASK_CONFIG
+
+    shipped = yaml.safe_load((REPO / "core" / "batch" / "dask.yaml").read_text())
+    flat = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_":
+            shipped["distributed"]["nanny"]["pre-spawn-environ"]["MALLOC_TRIM_THRESHOLD_"],
+            "distributed.scheduler.allowed-failures": shipped["distributed"]["scheduler"]["allowed-failures"]}
+    assert flat == DASK_CONFIG
+
+
+def test_dask_workers_run_without_the_nannys_malloc_trim_threshold(dask_address):
+    from distributed import Client
+
+    with Client(dask_address) as client:
+        values = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert len(values) == 2 and set(values.values()) == {None}
