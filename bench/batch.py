@@ -1,0 +1,89 @@
+"""Batch speed: ``feedlens batch``'s per-photo work (colour/texture features + faces) on 200 photos of 1080×1080.
+
+Photos per second for each engine with 2 workers (in-process: one), each
+run on a fresh cache after the import (which makes the thumbnails, so the
+time is the features and faces of every photo). The local and Dask figures
+include starting the processes or the local cluster and loading the face
+models in each worker. The photos are made from the shared photos (distinct
+bytes) under ``bench/out/`` (not committed).
+Prints one JSON object per line: ``{"name", "value", "unit"}``.
+
+Run: ``python bench/batch.py [--photos N] [--workers N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from PIL import Image, ImageOps  # noqa: E402
+
+from core.archive import open_archive  # noqa: E402
+from core.batch.engines import run_batch  # noqa: E402
+from core.batch.plan import plan_batch  # noqa: E402
+from core.cache import DiskCache  # noqa: E402
+
+SIDE = 1080
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("FEEDLENS_SHARED_DIR", REPO.parent / "shared"))
+
+
+def make_photos(target: Path, n: int) -> Path:
+    """``n`` distinct 1080×1080 JPEGs made from the shared photos (reused if present)."""
+    marker = target / f".complete-{n}"
+    if marker.exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    data = shared_dir() / "data"
+    sources = sorted((data / "photos-imagenet-coarse6" / "images").rglob("*.JPEG"))
+    sources += sorted((data / "instaloader-top20-celebs" / "DATA" / "IMAGES").rglob("*.jpg"))
+    if not sources:
+        raise SystemExit(f"no photos found under {data}")
+    for i in range(n):
+        with Image.open(sources[i % len(sources)]) as img:
+            photo = ImageOps.fit(img.convert("RGB"), (SIDE, SIDE), Image.Resampling.BILINEAR)
+            if (i // len(sources)) % 2:  # mirrored on every other pass: repeated sources are distinct files
+                photo = ImageOps.mirror(photo)
+            photo.save(target / f"photo_{i:04d}.jpg", "JPEG", quality=90)
+    marker.touch()
+    return target
+
+
+def emit(name: str, value: float, unit: str) -> None:
+    print(json.dumps({"name": name, "value": round(value, 3), "unit": unit}), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=64)
+    args = parser.parse_args()
+    os.environ.setdefault("FEEDLENS_MODEL_DIR", str(shared_dir() / "models"))
+
+    folder = make_photos(REPO / "bench" / "out" / f"batch-{args.photos}", args.photos)
+    for engine in ("inprocess", "local", "dask"):
+        with tempfile.TemporaryDirectory() as cache:
+            archive = open_archive(folder, cache=DiskCache(cache))
+            chunks = plan_batch(archive, ("features", "faces"), args.chunk)
+            start = time.perf_counter()
+            result = run_batch(chunks, cache, engine=engine, workers=args.workers)
+            seconds = time.perf_counter() - start
+            assert result.photos == archive.n_images and not result.failures, result.failures[:3]
+            emit(f"batch_{engine}_photos_per_s", result.photos / seconds, "photos/s")
+
+
+if __name__ == "__main__":
+    main()
