@@ -184,3 +184,23 @@ def test_dask_workers_run_without_the_nannys_malloc_trim_threshold(dask_address)
     with Client(dask_address) as client:
         values = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
     assert len(values) == 2 and set(values.values()) == {None}
+
+
+def test_after_a_batch_the_explore_features_and_the_faces_index_compute_nothing(inprocess_cache, data_dir):
+    from core.explore.features import compute_features, make_extractor
+    from core.faces.index import index_status
+
+    archive = open_archive(data_dir / BOSTON, cache=DiskCache(inprocess_cache))
+    items = list(zip(archive.catalogue["sha256"], archive.catalogue["path"]))
+    features = compute_features(items, make_extractor("colour_texture"), cache=DiskCache(inprocess_cache))
+    assert features.computed == 0 and features.reused == 25
+    assert index_status(archive.catalogue, DiskCache(inprocess_cache)) == (25, 25)
+
+
+@pytest.mark.parametrize("engine", ["inprocess", "local", "dask"])
+def test_cancel_stops_every_engine(engine, dask_address, generated, tmp_path):
+    from core.jobs import Cancelled
+
+    with pytest.raises(Cancelled):
+        _run([generated], tmp_path, engine, steps=("features",), chunk=2, address=dask_address, cancel=lambda: True)
+    assert not (tmp_path / "features").exists()

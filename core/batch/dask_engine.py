@@ -3,7 +3,7 @@
 Connects to ``address`` (or ``DASK_SCHEDULER_ADDRESS``), else starts a
 ``LocalCluster`` of worker processes with one thread each. Dask retries a
 task whose worker died (``distributed.scheduler.allowed-failures``); a chunk
-that still fails is split, then its photo fails (:func:`core.batch.engines.after_failure`).
+that still fails is split, and its photos run again one at a time; a photo that still fails is a failure.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
     from distributed import Client, KilledWorker, LocalCluster, wait
     from distributed.client import FIRST_COMPLETED
 
-    from .engines import RETRIES, after_failure
+    from .engines import failed_result
 
     address = address or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     with dask.config.set(DASK_CONFIG):
@@ -40,33 +40,40 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
         client = Client(cluster if cluster is not None else address)
-        running: dict = {}
+        running: dict = {}  # future -> (chunk, is a suspect)
         try:
-            queue = deque((chunk, 0) for chunk in chunks)
+            queue = deque(chunks)
+            # The photos of a chunk Dask gave up on, run one at a time: Dask blames every task queued on a
+            # worker that died, so a photo is failed only when it brought its worker down alone.
+            suspects: deque = deque()
             serial = 0
-            while queue or running:
+            while queue or suspects or running:
                 check_cancel(cancel)
-                while queue:
-                    chunk, attempts = queue.popleft()
+                pending = [(queue.popleft(), False) for _ in range(len(queue))]
+                if suspects and not any(suspect for _, suspect in running.values()):
+                    pending.append((suspects.popleft(), True))
+                for chunk, suspect in pending:
                     serial += 1
                     future = client.submit(run_chunk, chunk, cache_root, pure=False,
                                            key=f"feedlens-chunk-{chunk.number}-{serial}")
-                    running[future] = (chunk, attempts)
+                    running[future] = (chunk, suspect)
                 try:
                     finished = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED).done
                 except TimeoutError:
                     continue
                 for future in finished:
-                    chunk, attempts = running.pop(future)
+                    chunk, suspect = running.pop(future)
                     if future.status == "finished":
                         emit(future.result())
                         continue
                     exc = future.exception()
                     reason = ("its worker process died on every attempt" if isinstance(exc, KilledWorker)
                               else f"{type(exc).__name__}: {exc}")
-                    # Dask already retried a killed worker: split the chunk at once.
-                    queue.extend(after_failure(chunk, RETRIES, reason, emit))
                     future.release()
+                    if suspect or len(chunk.photos) == 1:
+                        emit(failed_result(chunk, reason))
+                    else:
+                        suspects.extend(chunk.split())
         finally:
             if running:
                 client.cancel(list(running))
