@@ -63,7 +63,7 @@ def batch(
     Photos already cached are read back, not computed (a rerun resumes).
     Exit codes: 0 all done, 3 some photos failed (listed), 130 stopped by Ctrl-C.
     """
-    from core.batch.engines import run_batch
+    from core.batch.engines import BatchResult, run_batch
     from core.batch.plan import STEPS, plan_batch
     from core.config import cache_dir
 
@@ -73,8 +73,10 @@ def batch(
         failures = [f for arch in opened for f in _import_failures(arch)]
         steps = () if step is BatchStep.import_ else STEPS if step is BatchStep.all else (step.value,)
         chunks = plan_batch(opened, steps, chunk) if steps else []
-        result = run.job(f"Batch {step.value} ({engine.value}, {count(len(chunks), 'chunk')})", run_batch,
-                         chunks, cache_dir(), engine=engine.value, workers=workers, address=address)
+        result = BatchResult(engine=engine.value)
+        if chunks:
+            result = run.job(f"Batch {step.value} ({engine.value}, {count(len(chunks), 'chunk')})", run_batch,
+                             chunks, cache_dir(), engine=engine.value, workers=workers, address=address)
         names = {str(arch.root): arch.name for arch in opened}
         where = {file: names[c.archive] for c in chunks for _, _, file in c.photos}
         failures += [{"archive": where.get(file, ""), "file": file, "reason": reason}
