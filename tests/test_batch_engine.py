@@ -204,3 +204,39 @@ def test_cancel_stops_every_engine(engine, dask_address, generated, tmp_path):
     with pytest.raises(Cancelled):
         _run([generated], tmp_path, engine, steps=("features",), chunk=2, address=dask_address, cancel=lambda: True)
     assert not (tmp_path / "features").exists()
+
+
+def test_the_explore_and_faces_pages_of_a_batch_processed_archive_compute_nothing(
+        inprocess_cache, data_dir, monkeypatch: pytest.MonkeyPatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FEEDLENS_CACHE_DIR", str(inprocess_cache))
+    archive = open_archive(data_dir / BOSTON, cache=DiskCache(inprocess_cache))
+
+    def per_photo_entries() -> dict[str, int]:
+        return {p.relative_to(inprocess_cache).as_posix(): p.stat().st_mtime_ns
+                for kind in ("features", "faces") for p in (inprocess_cache / kind).rglob("*") if p.is_file()}
+
+    before = per_photo_entries()
+    assert before, "the batch wrote features and faces"
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    try:
+        at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=240)
+        at.session_state["archive"] = archive
+        at.run()
+        at.switch_page("app_pages/explore.py").run()
+        if at.selectbox(key="explore_features").value != "colour_texture":  # ImageNet weights downloaded here
+            at.selectbox(key="explore_features").set_value("colour_texture").run()
+        assert not at.exception, at.exception
+        assert at.get("plotly_chart"), "the map is drawn"
+        at.switch_page("app_pages/faces.py").run()
+        assert not at.exception, at.exception
+        assert not [b for b in at.button if b.key == "faces_build"], "the index is complete: nothing to build"
+        assert any(c.value.startswith("Face index: ") and " in 25 photos " in c.value for c in at.caption)
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()
+    # Neither page computed a photo: no feature or face entry was added or rewritten.
+    assert per_photo_entries() == before
