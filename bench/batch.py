@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -26,40 +25,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from PIL import Image, ImageOps  # noqa: E402
+from ingest import make_photos, shared_dir  # noqa: E402  (bench/ingest.py: the same 1080 px photos)
 
 from core.archive import open_archive  # noqa: E402
 from core.batch.engines import run_batch  # noqa: E402
 from core.batch.plan import plan_batch  # noqa: E402
 from core.cache import DiskCache  # noqa: E402
-
-SIDE = 1080
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("FEEDLENS_SHARED_DIR", REPO.parent / "shared"))
-
-
-def make_photos(target: Path, n: int) -> Path:
-    """``n`` distinct 1080×1080 JPEGs made from the shared photos (reused if present)."""
-    marker = target / f".complete-{n}"
-    if marker.exists():
-        return target
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    data = shared_dir() / "data"
-    sources = sorted((data / "photos-imagenet-coarse6" / "images").rglob("*.JPEG"))
-    sources += sorted((data / "instaloader-top20-celebs" / "DATA" / "IMAGES").rglob("*.jpg"))
-    if not sources:
-        raise SystemExit(f"no photos found under {data}")
-    for i in range(n):
-        with Image.open(sources[i % len(sources)]) as img:
-            photo = ImageOps.fit(img.convert("RGB"), (SIDE, SIDE), Image.Resampling.BILINEAR)
-            if (i // len(sources)) % 2:  # mirrored on every other pass: repeated sources are distinct files
-                photo = ImageOps.mirror(photo)
-            photo.save(target / f"photo_{i:04d}.jpg", "JPEG", quality=90)
-    marker.touch()
-    return target
 
 
 def emit(name: str, value: float, unit: str) -> None:
