@@ -5,10 +5,11 @@ Public verbs, by module:
 - :mod:`core.batch.work`: ChunkResult, run_chunk
 - :mod:`core.batch.engines`: ENGINES, BatchResult, run_batch
 - :mod:`core.batch.dask_engine`: DASK_CONFIG, map_chunks_dask
+- :mod:`core.batch.manifest`: MANIFEST_KIND, BatchManifest, core_version, read_manifest, write_manifest
 """
 
 from ..lazy import attach
 
 # Each verb is imported from its module on first use (see core.lazy), so importing the package
 # costs nothing; the modules, in the order of the list above:
-__getattr__, __dir__, __all__ = attach(__name__, ["plan", "work", "engines", "dask_engine"])
+__getattr__, __dir__, __all__ = attach(__name__, ["plan", "work", "engines", "dask_engine", "manifest"])
