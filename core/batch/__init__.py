@@ -5,7 +5,7 @@ Public verbs, by module:
 - :mod:`core.batch.work`: ChunkResult, run_chunk
 - :mod:`core.batch.engines`: ENGINES, BatchResult, run_batch
 - :mod:`core.batch.dask_engine`: DASK_CONFIG, map_chunks_dask
-- :mod:`core.batch.manifest`: MANIFEST_KIND, BatchManifest, core_version, read_manifest, write_manifest
+- :mod:`core.batch.manifest`: MANIFEST_KIND, BatchManifest, BatchStatus, batch_status, core_version, read_manifest, write_manifest
 """
 
 from ..lazy import attach
