@@ -12,6 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.archive.summary import likes_and_date, posts_table, shorten, top_hashtags
+from ui.batch_status import show_batch_status
 from ui.gallery import photo_grid
 from ui.share import sync
 from ui.state import current_archive
@@ -25,6 +26,7 @@ def overview(archive) -> None:
     problems = archive.problems
     st.title("Archive")
     st.text(f"{archive.name} · formats: {', '.join(archive.formats) or 'none'}")
+    show_batch_status(archive)
     if archive.illustrative_engagement:
         st.warning(
             "Demo archive: the photos are real sample images shipped with scikit-image, scikit-learn and "

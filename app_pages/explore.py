@@ -22,6 +22,7 @@ from core.explore.mapping import cluster_names
 from core.explore.photomap import MIN_MAP_PHOTOS, effective_perplexity, suggest_k
 from core.explore.tables import likes_of, photo_table
 from core.jobs import TooFewPhotosError
+from ui.batch_status import show_batch_status
 from ui.explore_features import compute_features_job, feature_controls
 from ui.explore_map import (
     cached_clusters,
@@ -52,6 +53,7 @@ def header(archive, n_photos: int) -> None:
     )
     if archive.illustrative_engagement:
         st.caption(":material/info: Demo archive: likes, comments and dates are illustrative.")
+    show_batch_status(archive)
     if n_photos < MIN_MAP_PHOTOS:
         st.info(
             f"A map needs at least {MIN_MAP_PHOTOS} photos; this archive has {n_photos}. t-SNE places each photo "

@@ -17,6 +17,7 @@ from core.archive.catalogue import Archive
 from core.cache import DiskCache, default_cache
 from core.faces.index import FaceIndex, build_face_index, delete_face_index, index_status, load_face_index
 from core.faces.people import People, PeopleBook, delete_people, find_people
+from ui.batch_status import show_batch_status
 from ui.faces_common import engine_or_error
 from ui.faces_people import people_tab
 from ui.faces_search import RESULT_KEY, search_tab
@@ -34,6 +35,7 @@ SESSION_KEYS = ("faces_index", "faces_index_token", "faces_people", "faces_peopl
 def header(archive: Archive) -> None:
     st.title("Faces")
     st.text(f"Current archive: {archive.n_images} photos · {archive.name}")
+    show_batch_status(archive)
     st.info(
         "Private by design: faces are found and compared on this computer, in your own archive only. "
         "No photo, face or name is uploaded or sent anywhere. The face index lives in Feedlens' local "

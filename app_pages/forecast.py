@@ -14,6 +14,7 @@ import streamlit as st
 from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame
 from core.forecast.training import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
 from core.image.io import UPLOAD_TYPES, ImageError, load_image
+from ui.batch_status import show_batch_status
 from ui.flash import flash, show_flashes
 from ui.forecast_runs import run_training, saved_model
 from ui.gallery import photo_grid
@@ -35,6 +36,7 @@ def intro(archive) -> pd.DataFrame:
     if archive.illustrative_engagement:
         st.warning("Demo archive: its likes and comments are illustrative, so this forecast is a demonstration only.",
                    icon=":material/info:")
+    show_batch_status(archive)
     posts = post_frame(archive.catalogue)
     n_known = int(posts["likes"].notna().sum())
     cols = st.columns(3)
