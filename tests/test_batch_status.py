@@ -124,9 +124,9 @@ def test_results_of_another_version_are_flagged_naming_both(archive, isolated_ca
     _write(isolated_cache, _manifest(archive, state="finished", done=5000, core_version="0.0.9"))
     at = _app(archive, "app_pages/forecast.py")
     app_version = core_version()
-    app_name = "an unknown version" if app_version == "unknown" else app_version
+    app_name = "Feedlens (version unknown)" if app_version == "unknown" else f"Feedlens {app_version}"
     [flag] = _said(at, "warning")
-    assert flag.startswith(f"These results were computed by Feedlens 0.0.9; this app is Feedlens {app_name}. "
+    assert flag.startswith(f"These results were computed by Feedlens 0.0.9, and this app is {app_name}. "
                            "They may differ"), flag
     assert [c.value for c in at.code] == [f"feedlens batch all '{archive.root}' --engine dask"]
 
@@ -195,7 +195,12 @@ def test_a_running_batch_updates_on_screen_without_a_reload(browser, shared_dir:
         bar = main.locator("[data-testid='stProgress'] [role='progressbar']")
         assert bar.get_attribute("aria-valuenow") == "60"
         main.get_by_text("Photos the batch could not process").click()
-        main.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+        table = main.locator("[data-testid='stExpander'] [data-testid='stDataFrame']")
+        table.wait_for(timeout=30_000)
+        running.done = 130
+        write_manifest(DiskCache(cache), running)
+        main.get_by_text(re.compile(r"Batch job \(dask\): 130 of 200 photos, 2 failed")).wait_for(timeout=30_000)
+        assert table.is_visible(), "the failures stay open while the bar refreshes"
         page.screenshot(path="/tmp/batch_status_running.png", full_page=False)
 
         running.state, running.done = "finished", 200
@@ -211,13 +216,16 @@ def test_a_running_batch_updates_on_screen_without_a_reload(browser, shared_dir:
         _write(cache, running, updated=datetime.now(timezone.utc) - timedelta(minutes=3))
         page.goto(f"{url}/faces")
         wait_for_app(page)
-        main.get_by_text("These results were computed by Feedlens 0.0.9").wait_for(timeout=60_000)
+        main.get_by_text("These results were computed by Feedlens 0.0.9, and this app is").wait_for(timeout=60_000)
+        main.get_by_text(f"feedlens batch all {demo.root} --engine dask").wait_for(timeout=30_000)
+        main.get_by_role("button", name="Build the face index").wait_for(timeout=30_000)
         page.screenshot(path="/tmp/batch_status_other_version.png", full_page=False)
 
-        running.state, running.core_version = "running", core_version()
+        running.state, running.core_version, running.done = "running", core_version(), 150
         _write(cache, running, updated=datetime.now(timezone.utc) - timedelta(hours=3))
         page.goto(f"{url}/forecast")
         wait_for_app(page)
         main.get_by_text("stopped without finishing").wait_for(timeout=60_000)
+        main.get_by_text(f"feedlens batch all {demo.root} --engine dask").wait_for(timeout=30_000)
         page.screenshot(path="/tmp/batch_status_stale.png", full_page=False)
         assert not errors, errors

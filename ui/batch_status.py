@@ -52,7 +52,7 @@ def _draw(status: BatchStatus) -> None:
         if status.note:
             st.caption(md(status.note))
         if status.resume and local_paths_allowed():  # a hosted server's visitors cannot run it: no server paths
-            st.code(status.resume, language="bash")
+            st.code(status.resume, language="bash", wrap_lines=True)
         if status.failures:
             with st.expander("Photos the batch could not process"):
                 st.dataframe(pd.DataFrame(status.failures, columns=["file", "reason"]), hide_index=True)

@@ -242,7 +242,7 @@ def _resume_command(manifest: BatchManifest) -> str:
 
 
 def _version_name(version: str) -> str:
-    return "an unknown version" if version == "unknown" else version
+    return "Feedlens (version unknown)" if version == "unknown" else f"Feedlens {version}"
 
 
 def batch_status(manifest: BatchManifest, app_version: str, now: datetime | None = None) -> BatchStatus:
@@ -268,8 +268,8 @@ def batch_status(manifest: BatchManifest, app_version: str, now: datetime | None
     >>> m.state = "finished"
     >>> batch_status(m, "0.2.0", now).level
     'quiet'
-    >>> batch_status(m, "0.3.0", now).version_note[:58]
-    'These results were computed by Feedlens 0.2.0; this app is'
+    >>> batch_status(m, "0.3.0", now).version_note[:79]
+    'These results were computed by Feedlens 0.2.0, and this app is Feedlens 0.3.0. '
     """
     now = now or datetime.now(timezone.utc)
     try:
@@ -285,9 +285,9 @@ def batch_status(manifest: BatchManifest, app_version: str, now: datetime | None
                                                          for f in manifest.failures if f])
     version_note = ""
     if manifest.core_version != app_version:
-        version_note = (f"These results were computed by Feedlens {_version_name(manifest.core_version)}; this app is "
-                        f"Feedlens {_version_name(app_version)}. They may differ from what this version computes: run "
-                        "the batch again with this version to recompute them.")
+        version_note = (f"These results were computed by {_version_name(manifest.core_version)}, and this app is "
+                        f"{_version_name(app_version)}. They may differ from what this version computes: run the "
+                        "batch again with this version to recompute them.")
     if manifest.state == "running" and since is not None and since <= STALE_AFTER_S:
         return BatchStatus(
             "running", "progress", f"Batch job{engine}: {progress}{failed}, updated {_ago(since)}",
