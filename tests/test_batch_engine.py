@@ -249,6 +249,26 @@ def test_cli_batch_import_then_the_apps_import_decodes_nothing(data_dir, generat
         archive = open_archive(path, cache=DiskCache(cache))
         assert archive.n_images == images and archive.key in {a["key"] for a in doc["archives"]}
     assert not (cache / "thumb256").exists()
+    # `batch thumbnails` of archives imported before: no import, and only the missing thumbnails are made.
+    again = run_archives([data_dir / BOSTON, zipped], ["thumbnails"], cache)
+    assert (again.files, again.computed) == (0, {"import": 0, "thumbnails": 33})
+    assert len(list((cache / "thumb256").rglob("*.jpg"))) == 33
+
+
+def test_the_manifest_is_rewritten_as_chunks_finish(generated, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    import core.batch.driver
+
+    monkeypatch.setattr(core.batch.driver, "MANIFEST_EVERY_S", 0.0)  # every chunk, not every 2 s
+    key = prepare_archive(generated, cache=DiskCache(tmp_path / "keys")).key
+    seen: list[tuple[str, int]] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        manifest = read_manifest(DiskCache(tmp_path), key)
+        if manifest is not None:
+            seen.append((manifest.state, manifest.done))
+
+    _run([generated], tmp_path, "inprocess", steps=(), chunk=2, progress=progress)
+    assert seen == [("running", 0), ("running", 2), ("running", 4), ("running", 6), ("running", 8), ("finished", 10)]
 
 
 def test_the_shipped_dask_yaml_is_the_config_the_local_cluster_gets():
