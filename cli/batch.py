@@ -1,4 +1,9 @@
-"""``feedlens batch``: the heavy per-photo work of many archives at once, in-process, in processes or on Dask."""
+"""``feedlens batch``: the heavy per-photo work of many archives at once, in-process, in processes or on Dask.
+
+A thin front end to :func:`core.batch.driver.run_archives`: the workers import
+the archives (every photo read, hashed and thumbnailed once, by them), then
+run the per-photo steps; the driver writes each archive's manifest.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,12 @@ EXIT_SOME_FAILED = 3
 
 
 class BatchStep(str, Enum):
-    """What to compute: ``import`` only, one per-photo step, or ``all`` of them."""
+    """What to compute: ``import`` only, one per-photo step, or ``all`` of them.
+
+    Every step first imports the archives not imported yet, on the engine; the
+    import makes each photo's thumbnail, so ``thumbnails`` adds work only for
+    an archive imported earlier (it remakes missing thumbnails).
+    """
 
     import_ = "import"
     thumbnails = "thumbnails"
@@ -36,16 +46,11 @@ class Engine(str, Enum):
     dask = "dask"
 
 
-def _import_failures(arch) -> list[dict]:
-    problems = arch.problems
-    if problems is None or len(problems) == 0:
-        return []
-    skipped = problems[problems["level"] == "error"]
-    return [{"archive": arch.name, "file": r.file, "reason": f"import: {r.problem}"} for r in skipped.itertuples()]
-
-
 def batch(
-    step: Annotated[BatchStep, typer.Argument(help="import, thumbnails, features (colour/texture), faces, or all.")],
+    step: Annotated[BatchStep, typer.Argument(
+        help="import, thumbnails, features (colour/texture), faces, or all. Each imports the archives first, "
+             "on the engine; the import makes the thumbnails (one decode per photo), so thumbnails only remakes "
+             "missing ones of archives imported before.")],
     archives: Annotated[list[Path], typer.Argument(
         metavar="ARCHIVE...", show_default=False, help="One or more archives (folders or ZIP files).")],
     engine: Annotated[Engine, typer.Option("--engine", help="inprocess (a loop here), local (a pool of processes) "
@@ -55,36 +60,32 @@ def batch(
         help="--engine dask: the scheduler, e.g. tcp://127.0.0.1:8786 (default: DASK_SCHEDULER_ADDRESS, "
              "else a local cluster of --workers processes).")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (local, or a local Dask cluster).")] = 2,
-    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Photos per task.")] = 128,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Files per import task, photos per step task.")] = 128,
     json_output: JsonOpt = False,
 ) -> None:
-    """Import archives and compute their thumbnails, colour/texture features and faces into the cache the app reads.
+    """Import archives on the engine and compute their thumbnails, colour/texture features and faces into the cache.
 
+    The workers read every photo once (hash, check, thumbnail); this process
+    only lists the files, reads the metadata and writes the catalogues, and
+    each archive's manifest (which the app reads to show a running batch).
     Photos already cached are read back, not computed (a rerun resumes).
     Exit codes: 0 all done, 3 some photos failed (listed), 130 stopped by Ctrl-C.
     """
-    from core.batch.engines import BatchResult, run_batch
-    from core.batch.plan import STEPS, plan_batch
+    from core.batch.driver import run_archives
+    from core.batch.plan import IMPORT, STEPS
     from core.config import cache_dir
 
     some_failed = False
     with command(json_output) as run:
-        opened = [run.open_archive(path, need_photos=False) for path in archives]
-        failures = [f for arch in opened for f in _import_failures(arch)]
         steps = () if step is BatchStep.import_ else STEPS if step is BatchStep.all else (step.value,)
-        chunks = plan_batch(opened, steps, chunk) if steps else []
-        result = BatchResult(engine=engine.value)
-        if chunks:
-            result = run.job(f"Batch {step.value} ({engine.value}, {count(len(chunks), 'chunk')})", run_batch,
-                             chunks, cache_dir(), engine=engine.value, workers=workers, address=address)
-        names = {str(arch.root): arch.name for arch in opened}
-        where = {file: names[c.archive] for c in chunks for _, _, file in c.photos}
-        failures += [{"archive": where.get(file, ""), "file": file, "reason": reason}
-                     for file, reason in result.failures]
-        photos = sum(len(c.photos) for c in chunks)
-        lines = [f"{count(len(opened), 'archive')}, {count(photos, 'photo')}"
-                 + (f" on {engine.value}: {result.photos_per_s:.1f} photos/s" if steps else " imported")]
-        for name in steps:
+        result = run.job(f"Batch {step.value} ({engine.value})", run_archives, archives, steps, cache_dir(),
+                         engine=engine.value, workers=workers, address=address, chunk=chunk)
+        stages = (IMPORT, *steps)
+        failures = [{"archive": name, "file": file, "reason": reason} for name, file, reason in result.failures]
+        lines = [f"{count(len(result.archives), 'archive')}, {count(result.photos, 'photo')} "
+                 f"({count(result.files, 'file')} imported now) on {engine.value}: "
+                 f"{result.photos_per_s:.1f} photos/s"]
+        for name in stages:
             lines.append(f"  {name}: {result.computed.get(name, 0)} computed, "
                          f"{result.reused.get(name, 0)} read from the cache")
         if failures:
@@ -92,13 +93,13 @@ def batch(
             lines.append(f"{count(len(failures), 'photo')} failed:")
             lines.append(table(["archive", "file", "reason"], [[f["archive"], f["file"], f["reason"]] for f in failures]))
         run.done({
-            "archives": [archive_summary(arch) for arch in opened],
+            "archives": [archive_summary(arch) for arch in result.archives],
             "step": step.value,
             "engine": engine.value,
-            "chunks": len(chunks),
-            "photos": photos,
-            "computed": {name: result.computed.get(name, 0) for name in steps},
-            "reused": {name: result.reused.get(name, 0) for name in steps},
+            "files": result.files,
+            "photos": result.photos,
+            "computed": {name: result.computed.get(name, 0) for name in stages},
+            "reused": {name: result.reused.get(name, 0) for name in stages},
             "seconds": round(result.seconds, 3),
             "photos_per_s": round(result.photos_per_s, 2),
             "failures": failures,

@@ -1,9 +1,9 @@
 """Archives: import any archive into one catalogue, uploads held by link, ingest, safe ZIP, the demo, summaries.
 
 Public verbs, by module:
-- :mod:`core.archive.catalogue`: Archive, CATALOGUE_COLUMNS, list_files, load_folder, load_zip, open_archive
+- :mod:`core.archive.catalogue`: Archive, CATALOGUE_COLUMNS, ImportPlan, finish_import, list_files, load_folder, load_zip, open_archive, prepare_archive, prepare_import
 - :mod:`core.archive.uploads`: is_upload_hash, upload_hash, record_upload, held_upload, open_held_upload
-- :mod:`core.archive.ingest`: THUMB_SIDE, ImageInfo, ingest_file, ingest_files, thumbnail_bytes
+- :mod:`core.archive.ingest`: THUMB_SIDE, ImageInfo, ingest_file, ingest_files, ingest_plain, thumbnail_bytes
 - :mod:`core.archive.safezip`: ArchiveError, extract_zip, decode_member_name, is_ignored_name
 - :mod:`core.archive.demo`: DEMO_POSTS, build_demo_folder, load_demo
 - :mod:`core.archive.summary`: posts_table, top_hashtags, engagement_by, likes_and_date, shorten

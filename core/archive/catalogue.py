@@ -6,6 +6,13 @@ rest to the next, so a folder mixing formats still imports every photo.
 The finished catalogue is cached under a fingerprint of the folder's files
 (names, sizes, modification times): a second load of an unchanged archive
 reads one Parquet file.
+
+An import is three stages, which :func:`load_folder` runs in turn and a batch
+driver runs apart (:mod:`core.batch.driver`): :func:`prepare_import` lists the
+files and runs the metadata importers (cheap: no photo is read);
+:func:`core.archive.ingest.ingest_file` hashes, validates and thumbnails each
+photo (the costly part, on any process that sees the files and the cache);
+:func:`finish_import` builds the catalogue and its problems and caches them.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 import os
 import shutil
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -24,6 +32,7 @@ import pandas as pd
 
 from ..cache import DiskCache, atomic_write_bytes, default_cache
 from ..config import LIMITS, Limits
+from ..image.io import ImageError
 from ..jobs import CancelCheck, Progress
 from ..problems import PROBLEM_COLUMNS, ProblemLog
 from ..text import extract_hashtags
@@ -38,10 +47,14 @@ from .safezip import ArchiveError, extract_zip, is_ignored_name
 __all__ = [
     "Archive",
     "CATALOGUE_COLUMNS",
+    "ImportPlan",
+    "finish_import",
     "list_files",
     "load_folder",
     "load_zip",
     "open_archive",
+    "prepare_archive",
+    "prepare_import",
 ]
 
 _VERSION = "catalogue-v1"
@@ -102,6 +115,43 @@ class Archive:
     def likes_known(self) -> bool:
         """Whether any image has a like count."""
         return bool(self.catalogue["likes"].notna().any()) if len(self.catalogue) else False
+
+
+@dataclass
+class ImportPlan:
+    """An import before its photos are read: what :func:`prepare_import` found (no photo decoded yet).
+
+    Attributes
+    ----------
+    name : str
+        The archive's display name.
+    root : Path
+        The folder the photos live in (absolute).
+    key : str
+        The catalogue's cache key (:attr:`Archive.key` once imported).
+    records : list of ImageRecord
+        Every image the importers found, before decoding (empty when ``cached``).
+    problems : ProblemLog
+        What listing the folder and reading its metadata found wrong.
+    videos_skipped, posts_described : int
+        The importers' counts.
+    cached : Archive or None
+        The finished archive, when its catalogue was already in the cache: nothing is left to do.
+    """
+
+    name: str
+    root: Path
+    key: str
+    records: list[ImageRecord] = field(default_factory=list)
+    problems: ProblemLog = field(default_factory=ProblemLog)
+    videos_skipped: int = 0
+    posts_described: int = 0
+    cached: Archive | None = None
+
+    @property
+    def files(self) -> list[str]:
+        """The distinct image files to ingest (paths relative to :attr:`root`), in catalogue order."""
+        return list(dict.fromkeys(r.file for r in self.records))
 
 
 def list_files(root: Path, problems: ProblemLog | None = None) -> list[Path]:
@@ -234,6 +284,144 @@ def _load(cache: DiskCache, key: str, name: str, root: Path) -> Archive | None:
     )
 
 
+def prepare_import(
+    root: str | Path,
+    *,
+    name: str | None = None,
+    cache: DiskCache | None = None,
+    extra_problems: ProblemLog | None = None,
+) -> ImportPlan:
+    """The cheap first stage of an import: list the files, key the catalogue, read the metadata.
+
+    No photo is opened. When the catalogue of this very folder content is
+    already cached, the plan carries it (:attr:`ImportPlan.cached`) and the
+    importers are not run.
+
+    Parameters
+    ----------
+    root : path
+        The archive folder.
+    name : str, optional
+        Display name; defaults to the folder name.
+    cache : DiskCache, optional
+        Where the catalogue is cached.
+    extra_problems : ProblemLog, optional
+        Problems found before the folder existed (ZIP extraction), listed first.
+
+    Returns
+    -------
+    ImportPlan
+
+    Raises
+    ------
+    ArchiveError
+        If ``root`` is not a folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> folder = Path(tempfile.mkdtemp()); cache = DiskCache(folder / ".cache")
+    >>> Image.new("RGB", (32, 24), "red").save(folder / "red.jpg")
+    >>> plan = prepare_import(folder, cache=cache)
+    >>> plan.files, plan.cached is None
+    (['red.jpg'], True)
+    """
+    root = Path(os.path.abspath(Path(root).expanduser()))
+    if not root.is_dir():
+        raise ArchiveError(f"{root}: no such folder")
+    cache = cache or default_cache()
+    name = name or root.name
+    listing_problems = ProblemLog()
+    if extra_problems:
+        listing_problems.extend(extra_problems)
+    files = list_files(root, listing_problems)
+    key = _fingerprint(root, files)
+    if extra_problems:
+        key = hashlib.sha256((key + json.dumps(listing_problems.to_frame().to_dict("records"))).encode()).hexdigest()
+    cached = _load(cache, key, name, root)
+    if cached is not None:
+        return ImportPlan(name, root, key, cached=cached)
+
+    results = _run_importers(files, root)
+    problems = ProblemLog()
+    problems.extend(listing_problems)
+    for res in results:
+        problems.extend(res.problems)
+    return ImportPlan(
+        name=name,
+        root=root,
+        key=key,
+        records=[r for res in results for r in res.records],
+        problems=problems,
+        videos_skipped=sum(r.videos_skipped for r in results),
+        posts_described=sum(r.posts_described for r in results),
+    )
+
+
+def finish_import(
+    plan: ImportPlan,
+    infos: Mapping[str, ImageInfo | ImageError],
+    *,
+    cache: DiskCache | None = None,
+) -> Archive:
+    """The last stage of an import: the catalogue and its problems, from each file's ingest; cached.
+
+    Parameters
+    ----------
+    plan : ImportPlan
+        From :func:`prepare_import`.
+    infos : mapping of str to ImageInfo or ImageError
+        For each of :attr:`ImportPlan.files`: what
+        :func:`core.archive.ingest.ingest_file` returned, or the error that
+        says why the file could not be used (it is listed as skipped).
+    cache : DiskCache, optional
+        Where the catalogue is cached.
+
+    Returns
+    -------
+    Archive
+        The same catalogue (and cache entry) whichever process ingested the files.
+
+    Raises
+    ------
+    KeyError
+        A file of the plan has no entry in ``infos``.
+    """
+    if plan.cached is not None:
+        return plan.cached
+    cache = cache or default_cache()
+    problems = ProblemLog()
+    problems.extend(plan.problems)
+    rows = []
+    first_seen: dict[str, str] = {}
+    for record in plan.records:
+        info = infos[record.file]
+        if isinstance(info, Exception):
+            problems.add(record.file, str(info), "skipped")
+            continue
+        for note in info.notes:
+            problems.add(record.file, note, "used", level="warning")
+        if info.sha256 in first_seen:
+            problems.add(record.file, f"same photo as {first_seen[info.sha256]}", "kept", level="info")
+        first_seen.setdefault(info.sha256, record.file)
+        rows.append(_record_row(record, plan.root, info))
+
+    catalogue = _build_catalogue(rows)
+    archive = Archive(
+        name=plan.name,
+        root=plan.root,
+        catalogue=catalogue,
+        problems=problems.to_frame(),
+        videos_skipped=plan.videos_skipped,
+        posts_described=plan.posts_described,
+        formats=tuple(sorted(set(catalogue["source_format"].dropna()))),
+        key=plan.key,
+    )
+    _save(cache, plan.key, archive)
+    return archive
+
+
 def load_folder(
     root: str | Path,
     *,
@@ -269,56 +457,13 @@ def load_folder(
     ArchiveError
         If ``root`` is not a folder.
     """
-    root = Path(os.path.abspath(Path(root).expanduser()))
-    if not root.is_dir():
-        raise ArchiveError(f"{root}: no such folder")
     cache = cache or default_cache()
-    name = name or root.name
-    listing_problems = ProblemLog()
-    if extra_problems:
-        listing_problems.extend(extra_problems)
-    files = list_files(root, listing_problems)
-    key = _fingerprint(root, files)
-    if extra_problems:
-        key = hashlib.sha256((key + json.dumps(listing_problems.to_frame().to_dict("records"))).encode()).hexdigest()
-    cached = _load(cache, key, name, root)
-    if cached is not None:
-        return cached
-
-    results = _run_importers(files, root)
-    records = [r for res in results for r in res.records]
-    problems = ProblemLog()
-    problems.extend(listing_problems)
-    for res in results:
-        problems.extend(res.problems)
-
-    infos = ingest_files([root / r.file for r in records], cache, progress=progress, cancel=cancel)
-    rows = []
-    first_seen: dict[str, str] = {}
-    for record, info in zip(records, infos):
-        if isinstance(info, Exception):
-            problems.add(record.file, str(info), "skipped")
-            continue
-        for note in info.notes:
-            problems.add(record.file, note, "used", level="warning")
-        if info.sha256 in first_seen:
-            problems.add(record.file, f"same photo as {first_seen[info.sha256]}", "kept", level="info")
-        first_seen.setdefault(info.sha256, record.file)
-        rows.append(_record_row(record, root, info))
-
-    catalogue = _build_catalogue(rows)
-    archive = Archive(
-        name=name,
-        root=root,
-        catalogue=catalogue,
-        problems=problems.to_frame(),
-        videos_skipped=sum(r.videos_skipped for r in results),
-        posts_described=sum(r.posts_described for r in results),
-        formats=tuple(sorted(set(catalogue["source_format"].dropna()))),
-        key=key,
-    )
-    _save(cache, key, archive)
-    return archive
+    plan = prepare_import(root, name=name, cache=cache, extra_problems=extra_problems)
+    if plan.cached is not None:
+        return plan.cached
+    files = plan.files
+    infos = ingest_files([plan.root / f for f in files], cache, progress=progress, cancel=cancel)
+    return finish_import(plan, dict(zip(files, infos)), cache=cache)
 
 
 def _hash_stream(stream: BinaryIO) -> str:
@@ -330,26 +475,14 @@ def _hash_stream(stream: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def load_zip(
+def _extract_zip(
     source: str | Path | bytes | BinaryIO,
     *,
-    name: str | None = None,
-    progress: Progress | None = None,
-    cancel: CancelCheck | None = None,
-    cache: DiskCache | None = None,
-    limits: Limits = LIMITS,
-) -> Archive:
-    """Import a ZIP archive (a path, bytes, or a binary file object).
-
-    The ZIP is extracted once, under the cache, into a folder named by its
-    sha256; loading the same ZIP again reuses that folder.
-
-    Raises
-    ------
-    ArchiveError
-        If it is not a readable ZIP at all.
-    """
-    cache = cache or default_cache()
+    name: str | None,
+    cache: DiskCache,
+    limits: Limits,
+) -> tuple[Path, str, ProblemLog]:
+    """The ZIP's folder (extracted once, under the cache, named by the ZIP's sha256), its name and problems."""
     if isinstance(source, (bytes, bytearray)):
         stream: BinaryIO = io.BytesIO(source)
     elif isinstance(source, (str, Path)):
@@ -383,8 +516,80 @@ def load_zip(
     finally:
         if isinstance(source, (str, Path)):
             stream.close()
+    return files_dir, name, problems
+
+
+def load_zip(
+    source: str | Path | bytes | BinaryIO,
+    *,
+    name: str | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    cache: DiskCache | None = None,
+    limits: Limits = LIMITS,
+) -> Archive:
+    """Import a ZIP archive (a path, bytes, or a binary file object).
+
+    The ZIP is extracted once, under the cache, into a folder named by its
+    sha256; loading the same ZIP again reuses that folder.
+
+    Raises
+    ------
+    ArchiveError
+        If it is not a readable ZIP at all.
+    """
+    cache = cache or default_cache()
+    files_dir, name, problems = _extract_zip(source, name=name, cache=cache, limits=limits)
     return load_folder(files_dir, name=name, progress=progress, cancel=cancel, cache=cache,
                        extra_problems=problems)
+
+
+def _checked_archive_path(path: str | Path) -> tuple[Path, bool]:
+    """``path`` made absolute, and whether it is a folder (else a ZIP file).
+
+    Raises
+    ------
+    ArchiveError
+        It does not exist, or is neither a folder nor a ZIP file.
+    """
+    path = Path(os.path.abspath(Path(path).expanduser()))
+    if path.is_dir():
+        return path, True
+    if not path.exists():
+        raise ArchiveError(f"{path}: no such folder or ZIP file")
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        raise ArchiveError(f"{path}: not a folder or a ZIP archive")
+    return path, False
+
+
+def prepare_archive(path: str | Path, *, cache: DiskCache | None = None) -> ImportPlan:
+    """:func:`prepare_import` of a folder or a ZIP file, whichever ``path`` is (a ZIP is extracted first).
+
+    The first stage of :func:`open_archive`, for a caller that ingests the
+    photos elsewhere (a batch's workers) and then calls :func:`finish_import`.
+
+    Raises
+    ------
+    ArchiveError
+        As :func:`open_archive`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> prepare_archive(Path(tempfile.mkdtemp()) / "missing")
+    Traceback (most recent call last):
+    ...
+    core.archive.safezip.ArchiveError: ...missing: no such folder or ZIP file
+    """
+    cache = cache or default_cache()
+    try:
+        path, is_folder = _checked_archive_path(path)
+        if is_folder:
+            return prepare_import(path, cache=cache)
+        files_dir, name, problems = _extract_zip(path, name=None, cache=cache, limits=LIMITS)
+        return prepare_import(files_dir, name=name, cache=cache, extra_problems=problems)
+    except PermissionError as exc:
+        raise ArchiveError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
 
 def open_archive(
@@ -432,12 +637,9 @@ def open_archive(
     """
     path = Path(os.path.abspath(Path(path).expanduser()))
     try:
-        if path.is_dir():
+        path, is_folder = _checked_archive_path(path)
+        if is_folder:
             return load_folder(path, progress=progress, cancel=cancel, cache=cache)
-        if not path.exists():
-            raise ArchiveError(f"{path}: no such folder or ZIP file")
-        if not path.is_file() or not zipfile.is_zipfile(path):
-            raise ArchiveError(f"{path}: not a folder or a ZIP archive")
         return load_zip(path, progress=progress, cancel=cancel, cache=cache)
     except PermissionError as exc:
         raise ArchiveError(f"{path}: cannot be read ({exc.strerror or exc})") from exc

@@ -25,6 +25,7 @@ __all__ = [
     "ImageInfo",
     "ingest_file",
     "ingest_files",
+    "ingest_plain",
     "thumbnail_bytes",
 ]
 
@@ -39,7 +40,14 @@ _INFO_KIND = "imageinfo-v1"
 
 @dataclass
 class ImageInfo:
-    """What decoding one image file taught us."""
+    """What decoding one image file taught us.
+
+    Examples
+    --------
+    >>> info = ImageInfo("ab12", 640, 480, "JPEG", [], pd.Timestamp("2024-05-01 10:00", tz="UTC"))
+    >>> ImageInfo.from_plain(info.to_plain()) == info
+    True
+    """
 
     sha256: str
     width: int
@@ -47,6 +55,18 @@ class ImageInfo:
     format: str
     notes: list[str]
     taken_at: pd.Timestamp | None
+
+    def to_plain(self) -> dict:
+        """The info as plain JSON-able data (``taken_at`` in ISO 8601), for a worker process to return."""
+        return {"sha256": self.sha256, "width": self.width, "height": self.height, "format": self.format,
+                "notes": list(self.notes), "taken_at": None if self.taken_at is None else self.taken_at.isoformat()}
+
+    @classmethod
+    def from_plain(cls, data: dict) -> "ImageInfo":
+        """The inverse of :meth:`to_plain`."""
+        taken_at = data.get("taken_at")
+        return cls(data["sha256"], int(data["width"]), int(data["height"]), data["format"], list(data["notes"]),
+                   None if taken_at is None else pd.Timestamp(taken_at))
 
 
 def _exif_time(value: str | None) -> pd.Timestamp | None:
@@ -67,6 +87,11 @@ def ingest_file(path: Path, cache: DiskCache) -> ImageInfo:
     ImageError
         If the file is not a usable image; the message says why.
     """
+    return _ingest(path, cache)[0]
+
+
+def _ingest(path: Path, cache: DiskCache) -> tuple[ImageInfo, bool]:
+    """:func:`ingest_file`, and whether it decoded the photo (False: read back from the cache)."""
     try:
         size = path.stat().st_size
         if size > LIMITS.max_file_bytes:
@@ -79,14 +104,52 @@ def ingest_file(path: Path, cache: DiskCache) -> ImageInfo:
     if cached is not None and cache.path(_THUMB_KIND, sha, ".jpg").exists():
         info = json.loads(cached)
         return ImageInfo(sha, info["width"], info["height"], info["format"], info["notes"],
-                         _exif_time(info.get("taken_at")))
+                         _exif_time(info.get("taken_at"))), False
     decoded = decode_image(data, max_side=THUMB_SIDE)
     cache.put(_THUMB_KIND, sha, encode_jpeg(decoded.pixels, quality=85), ".jpg")
     info = {"width": decoded.width, "height": decoded.height, "format": decoded.format,
             "notes": decoded.notes, "taken_at": decoded.taken_at}
     cache.put(_INFO_KIND, sha, json.dumps(info).encode(), ".json")
     return ImageInfo(sha, decoded.width, decoded.height, decoded.format, decoded.notes,
-                     _exif_time(decoded.taken_at))
+                     _exif_time(decoded.taken_at)), True
+
+
+def _as_image_error(exc: Exception) -> ImageError:
+    # What the import lists for a file it could not use (the app's and the batch's words are the same).
+    if isinstance(exc, ImageError):
+        return exc
+    return ImageError(f"the decoder failed: {type(exc).__name__}: {exc}")
+
+
+def ingest_plain(path: Path, cache: DiskCache) -> dict:
+    """:func:`ingest_file` as plain data, for a worker process to return to the import's driver.
+
+    Returns
+    -------
+    dict
+        :meth:`ImageInfo.to_plain`'s fields plus ``decoded`` (True when the
+        photo was decoded now, False when read back from the cache); or
+        ``{"error": reason}`` for a file that is not a usable image, worded as
+        :func:`ingest_files` words it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> folder = Path(tempfile.mkdtemp()); cache = DiskCache(folder / "cache")
+    >>> Image.new("RGB", (64, 48), "red").save(folder / "red.jpg")
+    >>> first = ingest_plain(folder / "red.jpg", cache)
+    >>> first["width"], first["decoded"], ingest_plain(folder / "red.jpg", cache)["decoded"]
+    (64, True, False)
+    >>> _ = (folder / "fake.jpg").write_text("not an image")
+    >>> sorted(ingest_plain(folder / "fake.jpg", cache))
+    ['error']
+    """
+    try:
+        info, decoded = _ingest(Path(path), cache)
+    except Exception as exc:  # noqa: BLE001 - one odd file must not stop the import
+        return {"error": str(_as_image_error(exc))}
+    return {**info.to_plain(), "decoded": decoded}
 
 
 def ingest_files(
@@ -118,10 +181,8 @@ def ingest_files(
     def work(i: int) -> None:
         try:
             results[i] = ingest_file(paths[i], cache)
-        except ImageError as exc:
-            results[i] = exc
         except Exception as exc:  # noqa: BLE001 - one odd file must not stop the import
-            results[i] = ImageError(f"the decoder failed: {type(exc).__name__}: {exc}")
+            results[i] = _as_image_error(exc)
 
     pool = ThreadPoolExecutor(max_workers=workers)
     try:

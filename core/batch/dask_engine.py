@@ -26,7 +26,8 @@ DASK_CONFIG = {
 
 
 def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: str | None = None) -> None:
-    """Run the chunks on a Dask cluster, calling ``emit(ChunkResult)`` as each one finishes."""
+    """Run the chunks on a Dask cluster, calling ``emit(ChunkResult)`` as each one finishes (and running
+    the chunks it returns)."""
     import dask
     from distributed import Client, KilledWorker, LocalCluster, wait
     from distributed.client import FIRST_COMPLETED
@@ -64,14 +65,14 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
                 for future in finished:
                     chunk, suspect = running.pop(future)
                     if future.status == "finished":
-                        emit(future.result())
+                        queue.extend(emit(future.result()) or ())  # emit may ask for more chunks
                         continue
                     exc = future.exception()
                     reason = ("its worker process died on every attempt" if isinstance(exc, KilledWorker)
                               else f"{type(exc).__name__}: {exc}")
                     future.release()
                     if suspect or len(chunk.photos) == 1:
-                        emit(failed_result(chunk, reason))
+                        queue.extend(emit(failed_result(chunk, reason)) or ())
                     else:
                         suspects.extend(chunk.split())
         finally:

@@ -5,13 +5,17 @@ extra dependency); ``dask`` a Dask cluster (:mod:`core.batch.dask_engine`,
 the only module that imports Dask). A chunk whose worker dies is retried; a
 chunk that still fails is split into single photos, and a photo that still
 fails ends in the failures, so one bad photo never hangs or stops the job.
+
+:func:`map_chunks` is the engines' common form: its ``emit`` may return more
+chunks to run (a batch driver plans an archive's per-photo chunks as soon as
+its import chunks are done), so one pool or cluster serves the whole run.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from ..jobs import CancelCheck, Progress, check_cancel, report
 from .plan import Chunk
 from .work import ChunkResult, run_chunk
 
-__all__ = ["ENGINES", "BatchResult", "run_batch"]
+__all__ = ["ENGINES", "BatchResult", "map_chunks", "run_batch"]
 
 #: The engines :func:`run_batch` knows.
 ENGINES = ("inprocess", "local", "dask")
@@ -27,7 +31,9 @@ ENGINES = ("inprocess", "local", "dask")
 #: Attempts of a whole chunk before it is split into single photos, and of a single photo before it fails.
 RETRIES = 2
 
-Emit = Callable[[ChunkResult], None]
+#: Called with each chunk's result, once per chunk (or per photo of a chunk that was split); it may
+#: return more chunks to run.
+Emit = Callable[[ChunkResult], "Iterable[Chunk] | None"]
 
 
 @dataclass
@@ -65,19 +71,20 @@ def failed_result(chunk: Chunk, reason: str) -> ChunkResult:
 
 
 def after_failure(chunk: Chunk, attempts: int, reason: str, emit: Emit) -> list[tuple[Chunk, int]]:
-    """What to run next after ``chunk`` failed ``attempts`` times: itself, its photos one by one, or nothing."""
+    """What to run next after ``chunk`` failed ``attempts`` times: itself, its photos one by one, or what
+    ``emit`` asks for once its photo is failed."""
     if attempts < RETRIES:
         return [(chunk, attempts + 1)]
     if len(chunk.photos) > 1:
         return [(single, RETRIES - 1) for single in chunk.split()]
-    emit(failed_result(chunk, reason))
-    return []
+    return [(more, 0) for more in emit(failed_result(chunk, reason)) or ()]
 
 
 def _map_inprocess(chunks, cache_root, emit, cancel, **_) -> None:
-    for chunk in chunks:
+    queue = deque(chunks)
+    while queue:
         check_cancel(cancel)
-        emit(run_chunk(chunk, cache_root))
+        queue.extend(emit(run_chunk(queue.popleft(), cache_root)) or ())
 
 
 def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
@@ -103,12 +110,14 @@ def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
             for future in finished:
                 chunk, attempts = running.pop(future)
                 try:
-                    emit(future.result())
+                    part = future.result()
                 except BrokenProcessPool:
                     broken = True
                     queue.extend(after_failure(chunk, attempts, "its worker process died on every attempt", emit))
                 except Exception as exc:  # noqa: BLE001 - a chunk's bug fails its photos, not the job
                     queue.extend(after_failure(chunk, attempts, f"{type(exc).__name__}: {exc}", emit))
+                else:  # not under the try: an error of the caller's emit is not the chunk's
+                    queue.extend((more, 0) for more in emit(part) or ())
             if broken:
                 for chunk, attempts in running.values():
                     queue.extend(after_failure(chunk, attempts, "its worker process died on every attempt", emit))
@@ -117,6 +126,61 @@ def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
                 pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     finally:
         pool.shutdown(wait=not running, cancel_futures=True)
+
+
+def map_chunks(
+    chunks: Iterable[Chunk],
+    cache_root: str | Path,
+    emit: Emit,
+    *,
+    engine: str = "inprocess",
+    workers: int = 2,
+    address: str | None = None,
+    cancel: CancelCheck | None = None,
+) -> None:
+    """Run every chunk on ``engine``, and every chunk ``emit`` returns, until none is left.
+
+    Parameters
+    ----------
+    chunks : iterable of Chunk
+        The first chunks to run.
+    cache_root : path
+        The cache every worker reads and writes.
+    emit : callable
+        ``emit(ChunkResult)``, called in this process for each result (a chunk
+        that failed on every attempt is split; each of its photos then gets its
+        own result); it may return more chunks to run.
+    engine, workers, address
+        As for :func:`run_batch`.
+    cancel : callable, optional
+        Polled between results; raises :class:`core.jobs.Cancelled`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> from core.batch.plan import IMPORT
+    >>> folder = Path(tempfile.mkdtemp()); Image.new("RGB", (8, 8)).save(folder / "a.png")
+    >>> seen = []
+    >>> def emit(part):
+    ...     seen.append(part.computed)
+    ...     if IMPORT in part.computed:  # then the thumbnail, by sha256
+    ...         return [Chunk(str(folder), ((part.imported["a.png"]["sha256"], str(folder / "a.png"), "a.png"),),
+    ...                       ("thumbnails",), 1)]
+    >>> map_chunks([Chunk(str(folder), (("", str(folder / "a.png"), "a.png"),), (IMPORT,))], folder / "cache", emit)
+    >>> seen
+    [{'import': 1}, {'thumbnails': 0}]
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {list(ENGINES)}")
+    chunks = list(chunks)
+    if not chunks:
+        return
+    if engine == "dask":
+        from .dask_engine import map_chunks_dask as mapper
+    else:
+        mapper = _map_local if engine == "local" else _map_inprocess
+    mapper(chunks, str(cache_root), emit, cancel, workers=max(1, workers), address=address)
 
 
 def run_batch(
@@ -173,12 +237,7 @@ def run_batch(
                f"{result.photos} of {total} photos, {rate:.1f} photos/s, {len(result.failures)} failed")
 
     report(progress, 0, total, f"0 of {total} photos")
-    if chunks:
-        if engine == "dask":
-            from .dask_engine import map_chunks_dask as mapper
-        else:
-            mapper = _map_local if engine == "local" else _map_inprocess
-        mapper(list(chunks), str(cache_root), emit, cancel, workers=max(1, workers), address=address)
+    map_chunks(chunks, cache_root, emit, engine=engine, workers=workers, address=address, cancel=cancel)
     result.seconds = time.perf_counter() - start
     result.failures.sort()
     return result

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["STEPS", "Chunk", "plan_batch"]
+__all__ = ["IMPORT", "STEPS", "Chunk", "plan_batch", "plan_import"]
 
-#: The per-photo steps a chunk can run, in the order they run (``import`` is the driver's own step).
+#: The per-photo steps a chunk can run, in the order they run, once the archive is imported.
 STEPS = ("thumbnails", "features", "faces")
+
+#: The import's per-file stage (hash, validate, thumbnail: :func:`core.archive.ingest.ingest_file`), run
+#: by the workers on files not imported yet; the only step of the chunks :func:`plan_import` cuts.
+IMPORT = "import"
 
 
 @dataclass(frozen=True)
@@ -20,9 +24,11 @@ class Chunk:
     archive : str
         The archive's root folder (where its photos live).
     photos : tuple of (sha256, path, file)
-        Distinct photos (by sha256): content hash, absolute path, and the name shown to the user.
+        Distinct photos (by sha256): content hash, absolute path, and the name shown to the user
+        (the file's path in the archive). An import chunk's photos are distinct files whose
+        sha256 is not known yet (``""``).
     steps : tuple of str
-        Some of :data:`STEPS`, in their order.
+        Some of :data:`STEPS`, in their order; or ``(IMPORT,)``.
     number : int
         The chunk's position in the plan (for messages).
     """
@@ -77,4 +83,44 @@ def plan_batch(archives: Iterable, steps: Sequence[str], chunk: int = 128) -> li
         photos = [(str(r.sha256), str(r.path), str(r.file)) for r in rows.itertuples(index=False)]
         for start in range(0, len(photos), chunk):
             chunks.append(Chunk(str(archive.root), tuple(photos[start : start + chunk]), ordered, len(chunks)))
+    return chunks
+
+
+def plan_import(plans: Iterable, chunk: int = 128, first: int = 0) -> list[Chunk]:
+    """Import chunks: at most ``chunk`` files each, of the archives whose catalogue is not cached yet.
+
+    Each chunk's only step is :data:`IMPORT`: its worker ingests the files
+    (:func:`core.archive.ingest.ingest_plain`) and returns what it learned, from
+    which the driver builds the catalogue (:func:`core.archive.finish_import`).
+
+    Parameters
+    ----------
+    plans : iterable of core.archive.ImportPlan
+        From :func:`core.archive.prepare_archive`; a plan with a cached catalogue has nothing to import.
+    chunk : int
+        Files per chunk.
+    first : int
+        The first chunk's number (numbers go on across a run's plans).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace
+    >>> plan = SimpleNamespace(root=Path("/x"), files=["a.jpg", "b/c.jpg", "d.png"], cached=None)
+    >>> chunks = plan_import([plan], chunk=2, first=5)
+    >>> [(c.number, c.steps, [p[2] for p in c.photos]) for c in chunks]
+    [(5, ('import',), ['a.jpg', 'b/c.jpg']), (6, ('import',), ['d.png'])]
+    >>> chunks[0].photos[1]
+    ('', '/x/b/c.jpg', 'b/c.jpg')
+    """
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
+    chunks: list[Chunk] = []
+    for plan in plans:
+        if plan.cached is not None:
+            continue
+        files = [("", str(plan.root / file), file) for file in plan.files]
+        for start in range(0, len(files), chunk):
+            chunks.append(Chunk(str(plan.root), tuple(files[start : start + chunk]), (IMPORT,),
+                                first + len(chunks)))
     return chunks

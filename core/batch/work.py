@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .plan import Chunk
+from .plan import IMPORT, Chunk
 
 __all__ = ["ChunkResult", "run_chunk"]
 
@@ -36,9 +36,15 @@ class ChunkResult:
     done : int
         Photos handled (computed, read back, or failed).
     computed, reused : dict
-        Per step: photos computed in this run, photos found in the cache.
+        Per step: photos computed in this run, photos found in the cache (for
+        :data:`~core.batch.plan.IMPORT`: files decoded, files whose entries were cached).
     failures : list of (file, reason)
         Photos that could not be processed, once each.
+    imported : dict
+        Import chunks: per file, :func:`core.archive.ingest.ingest_plain`'s plain
+        result (the photo's ``ImageInfo`` fields and ``decoded``, or ``error``).
+    pid : int
+        The process that ran the chunk (0 for a result made by the driver: a chunk that failed).
     """
 
     number: int = 0
@@ -46,6 +52,8 @@ class ChunkResult:
     computed: dict[str, int] = field(default_factory=dict)
     reused: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    imported: dict[str, dict] = field(default_factory=dict)
+    pid: int = 0
 
 
 def _face_engine():
@@ -78,6 +86,21 @@ def _crash_hook(files: list[str]) -> None:
         os._exit(70)
 
 
+def _import(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]) -> None:
+    from ..archive.ingest import ingest_plain
+
+    decoded = 0
+    for _, path, file in chunk.photos:
+        outcome = ingest_plain(Path(path), cache)
+        result.imported[file] = outcome
+        if "error" in outcome:
+            failed.setdefault(file, f"{IMPORT}: {outcome['error']}")
+        else:
+            decoded += outcome["decoded"]
+    result.computed[IMPORT] = decoded
+    result.reused[IMPORT] = len(result.imported) - decoded - sum("error" in o for o in result.imported.values())
+
+
 def _thumbnails(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]) -> None:
     from ..archive.ingest import THUMB_SIDE, ingest_file
     from ..image.io import ImageError
@@ -86,6 +109,9 @@ def _thumbnails(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]
     for sha, path, file in chunk.photos:
         cached = (cache.path("imageinfo-v1", sha, ".json").is_file()
                   and cache.path(f"thumb{THUMB_SIDE}", sha, ".jpg").is_file())
+        if cached:  # what ingest_file would read back: no need to read and hash the photo again
+            reused += 1
+            continue
         try:
             ingest_file(Path(path), cache)
         except ImageError as exc:
@@ -94,8 +120,7 @@ def _thumbnails(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]
         except Exception as exc:  # noqa: BLE001 - one odd file must not stop the chunk
             failed.setdefault(file, f"thumbnails: the decoder failed: {type(exc).__name__}: {exc}")
             continue
-        reused += cached
-        computed += not cached
+        computed += 1
     result.computed["thumbnails"], result.reused["thumbnails"] = computed, reused
 
 
@@ -127,7 +152,7 @@ def _faces(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]) -> 
     result.computed["faces"], result.reused["faces"] = total - before, before
 
 
-_STEP_FUNCTIONS = {"thumbnails": _thumbnails, "features": _features, "faces": _faces}
+_STEP_FUNCTIONS = {IMPORT: _import, "thumbnails": _thumbnails, "features": _features, "faces": _faces}
 
 
 def run_chunk(chunk: Chunk, cache_root: str | Path) -> ChunkResult:
@@ -138,7 +163,10 @@ def run_chunk(chunk: Chunk, cache_root: str | Path) -> ChunkResult:
     the Explore page and ``feedlens features --features colour_texture``
     cache them (:func:`core.explore.features.compute_features`), faces as the
     Faces page indexes them (:func:`core.faces.index.build_face_index`).
-    Photos already cached are read back, not computed.
+    Photos already cached are read back, not computed. An import chunk
+    (step :data:`~core.batch.plan.IMPORT`) ingests its files as
+    :func:`core.archive.load_folder` does and returns what it learned in
+    :attr:`ChunkResult.imported`.
 
     Examples
     --------
@@ -158,7 +186,7 @@ def run_chunk(chunk: Chunk, cache_root: str | Path) -> ChunkResult:
 
     _crash_hook([file for _, _, file in chunk.photos])
     cache = DiskCache(cache_root)
-    result = ChunkResult(number=chunk.number, done=len(chunk.photos))
+    result = ChunkResult(number=chunk.number, done=len(chunk.photos), pid=os.getpid())
     failed: dict[str, str] = {}
     for step in chunk.steps:
         _STEP_FUNCTIONS[step](chunk, cache, result, failed)
