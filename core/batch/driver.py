@@ -18,9 +18,9 @@ Each archive's :class:`~core.batch.manifest.BatchManifest` is written when the
 run starts (``running``), as its chunks finish (at most every
 :data:`MANIFEST_EVERY_S` seconds), when it completes (``finished``), and at
 the end (``cancelled`` on a cancel or Ctrl-C, ``failed`` on an unexpected
-error). Its ``total`` is the archive's photos (its files, until the import
-has found which are photos) and ``done`` the photos through every stage of
-the run (failed ones included).
+error). While its ``stage`` is ``"import"``, ``total`` and ``done`` count the
+archive's files and those read so far; then its photos and those through
+every step of the run (failed ones included).
 """
 
 from __future__ import annotations
@@ -252,6 +252,7 @@ def run_archives(
         photos = _photos(archive)
         m.total, m.done = photos + len(failures), len(failures)
         todo = after_import if state.plan.cached is None else steps
+        m.stage = "/".join(todo)
         if state.plan.cached is not None:
             m.reused[IMPORT] = len(archive.catalogue)
         elif "thumbnails" in steps:
@@ -303,8 +304,7 @@ def run_archives(
             _add(m.reused, {IMPORT: part.reused.get(IMPORT, 0)})
             state.import_left -= part.done
             units["import_done"] += part.done
-            if not after_import:
-                m.done += part.done  # import only: a file through the import is through the run
+            m.done += part.done  # files read (the manifest's stage is "import" until the catalogue is made)
             if state.import_left <= 0:
                 estimate = len(state.plan.files) if after_import else 0
                 units["steps_total"] -= estimate
@@ -331,7 +331,7 @@ def run_archives(
             if state.plan.cached is None:
                 files = len(state.plan.files)
                 state.import_left = files
-                state.manifest.total = files
+                state.manifest.total, state.manifest.stage = files, IMPORT
                 units["import_total"] += files
                 units["steps_total"] += files if after_import else 0
                 first.extend(register(index, plan_import([state.plan], chunk)))

@@ -57,7 +57,11 @@ class BatchManifest:
     engine : str
     state : {"running", "finished", "cancelled", "failed"}
     total, done : int
-        Distinct photos of the archive, and those handled so far (computed, read back or failed).
+        Distinct photos of the archive, and those handled so far (computed, read back or failed); while
+        ``stage`` is ``"import"``, the archive's files and those read so far.
+    stage : str
+        What the batch is doing now: ``"import"`` (reading, hashing and thumbnailing the files), or the
+        per-photo steps it runs (``"features/faces"``); empty once there is nothing left to do.
     failed : int
         Photos that could not be processed.
     failures : list of [file, reason]
@@ -86,6 +90,7 @@ class BatchManifest:
     state: str = "running"
     total: int = 0
     done: int = 0
+    stage: str = ""
     failed: int = 0
     failures: list[list[str]] = field(default_factory=list)
     computed: dict[str, int] = field(default_factory=dict)
@@ -263,6 +268,9 @@ def batch_status(manifest: BatchManifest, app_version: str, now: datetime | None
     ('running', 'progress', True, 0.2468)
     >>> s.message
     'Batch job (dask): 1,234 of 5,000 photos, 3 failed, updated 12 s ago'
+    >>> import dataclasses
+    >>> batch_status(dataclasses.replace(m, stage="import"), "0.2.0", now).message
+    'Batch job (dask): importing, 1,234 of 5,000 files read, 3 failed, updated 12 s ago'
     >>> batch_status(m, "0.2.0", datetime(2026, 1, 1, 15, tzinfo=timezone.utc)).state
     'stale'
     >>> m.state = "finished"
@@ -277,7 +285,8 @@ def batch_status(manifest: BatchManifest, app_version: str, now: datetime | None
     except (TypeError, ValueError):  # a damaged time stamp: say so rather than fail the page
         since = None
     engine = f" ({manifest.engine})" if manifest.engine else ""
-    progress = f"{manifest.done:,} of {manifest.total:,} photos"
+    progress = (f"importing, {manifest.done:,} of {manifest.total:,} files read" if manifest.stage == "import"
+                else f"{manifest.done:,} of {manifest.total:,} photos")
     failed = f", {manifest.failed:,} failed" if manifest.failed else ""
     resume_note = ("Run the same feedlens batch command again to resume: photos already in the cache are read back, "
                    "not computed again.")
