@@ -84,8 +84,7 @@ def _thumbnails(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]
 
     computed = reused = 0
     for sha, path, file in chunk.photos:
-        cached = (cache.path("imageinfo-v1", sha, ".json").is_file()
-                  and cache.path(f"thumb{THUMB_SIDE}", sha, ".jpg").is_file())
+        cached = cache.exists("imageinfo-v1", sha, ".json") and cache.exists(f"thumb{THUMB_SIDE}", sha, ".jpg")
         try:
             ingest_file(Path(path), cache)
         except ImageError as exc:
