@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import JsonOpt
-from .runner import archive_summary, command
+from .options import CacheOpt, JsonOpt
+from .runner import archive_summary, command, use_cache
 from .text import count, table
 
 __all__ = ["EXIT_SOME_FAILED", "BatchStep", "Engine", "batch"]
@@ -56,6 +56,7 @@ def batch(
              "else a local cluster of --workers processes).")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (local, or a local Dask cluster).")] = 2,
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Photos per task.")] = 128,
+    cache: CacheOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Import archives and compute their thumbnails, colour/texture features and faces into the cache the app reads.
@@ -65,9 +66,10 @@ def batch(
     """
     from core.batch.engines import BatchResult, run_batch
     from core.batch.plan import STEPS, plan_batch
-    from core.config import cache_dir
+    from core.config import cache_location
 
     some_failed = False
+    use_cache(cache)
     with command(json_output) as run:
         opened = [run.open_archive(path, need_photos=False) for path in archives]
         failures = [f for arch in opened for f in _import_failures(arch)]
@@ -76,7 +78,7 @@ def batch(
         result = BatchResult(engine=engine.value)
         if chunks:
             result = run.job(f"Batch {step.value} ({engine.value}, {count(len(chunks), 'chunk')})", run_batch,
-                             chunks, cache_dir(), engine=engine.value, workers=workers, address=address)
+                             chunks, cache_location(), engine=engine.value, workers=workers, address=address)
         names = {str(arch.root): arch.name for arch in opened}
         where = {file: names[c.archive] for c in chunks for _, _, file in c.photos}
         failures += [{"archive": where.get(file, ""), "file": file, "reason": reason}

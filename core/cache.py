@@ -143,8 +143,8 @@ class _ObjectStore:
             self.fs, self.base = fsspec.core.url_to_fs(url)
         except ImportError as exc:
             need = package or getattr(exc, "name", None) or "fsspec"
-            raise StoreError(f"the cache {url} needs the {need} package: pip install {need} "
-                             f"(or pip install 'feedlens[store]')") from None
+            extra = " (or pip install 'feedlens[store]')" if need in ("s3fs", "fsspec") else ""
+            raise StoreError(f"the cache {url} needs the {need} package: pip install {need}{extra}") from None
         except ValueError as exc:  # fsspec: "Protocol not known"
             raise StoreError(f"the cache {url}: {exc}; use a folder path or an fsspec URL "
                              "(s3://bucket/prefix, gs://bucket/prefix)") from None
@@ -313,6 +313,19 @@ class DiskCache:
             For an object store, whose entries are not files: use :meth:`get`, :meth:`exists`.
         """
         return self.root / _relative(kind, key, suffix)
+
+    def address(self, kind: str, key: str, suffix: str = "") -> Path | str:
+        """Where the entry for ``(kind, key)`` is, to show a user: its path, or its URL in an object store.
+
+        Examples
+        --------
+        >>> DiskCache("memory://bucket/feedlens").address("model", "k1", ".pkl")
+        'memory://bucket/feedlens/model/k1/k1.pkl'
+        >>> DiskCache("/srv/cache").address("model", "k1", ".pkl").as_posix()
+        '/srv/cache/model/k1/k1.pkl'
+        """
+        rel = _relative(kind, key, suffix)
+        return self._root / rel if self._root is not None else f"{self.location}/{rel}"
 
     def get(self, kind: str, key: str, suffix: str = "") -> bytes | None:
         """Return the stored bytes, or ``None`` on a miss."""

@@ -26,7 +26,7 @@ from core.cache import DiskCache
 
 REPO = Path(__file__).resolve().parents[1]
 BOSTON = "instaloader-boston-2accounts"
-ENTRY_KINDS = ("thumb256", "imageinfo-v1", "features", "faces")  # what the per-photo steps write
+ENTRY_KINDS = ("thumb256", "imageinfo-v1", "features-pack", "faces")  # what the per-photo steps write
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,15 @@ def _entries(root: Path) -> dict[str, bytes]:
             for kind in ENTRY_KINDS for p in sorted((root / kind).rglob("*")) if p.is_file()}
 
 
+def _packed_photos(root: Path) -> set[str]:
+    """The photos whose features the batch stored (one pack per chunk: ``features-pack/<tag>/…/<key>.npz``)."""
+    shas: set[str] = set()
+    for pack in (root / "features-pack").rglob("*.npz"):
+        with np.load(pack) as npz:
+            shas.update(str(sha) for sha, ok in zip(npz["shas"], npz["valid"]) if ok)
+    return shas
+
+
 def _run(archives: list[Path], cache: Path, engine: str, *, steps=STEPS, chunk: int = 8, **kwargs):
     opened = [open_archive(path, cache=DiskCache(cache)) for path in archives]
     return run_batch(plan_batch(opened, steps, chunk), cache, engine=engine, workers=2, **kwargs)
@@ -98,7 +107,8 @@ def test_every_engine_writes_the_same_bytes_and_a_rerun_computes_nothing(
     assert first.photos == 33 and first.failures == []
     assert first.computed["features"] == first.computed["faces"] == 33
     expected = _entries(inprocess_cache)
-    assert len(expected) > 4 * 33 - 10
+    assert len(expected) > 3 * 33 - 10
+    assert sum(name.startswith("features-pack/") for name in expected) == 4 + 1  # one per chunk of 8 photos
     assert _entries(tmp_path) == expected
     again = _run(archives, tmp_path, engine, address=dask_address)
     assert sum(again.computed.values()) == 0
@@ -116,7 +126,7 @@ def test_a_worker_that_dies_once_is_retried_and_every_photo_is_done_once(
         crash_marker.unlink(missing_ok=True)
     assert result.photos == 8 and result.failures == []
     assert result.computed["features"] + result.reused["features"] == 8
-    assert len(list((tmp_path / "features").rglob("*.npy"))) == 8
+    assert len(_packed_photos(tmp_path)) == 8
 
 
 @pytest.mark.parametrize("engine", ["local", "dask"])
@@ -132,7 +142,7 @@ def test_a_photo_that_kills_its_worker_every_time_is_a_failure_not_a_hang(engine
     assert "worker process died" in result.failures[0][1]
     # A chunk whose result died with a worker before it was gathered is run again: it then reads the cache.
     assert result.computed["features"] + result.reused["features"] == 7
-    assert len(list((tmp_path / "features").rglob("*.npy"))) == 7
+    assert len(_packed_photos(tmp_path)) == 7
 
 
 def _feedlens(*args, cache: Path, shared_dir: Path) -> subprocess.CompletedProcess:
@@ -203,7 +213,7 @@ def test_cancel_stops_every_engine(engine, dask_address, generated, tmp_path):
 
     with pytest.raises(Cancelled):
         _run([generated], tmp_path, engine, steps=("features",), chunk=2, address=dask_address, cancel=lambda: True)
-    assert not (tmp_path / "features").exists()
+    assert not (tmp_path / "features").exists() and not (tmp_path / "features-pack").exists()
 
 
 def test_the_explore_and_faces_pages_of_a_batch_processed_archive_compute_nothing(

@@ -102,7 +102,7 @@ def _features(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]) 
     from ..explore.features import compute_features
 
     items = [(sha, path) for sha, path, _ in chunk.photos]
-    features = compute_features(items, _colour_texture(), cache=cache, chunk=len(items))
+    features = compute_features(items, _colour_texture(), cache=cache, chunk=len(items), pack=True)
     for (_, _, file), ok in zip(chunk.photos, features.valid):
         if not ok:
             failed.setdefault(file, "features: the photo could not be read")
