@@ -137,6 +137,8 @@ class _ObjectStore:
         self.url = url
         protocol = url.split("://", 1)[0].lower()
         package, self._credentials = _BACKENDS.get(protocol, (None, None))
+        # s3fs asks for an object's size (a HEAD) before reading it in parallel parts; entries are small: one GET.
+        self._read_options = {"max_concurrency": 1} if package == "s3fs" else {}
         try:
             import fsspec
 
@@ -167,16 +169,16 @@ class _ObjectStore:
 
     def read(self, rel: str) -> bytes | None:
         try:
-            return self.fs.cat_file(self._path(rel))
+            return self.fs.cat_file(self._path(rel), **self._read_options)
         except FileNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001 - a remote store fails in many ways: all are a StoreError
             raise self._error("read", exc) from exc
 
     def write(self, rel: str, data: bytes) -> str:
-        path = self._path(rel)
+        path, data = self._path(rel), bytes(data)
         try:
-            self.fs.pipe_file(path, bytes(data))
+            self.fs.pipe_file(path, data)
         except Exception as exc:  # noqa: BLE001
             raise self._error("write to", exc) from exc
         return f"{self.url}/{rel}"
