@@ -132,10 +132,12 @@ _STEP_FUNCTIONS = {"thumbnails": _thumbnails, "features": _features, "faces": _f
 def run_chunk(chunk: Chunk, cache_root: str | Path) -> ChunkResult:
     """Run ``chunk.steps`` on the chunk's photos, reading and writing the cache at ``cache_root``.
 
+    ``cache_root`` is a folder or an object-store URL (:class:`core.cache.DiskCache`).
     Each step is the app's own: thumbnails as the import makes them
     (:func:`core.archive.ingest.ingest_file`), colour/texture features as
     the Explore page and ``feedlens features --features colour_texture``
-    cache them (:func:`core.explore.features.compute_features`), faces as the
+    compute them, stored as one pack for the chunk
+    (:func:`core.explore.features.compute_features` with ``pack=True``), faces as the
     Faces page indexes them (:func:`core.faces.index.build_face_index`).
     Photos already cached are read back, not computed.
 

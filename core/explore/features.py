@@ -744,7 +744,8 @@ def compute_features(
     packed: set[int] = set()  # the groups whose pack exists
     if pack:
         # The chunks' own packs, read by key: a rerun of the same chunks lists nothing.
-        groups = [list(unique)[start : start + step] for start in range(0, len(unique), step)]
+        order = list(unique)
+        groups = [order[start : start + step] for start in range(0, len(order), step)]
         for g, group in enumerate(groups):
             found = _read_pack(cache.get(pack_kind, _pack_key(group), ".npz"))
             if found is not None:
