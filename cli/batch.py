@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import JsonOpt
-from .runner import archive_summary, command
+from .options import CacheOpt, JsonOpt
+from .runner import archive_summary, command, use_cache
 from .text import count, table
 
 __all__ = ["EXIT_SOME_FAILED", "BatchStep", "Engine", "batch"]
@@ -61,6 +61,7 @@ def batch(
              "else a local cluster of --workers processes).")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (local, or a local Dask cluster).")] = 2,
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Files per import task, photos per step task.")] = 128,
+    cache: CacheOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Import archives on the engine and compute their thumbnails, colour/texture features and faces into the cache.
@@ -73,12 +74,13 @@ def batch(
     """
     from core.batch.driver import run_archives
     from core.batch.plan import IMPORT, STEPS
-    from core.config import cache_dir
+    from core.config import cache_location
 
     some_failed = False
+    use_cache(cache)
     with command(json_output) as run:
         steps = () if step is BatchStep.import_ else STEPS if step is BatchStep.all else (step.value,)
-        result = run.job(f"Batch {step.value} ({engine.value})", run_archives, archives, steps, cache_dir(),
+        result = run.job(f"Batch {step.value} ({engine.value})", run_archives, archives, steps, cache_location(),
                          engine=engine.value, workers=workers, address=address, chunk=chunk)
         stages = (IMPORT, *steps)
         failures = [{"archive": name, "file": file, "reason": reason} for name, file, reason in result.failures]

@@ -19,6 +19,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 import typer  # noqa: E402
 
 from . import archive, batch, explore, faces, filters, forecast, mosaic  # noqa: E402
+from .options import CacheOpt  # noqa: E402
+from .runner import use_cache  # noqa: E402
 
 __all__ = ["app", "main"]
 
@@ -34,6 +36,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _every_command(cache: CacheOpt = None) -> None:
+    # `feedlens --cache s3://bucket/prefix COMMAND ...`: any command's cache (`feedlens batch` also takes it after).
+    use_cache(cache)
+
 
 app.command("import")(archive.import_archive)
 app.command("features")(explore.features)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -46,6 +47,7 @@ __all__ = [
     "archive_summary",
     "command",
     "jsonable",
+    "use_cache",
 ]
 
 #: Done (an archive with problems in some files still counts: they are listed).
@@ -98,6 +100,17 @@ def jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         pass
     return str(value)
+
+
+def use_cache(location: str | None) -> None:
+    """Make ``location`` (``--cache``: a folder or an object-store URL) this process's cache.
+
+    It becomes ``FEEDLENS_CACHE_DIR``, so everything the command reads and
+    writes (the import, results, batch manifests) goes there, and so do
+    the processes it starts; ``None`` keeps the environment's.
+    """
+    if location:
+        os.environ["FEEDLENS_CACHE_DIR"] = location
 
 
 class _Bar:

@@ -7,10 +7,11 @@ deployments can tighten them in one place.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Limits", "LIMITS", "cache_dir", "model_dir", "local_paths_allowed"]
+__all__ = ["Limits", "LIMITS", "is_store_url", "cache_location", "cache_dir", "model_dir", "local_paths_allowed"]
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,46 @@ def _user_cache_root() -> Path:
     return Path(user_cache_dir("feedlens", appauthor=False))
 
 
-def cache_dir() -> Path:
-    """Return the cache folder (``FEEDLENS_CACHE_DIR`` or the user cache dir).
+def is_store_url(location: object) -> bool:
+    """Whether a cache location is an object-store URL (``s3://…``, ``gs://…``, ``memory://…``), not a path.
 
-    The folder is created if it does not exist.
+    ``file://`` URLs are local paths.
+
+    Examples
+    --------
+    >>> is_store_url("s3://bucket/feedlens"), is_store_url("/srv/cache"), is_store_url("file:///srv/cache")
+    (True, False, False)
     """
-    root = os.environ.get("FEEDLENS_CACHE_DIR")
-    path = Path(root).expanduser() if root else _user_cache_root()
+    return (isinstance(location, str) and bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", location))
+            and not location.lower().startswith("file://"))
+
+
+def cache_location() -> str:
+    """Where the cache's entries live: ``FEEDLENS_CACHE_DIR`` as given, else the user cache dir.
+
+    A folder path (local, or shared by every worker: NFS and the like; created
+    here) or an object-store URL (``s3://bucket/prefix``; see
+    :class:`core.cache.DiskCache`). What :func:`core.cache.default_cache` opens.
+    """
+    root = os.environ.get("FEEDLENS_CACHE_DIR", "").strip()
+    if is_store_url(root):
+        return root
+    return str(cache_dir())
+
+
+def cache_dir() -> Path:
+    """A LOCAL folder for what must be files on this machine (created if missing).
+
+    Model files (:mod:`core.modelfiles`), filter batches, extracted ZIPs and
+    other scratch live here. It is ``FEEDLENS_CACHE_DIR`` when that is a
+    path (``file://`` accepted), and the user cache dir when it is unset or
+    an object-store URL (then the cache's entries are in the store:
+    :func:`cache_location`).
+    """
+    root = os.environ.get("FEEDLENS_CACHE_DIR", "").strip()
+    if root.lower().startswith("file://"):
+        root = root[len("file://"):]
+    path = Path(root).expanduser() if root and not is_store_url(root) else _user_cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

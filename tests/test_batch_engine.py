@@ -33,7 +33,7 @@ from core.jobs import Cancelled
 
 REPO = Path(__file__).resolve().parents[1]
 BOSTON = "instaloader-boston-2accounts"
-ENTRY_KINDS = ("thumb256", "imageinfo-v1", "features", "faces")  # what the per-photo steps write
+ENTRY_KINDS = ("thumb256", "imageinfo-v1", "features-pack", "faces")  # what the per-photo steps write
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _entries(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes()
             for kind in ENTRY_KINDS for p in sorted((root / kind).rglob("*")) if p.is_file()}
+
+
+def _packed_photos(root: Path) -> set[str]:
+    """The photos whose features the batch stored (one pack per chunk: ``features-pack/<tag>/…/<key>.npz``)."""
+    shas: set[str] = set()
+    for pack in (root / "features-pack").rglob("*.npz"):
+        with np.load(pack) as npz:
+            shas.update(str(sha) for sha, ok in zip(npz["shas"], npz["valid"]) if ok)
+    return shas
 
 
 def _run(archives: list[Path], cache: Path, engine: str, *, steps=STEPS, chunk: int = 8, **kwargs):
@@ -156,7 +165,8 @@ def test_every_engine_writes_the_same_bytes_and_a_rerun_computes_nothing(
     assert first.reused["import"] == 0
     assert len(first.processes) >= 1 and os.getpid() not in first.processes
     expected = _entries(inprocess_cache)
-    assert len(expected) > 4 * 33 - 10
+    assert len(expected) > 3 * 33 - 10
+    assert sum(name.startswith("features-pack/") for name in expected) == 4 + 1  # one per chunk of 8 photos
     assert _entries(tmp_path) == expected
     assert _catalogue_entries(tmp_path, archives) == app_catalogues
     again = _run(archives, tmp_path, engine, address=dask_address)
@@ -180,7 +190,7 @@ def test_a_worker_that_dies_once_is_retried_and_every_photo_is_done_once(
     assert result.photos == 8 and sorted(file for _, file, _ in result.failures) == NOT_PHOTOS
     assert result.computed["import"] + result.reused["import"] == 8
     assert result.computed["features"] + result.reused["features"] == 8
-    assert len(list((tmp_path / "features").rglob("*.npy"))) == 8
+    assert len(_packed_photos(tmp_path)) == 8
 
 
 @pytest.mark.parametrize("engine", ["local", "dask"])
@@ -201,7 +211,7 @@ def test_a_photo_that_kills_its_worker_every_time_is_a_failure_not_a_hang(engine
     assert "p5.jpg" not in set(result.archives[0].catalogue["file"])
     # A chunk whose result died with a worker before it was gathered is run again: it then reads the cache.
     assert result.computed["features"] + result.reused["features"] == 7
-    assert len(list((tmp_path / "features").rglob("*.npy"))) == 7
+    assert len(_packed_photos(tmp_path)) == 7
 
 
 def _feedlens(*args, cache: Path, shared_dir: Path) -> subprocess.CompletedProcess:
@@ -316,13 +326,13 @@ def test_cancel_stops_every_engine_and_the_manifest_says_cancelled(engine, dask_
     with pytest.raises(Cancelled):
         _run([generated], tmp_path, engine, steps=("features",), chunk=2, address=dask_address,
              cancel=lambda: next(polls) >= 1)
-    assert not (tmp_path / "features").exists()
+    assert not (tmp_path / "features").exists() and not (tmp_path / "features-pack").exists()
     manifest = read_manifest(DiskCache(tmp_path), prepare_archive(generated, cache=DiskCache(tmp_path)).key)
     assert (manifest.state, manifest.total, manifest.steps) == ("cancelled", 10, ["features"])
 
 
 def test_an_unexpected_error_leaves_a_failed_manifest(generated, tmp_path):
-    (tmp_path / "features").write_text("")  # where the features go: a file, so the first write fails
+    (tmp_path / "features-pack").write_text("")  # where the batch's features go: a file, so the first write fails
     with pytest.raises(OSError):
         _run([generated], tmp_path, "inprocess", steps=("features",))
     manifest = read_manifest(DiskCache(tmp_path), prepare_archive(generated, cache=DiskCache(tmp_path)).key)

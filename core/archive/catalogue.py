@@ -493,7 +493,7 @@ def _extract_zip(
     name = name or "upload.zip"
     try:
         sha = _hash_stream(stream)
-        home = cache.root / "archives" / sha
+        home = cache.local_dir("archives") / sha
         files_dir, problems_file = home / "files", home / "extract_problems.json"
         problems = ProblemLog()
         if files_dir.is_dir() and problems_file.is_file():

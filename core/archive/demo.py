@@ -109,7 +109,7 @@ def load_demo(cache: DiskCache | None = None) -> Archive:
     True
     """
     cache = cache or default_cache()
-    folder = build_demo_folder(cache.root / _VERSION)
+    folder = build_demo_folder(cache.local_dir(_VERSION))
     archive = load_folder(folder, name="Demo archive", cache=cache)
     archive.illustrative_engagement = True
     return archive

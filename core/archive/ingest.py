@@ -101,7 +101,7 @@ def _ingest(path: Path, cache: DiskCache) -> tuple[ImageInfo, bool]:
         raise ImageError(f"cannot be read ({exc.strerror or exc})") from None
     sha = sha256_bytes(data)
     cached = cache.get(_INFO_KIND, sha, ".json")
-    if cached is not None and cache.path(_THUMB_KIND, sha, ".jpg").exists():
+    if cached is not None and cache.exists(_THUMB_KIND, sha, ".jpg"):
         info = json.loads(cached)
         return ImageInfo(sha, info["width"], info["height"], info["format"], info["notes"],
                          _exif_time(info.get("taken_at"))), False

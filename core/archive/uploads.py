@@ -37,7 +37,7 @@ def is_upload_hash(raw: object) -> bool:
 
 
 def _home(sha: str, cache: DiskCache) -> Path:
-    return cache.root / "archives" / sha
+    return cache.local_dir("archives") / sha
 
 
 def upload_hash(archive: Archive, cache: DiskCache | None = None) -> str | None:
@@ -45,7 +45,7 @@ def upload_hash(archive: Archive, cache: DiskCache | None = None) -> str | None:
     cache = cache or default_cache()
     root = Path(archive.root).resolve()
     sha = root.parent.name
-    if root.name == "files" and is_upload_hash(sha) and root.parent.parent == (cache.root / "archives").resolve():
+    if root.name == "files" and is_upload_hash(sha) and root.parent.parent == cache.local_dir("archives").resolve():
         return sha
     return None
 

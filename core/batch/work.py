@@ -107,8 +107,7 @@ def _thumbnails(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]
 
     computed = reused = 0
     for sha, path, file in chunk.photos:
-        cached = (cache.path("imageinfo-v1", sha, ".json").is_file()
-                  and cache.path(f"thumb{THUMB_SIDE}", sha, ".jpg").is_file())
+        cached = cache.exists("imageinfo-v1", sha, ".json") and cache.exists(f"thumb{THUMB_SIDE}", sha, ".jpg")
         if cached:  # what ingest_file would read back: no need to read and hash the photo again
             reused += 1
             continue
@@ -128,7 +127,7 @@ def _features(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]) 
     from ..explore.features import compute_features
 
     items = [(sha, path) for sha, path, _ in chunk.photos]
-    features = compute_features(items, _colour_texture(), cache=cache, chunk=len(items))
+    features = compute_features(items, _colour_texture(), cache=cache, chunk=len(items), pack=True)
     for (_, _, file), ok in zip(chunk.photos, features.valid):
         if not ok:
             failed.setdefault(file, "features: the photo could not be read")
@@ -158,10 +157,12 @@ _STEP_FUNCTIONS = {IMPORT: _import, "thumbnails": _thumbnails, "features": _feat
 def run_chunk(chunk: Chunk, cache_root: str | Path) -> ChunkResult:
     """Run ``chunk.steps`` on the chunk's photos, reading and writing the cache at ``cache_root``.
 
+    ``cache_root`` is a folder or an object-store URL (:class:`core.cache.DiskCache`).
     Each step is the app's own: thumbnails as the import makes them
     (:func:`core.archive.ingest.ingest_file`), colour/texture features as
     the Explore page and ``feedlens features --features colour_texture``
-    cache them (:func:`core.explore.features.compute_features`), faces as the
+    compute them, stored as one pack for the chunk
+    (:func:`core.explore.features.compute_features` with ``pack=True``), faces as the
     Faces page indexes them (:func:`core.faces.index.build_face_index`).
     Photos already cached are read back, not computed. An import chunk
     (step :data:`~core.batch.plan.IMPORT`) ingests its files as

@@ -23,9 +23,11 @@ of ``(H, W, 3)`` uint8 RGB images):
 
 :func:`compute_features` runs any of them over an archive, batch by batch,
 with progress and cancel, caching one entry per image sha256 and feature
-set in the :class:`~core.cache.DiskCache`. Each entry is written atomically,
-so a cancelled job leaves only whole entries behind, and a second run only
-reads them. Inputs are the cached 256-px thumbnails (decoded once, in JPEG
+set in the :class:`~core.cache.DiskCache`, or (``pack=True``, what
+``feedlens batch`` does) one *pack* per chunk of photos, so a million photos
+in an object store is not a million tiny objects. Each entry or pack is
+written atomically, so a cancelled job leaves only whole ones behind, and a
+second run only reads them, from entries or packs alike. Inputs are the cached 256-px thumbnails (decoded once, in JPEG
 draft mode, by :mod:`core.archive.ingest`), which keeps 1,000 photos cheap.
 
 TensorFlow and Keras are imported inside the functions that need them.
@@ -33,8 +35,10 @@ TensorFlow and Keras are imported inside the functions that need them.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +47,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from ..cache import DiskCache, default_cache
+from ..cache import DiskCache, default_cache, sha256_bytes
 from ..image.geometry import square_resize
 from ..image.io import ImageError, load_image
 from ..jobs import CancelCheck, Cancelled, Progress, WeightsUnavailableError
@@ -560,6 +564,103 @@ def _entry_kind(tag: str) -> str:
     return f"features/{tag}"
 
 
+def _pack_kind(tag: str) -> str:
+    return f"features-pack/{tag}"
+
+
+def _pack_key(shas: Iterable[str]) -> str:
+    """A pack's key: the sha256 of its photos' distinct, sorted sha256s (so a rerun of the same chunk finds it)."""
+    return sha256_bytes("\n".join(sorted(set(shas))).encode())
+
+
+def _pack_bytes(shas: Sequence[str], stored: dict[str, np.ndarray]) -> bytes:
+    """One pack: an ``.npz`` of ``shas``, ``rows`` (as the per-photo entries store them) and ``valid``.
+
+    A photo that could not be read has ``valid`` False and a row of zeros.
+    The members carry a fixed date, so the same rows give the same bytes.
+    """
+    valid = np.array([sha in stored for sha in shas], dtype=bool)
+    first = next((stored[sha] for sha in shas if sha in stored), None)
+    rows = (np.zeros((len(shas), 0), np.float32) if first is None else
+            np.stack([stored[sha] if sha in stored else np.zeros_like(first) for sha in shas]))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in (("shas", np.asarray(list(shas), dtype=str)), ("rows", rows), ("valid", valid)):
+            member = io.BytesIO()
+            np.save(member, array, allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue())
+    return buf.getvalue()
+
+
+def _read_pack(raw: bytes | None) -> dict[str, np.ndarray | None] | None:
+    """``{sha: row}`` of a pack (``None`` rows: photos that could not be read); ``None`` if missing or damaged."""
+    if raw is None:
+        return None
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            shas, rows, valid = npz["shas"], npz["rows"], npz["valid"]
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile):
+        return None
+    if not (len(shas) == len(rows) == len(valid)):
+        return None
+    return {str(sha): (rows[i] if ok else None) for i, (sha, ok) in enumerate(zip(shas, valid))}
+
+
+class _PackIndex:
+    """Which pack holds which photo, for one cache and feature set (per process)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.where: dict[str, str] = {}
+
+
+_PACKS: dict[tuple[str, str], _PackIndex] = {}
+_PACKS_LOCK = threading.Lock()
+
+
+def _from_packs(cache: DiskCache, kind: str, wanted: set[str]) -> dict[str, np.ndarray]:
+    """Rows of the ``wanted`` photos found in packs.
+
+    One listing of the packs; a pack not seen before in this process is read
+    once to learn its photos (remembered), and then only the packs holding
+    wanted photos are read.
+    """
+    if not wanted:
+        return {}
+    listed = cache.keys(kind, ".npz")
+    if not listed:
+        return {}
+    found: dict[str, np.ndarray] = {}
+    with _PACKS_LOCK:
+        index = _PACKS.setdefault((cache.location, kind), _PackIndex())
+        gone = index.seen.difference(listed)
+        if gone:  # packs deleted from the store since
+            index.seen -= gone
+            index.where = {sha: key for sha, key in index.where.items() if key not in gone}
+        for key in listed:
+            if key in index.seen:
+                continue
+            index.seen.add(key)
+            for sha, row in (_read_pack(cache.get(kind, key, ".npz")) or {}).items():
+                if row is not None:
+                    index.where[sha] = key
+                    if sha in wanted:
+                        found[sha] = row
+        by_pack: dict[str, list[str]] = {}
+        for sha in wanted.difference(found):
+            if sha in index.where:
+                by_pack.setdefault(index.where[sha], []).append(sha)
+        for key, shas in by_pack.items():
+            pack = _read_pack(cache.get(kind, key, ".npz")) or {}
+            for sha in shas:
+                row = pack.get(sha)
+                if row is None:
+                    index.where.pop(sha, None)
+                else:
+                    found[sha] = row
+    return found
+
+
 def compute_features(
     items: Iterable[tuple[str, str | Path]],
     extractor,
@@ -568,6 +669,7 @@ def compute_features(
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     chunk: int | None = None,
+    pack: bool = False,
 ) -> FeatureResult:
     """Features of many photos, cached per image sha256 and feature set.
 
@@ -586,6 +688,14 @@ def compute_features(
         Polled between chunks; return True to stop.
     chunk : int, optional
         Photos per chunk (default: the CNN batch size, else 64).
+    pack : bool
+        Store one pack per chunk of the distinct photos (kind
+        ``features-pack/<tag>``, keyed by the chunk's photos) instead of one
+        entry per photo: what the batch does, so an object store holds one
+        object per chunk. A rerun with the same chunks reads each pack by
+        its key, with no listing. Without ``pack``, vectors are looked up in
+        the packs first (one listing), then in per-photo entries; the
+        values are the same either way.
 
     Returns
     -------
@@ -610,17 +720,43 @@ def compute_features(
     ((1, 192), 1)
     >>> compute_features([(sha256_file(path), path)], RawPixels(size=8), cache=cache).reused
     1
+
+    Packed, as the batch stores them, and read back the same:
+
+    >>> packed = DiskCache(folder / "packed")
+    >>> compute_features([(sha256_file(path), path)], RawPixels(size=8), cache=packed, pack=True).computed
+    1
+    >>> again = compute_features([(sha256_file(path), path)], RawPixels(size=8), cache=packed)
+    >>> again.reused, bool((again.features == first.features).all())
+    (1, True)
     """
     items = [(str(sha), path) for sha, path in items]
     cache = cache or default_cache()
     is_cnn = isinstance(extractor, CNNFeatures)
     kind = _entry_kind(extractor.cache_tag)
+    pack_kind = _pack_kind(extractor.cache_tag)
+    step = chunk or (extractor.batch_size if is_cnn else 64)
     unique: dict[str, str | Path] = {}
     for sha, path in items:
         unique.setdefault(sha, path)
     stored: dict[str, np.ndarray] = {}
+    groups: list[list[str]] = []  # pack: the chunks of distinct photos, one pack each
+    packed: set[int] = set()  # the groups whose pack exists
+    if pack:
+        # The chunks' own packs, read by key: a rerun of the same chunks lists nothing.
+        order = list(unique)
+        groups = [order[start : start + step] for start in range(0, len(order), step)]
+        for g, group in enumerate(groups):
+            found = _read_pack(cache.get(pack_kind, _pack_key(group), ".npz"))
+            if found is not None:
+                packed.add(g)
+                stored.update((sha, row) for sha, row in found.items() if row is not None and sha in unique)
+    else:
+        stored.update(_from_packs(cache, pack_kind, set(unique)))
     todo: list[str] = []
     for sha in unique:
+        if sha in stored:
+            continue
         entry = cache.get_array(kind, sha)
         if entry is None:
             todo.append(sha)
@@ -636,21 +772,27 @@ def compute_features(
             extractor.ensure_fitted()
         elif not is_cnn:
             extractor.fit()
-        step = chunk or (extractor.batch_size if is_cnn else 64)
-        chunks = [todo[start : start + step] for start in range(0, total, step)]
+        if pack:
+            # Each pack holds its whole chunk (rows read back included), so the next run finds it by key.
+            waiting = set(todo)
+            chunks = [(g, [sha for sha in group if sha in waiting]) for g, group in enumerate(groups)]
+            chunks = [(g, shas) for g, shas in chunks if shas]
+        else:
+            chunks = [(-1, todo[start : start + step]) for start in range(0, total, step)]
         done = 0
         if progress is not None:
             progress(0, total, f"Computing features: 0 of {total}")
         # Decode the next chunk's thumbnails while this one is computed.
         with ThreadPoolExecutor(max_workers=1) as prefetch:
-            pending = prefetch.submit(load_thumbnails, [(sha, unique[sha]) for sha in chunks[0]], cache)
-            for k, shas in enumerate(chunks):
+            pending = prefetch.submit(load_thumbnails, [(sha, unique[sha]) for sha in chunks[0][1]], cache)
+            for k, (g, shas) in enumerate(chunks):
                 if cancel is not None and cancel():
                     pending.cancel()
                     raise Cancelled("feature job cancelled")
                 images = pending.result()
                 if k + 1 < len(chunks):
-                    pending = prefetch.submit(load_thumbnails, [(sha, unique[sha]) for sha in chunks[k + 1]], cache)
+                    pending = prefetch.submit(load_thumbnails, [(sha, unique[sha]) for sha in chunks[k + 1][1]],
+                                              cache)
                 ok = [(sha, image) for sha, image in zip(shas, images) if image is not None]
                 missing.update(sha for sha, image in zip(shas, images) if image is None)
                 if ok:
@@ -663,8 +805,11 @@ def compute_features(
                     else:
                         rows = extractor.transform(batch)
                     for (sha, _), row in zip(ok, rows):
-                        cache.put_array(kind, sha, row)
+                        if not pack:
+                            cache.put_array(kind, sha, row)
                         stored[sha] = row
+                if pack and (ok or g not in packed):
+                    cache.put(pack_kind, _pack_key(groups[g]), _pack_bytes(groups[g], stored), ".npz")
                 done += len(shas)
                 if progress is not None:
                     progress(done, total, f"Computing features: {done} of {total}")

@@ -155,7 +155,7 @@ def _index_photo(engine: FaceEngine, sha: str, path: str, cache: DiskCache) -> N
 
 
 def _is_done(cache: DiskCache, sha: str) -> bool:
-    return cache.path(_KIND, sha, ".npy").is_file() or cache.path(_ERRORS, sha, ".txt").is_file()
+    return cache.exists(_KIND, sha, ".npy") or cache.exists(_ERRORS, sha, ".txt")
 
 
 def index_status(catalogue: pd.DataFrame, cache: DiskCache | None = None) -> tuple[int, int]:
@@ -300,10 +300,7 @@ def delete_face_index(catalogue: pd.DataFrame, cache: DiskCache | None = None) -
     removed = 0
     for sha in _photos(catalogue)["sha256"]:
         for kind, suffix in ((_KIND, ".npy"), (_CHIPS, ".jpg"), (_ERRORS, ".txt")):
-            path = cache.path(kind, sha, suffix)
-            if path.is_file():
-                path.unlink()
-                removed += 1
+            removed += cache.delete(kind, sha, suffix)
     return removed
 
 

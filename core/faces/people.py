@@ -572,14 +572,10 @@ def post_person_labels(catalogue: pd.DataFrame, archive_key: str, *, cache: Disk
 def _photo_done_without_faces(cache: DiskCache, sha: str) -> bool:
     from .index import _KIND as FACES_KIND
 
-    return cache.path(FACES_KIND, sha, ".npy").is_file()
+    return cache.exists(FACES_KIND, sha, ".npy")
 
 
 def delete_people(archive_key: str, cache: DiskCache | None = None) -> bool:
     """Delete an archive's saved names and edits; ``True`` if there were any."""
     cache = cache or default_cache()
-    path = cache.path(_KIND, PeopleBook._key(archive_key), ".json")
-    if path.is_file():
-        path.unlink()
-        return True
-    return False
+    return cache.delete(_KIND, PeopleBook._key(archive_key), ".json")

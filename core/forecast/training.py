@@ -798,9 +798,9 @@ def save_forecaster(forecaster: Forecaster, cache: DiskCache | None = None) -> N
     cache.put(_MODEL_KIND, forecaster.archive_key, buffer.getvalue(), ".pkl")
 
 
-def forecaster_path(archive_key: str, cache: DiskCache | None = None) -> Path:
-    """Where the archive's model is saved (it may not exist)."""
-    return (cache or default_cache()).path(_MODEL_KIND, archive_key, ".pkl")
+def forecaster_path(archive_key: str, cache: DiskCache | None = None) -> Path | str:
+    """Where the archive's model is saved (it may not exist): a path, or a URL in an object-store cache."""
+    return (cache or default_cache()).address(_MODEL_KIND, archive_key, ".pkl")
 
 
 #: Where the classes of a saved forecaster lived before ``core`` was split into
@@ -840,9 +840,5 @@ def load_forecaster(archive_key: str, cache: DiskCache | None = None) -> Forecas
 
 def delete_forecaster(archive_key: str, cache: DiskCache | None = None) -> bool:
     """Delete the archive's saved model; True if there was one."""
-    path = forecaster_path(archive_key, cache)
-    if path.is_file():
-        path.unlink()
-        return True
-    return False
+    return (cache or default_cache()).delete(_MODEL_KIND, archive_key, ".pkl")
 
