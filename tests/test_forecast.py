@@ -22,10 +22,11 @@ from core.forecast.models import (
 )
 from core.forecast.synth import make_synthetic_archive
 from core.forecast.training import (
-    MODEL_MEAN,
+    BASELINES,
     MODEL_RIDGE,
     MODEL_SEED,
     MODEL_SEED_COUNT,
+    MODEL_USUAL,
     NoEngagementError,
     load_forecaster,
     prepare_training_data,
@@ -169,7 +170,7 @@ def test_real_instaloader_dump_trains_saves_loads_and_predicts(data_dir: Path, i
     assert any(label.startswith("faces: ") for row in posts["labels"] for label in row)
     model = train_forecaster(data, archive.key)
     assert model.n_hidden == 1 and len(model.posts) == 9
-    assert set(model.evaluation.metrics["model"]) == {MODEL_MEAN, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE}
+    assert set(model.evaluation.metrics["model"]) == {*BASELINES, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE}
     assert (model.evaluation.metrics["n"] > 0).all()
     save_forecaster(model)
     again = load_forecaster(archive.key)
@@ -197,7 +198,7 @@ def test_likes_in_file_names_set_trains_and_predicts(data_dir: Path):
     result = model.predict(photo)
     lo, mid, hi = result.table.set_index("model").loc[MODEL_RIDGE, ["likes_low", "likes", "likes_high"]]
     assert 0 <= lo <= mid <= hi
-    assert 2000 < result.table.set_index("model").at[MODEL_MEAN, "likes"] < 13000
+    assert 2000 < result.table.set_index("model").at[MODEL_USUAL, "likes"] < 13000
 
 
 def test_archive_without_like_counts_explains_how_to_get_them(data_dir: Path, tmp_path: Path):
@@ -228,7 +229,7 @@ def test_cancel_mid_training_keeps_the_previous_model(tmp_path: Path, isolated_c
     sources = LabelSources.from_names(["hashtags", "cluster"])
     model = train_forecaster(prepare_training_data(first.catalogue, first.key, sources), "my-archive")
     save_forecaster(model)
-    saved = (isolated_cache / "forecast-model-v1").rglob("*.pkl")
+    saved = (isolated_cache / "forecast-model-v2").rglob("*.pkl")
     before = {p: p.read_bytes() for p in saved}
     assert len(before) == 1
 
@@ -266,7 +267,7 @@ def test_post_frame_uses_the_cover_and_drops_hidden_likes(data_dir: Path):
 
 def test_a_model_saved_by_another_version_is_ignored(isolated_cache: Path):
     cache = DiskCache(isolated_cache)
-    cache.put("forecast-model-v1", "k", b"not a pickle", ".pkl")
+    cache.put("forecast-model-v2", "k", b"not a pickle", ".pkl")
     assert load_forecaster("k", cache) is None
 
 
@@ -349,6 +350,6 @@ def test_a_model_saved_before_core_was_split_into_packages_still_loads(data_dir:
                                (b"core.forecast.models\n", b"core.forecast_models\n")]:
         old = old.replace(new_name, old_name)
     assert b"core.forecast_models\n" in old and b"core.forecast.models\n" not in old
-    DiskCache(isolated_cache).put("forecast-model-v1", archive.key, old, ".pkl")
+    DiskCache(isolated_cache).put("forecast-model-v2", archive.key, old, ".pkl")
     loaded = load_forecaster(archive.key)
     assert loaded is not None and loaded.trained_at == model.trained_at
