@@ -218,6 +218,10 @@ def _choice_text(model) -> str:
     if c.content_helps:
         return (f"Shown first: {c.model}, whose held-out error (MAE of log likes {c.mae_log[c.model]:.3f}) is "
                 f"{c.gain:.0%} lower than your best baseline's ({c.best_baseline}, {c.mae_log[c.best_baseline]:.3f}).")
+    if c.best_content and c.n < 10:
+        return (f"Only {c.n} posts could be held out: too few to tell whether what the photo shows moves your "
+                f"likes, so your usual range is shown first ({c.model}, the baseline with the lowest held-out "
+                f"error, MAE of log likes {c.mae_log[c.model]:.3f}).")
     content = (f" The best content model ({c.best_content}, {c.mae_log[c.best_content]:.3f}) did not beat it clearly."
                if c.best_content else "")
     return (f"{NO_CONTENT_EFFECT} Shown first: {c.model}, the baseline with the lowest held-out error "

@@ -856,6 +856,10 @@ class Choice:
         ``1 - MAE(best content) / MAE(best baseline)`` (negative: worse).
     mae_log : dict
         Model -> held-out MAE of ``log1p``.
+    n : int
+        Held-out posts the best content model and the best baseline were
+        compared on; below ``min_posts`` of :meth:`Evaluation.choose`, too few
+        to tell, and the baseline is kept.
     """
 
     target: str
@@ -865,6 +869,7 @@ class Choice:
     content_helps: bool
     gain: float
     mae_log: dict[str, float]
+    n: int = 0
 
 
 @dataclass
@@ -958,13 +963,14 @@ class Evaluation:
                                            min_account=min_account)})
         return pd.DataFrame(rows, columns=["model", "target", "coverage", "width_ratio", "n"])
 
-    def choose(self, target: str = "likes") -> Choice | None:
+    def choose(self, target: str = "likes", *, min_posts: int = 10) -> Choice | None:
         """The model to show first for ``target``, by held-out MAE of ``log1p``, baselines included.
 
-        A content model is chosen only when it beats the best baseline by
-        more than one standard error of the paired per-post difference, so
-        chance alone rarely makes the page claim that content matters.
-        None when nothing was evaluated.
+        A content model is chosen only when, on at least ``min_posts``
+        held-out posts, it beats the best baseline by more than one standard
+        error of the paired per-post difference, so chance alone rarely
+        makes the page claim that content matters. None when nothing was
+        evaluated.
         """
         shown = self.metrics[(self.metrics["target"] == target) & self.metrics["mae_log"].notna()]
         if shown.empty:
@@ -977,16 +983,17 @@ class Evaluation:
             best = min(mae, key=mae.get)
             return Choice(target, best, "", best_content, best_content is not None, np.nan, mae)
         best_baseline = min(baselines, key=mae.get)
-        helps, gain = False, np.nan
+        helps, gain, n = False, np.nan, 0
         if best_content is not None:
             gain = 1 - mae[best_content] / mae[best_baseline] if mae[best_baseline] > 0 else np.nan
             errors = self._abs_log_errors(target, [best_baseline, best_content])
             diff = (errors[best_baseline] - errors[best_content]).dropna().to_numpy()
-            if len(diff) >= 3:
+            n = len(diff)
+            if n >= max(min_posts, 3):
                 se = diff.std(ddof=1) / np.sqrt(len(diff))
                 helps = bool(diff.mean() > 0 and diff.mean() > se)
         return Choice(target, best_content if helps else best_baseline, best_baseline, best_content, helps,
-                      float(gain), mae)
+                      float(gain), mae, n)
 
     def _abs_log_errors(self, target: str, models: Sequence[str]) -> pd.DataFrame:
         rows = self.predictions[(self.predictions["target"] == target) & self.predictions["model"].isin(models)]
