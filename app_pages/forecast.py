@@ -239,8 +239,10 @@ def held_out_section(model) -> None:
     choice_text = _choice_text(model)
     if choice_text:
         (st.success if model.choice["likes"].content_helps else st.info)(choice_text)
-    order = sorted(model.models, key=lambda m: model.choice["likes"].mae_log.get(m, np.inf)) \
-        if "likes" in model.choice else list(model.models)
+    order = list(model.models)
+    if "likes" in model.choice:  # the model shown first, then the others by held-out error
+        c = model.choice["likes"]
+        order = [c.model] + sorted((m for m in model.models if m != c.model), key=lambda m: c.mae_log.get(m, np.inf))
     wide = ev.wide_table(order=order)
     wide.insert(0, "kind", ["baseline" if m in BASELINES else "content" for m in wide.index])
     st.dataframe(wide, column_config={

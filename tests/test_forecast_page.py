@@ -78,7 +78,7 @@ def test_train_then_forecast_one_of_your_posts():
     frames = [df.value for df in at.dataframe]
     held_out = next(f for f in frames if "likes mae" in f.columns)
     assert set(held_out.index) == {*BASELINES, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE}
-    assert held_out.index[0] == model.choice["likes"].model  # the lowest held-out error first
+    assert held_out.index[0] == model.choice["likes"].model  # the model shown first heads the table
     assert (held_out["held-out posts"] == 7).all()  # the newest 7 of 15 posts
     labels = next(f for f in frames if "seen_once" in f.columns)
     assert labels["posts"].sum() >= 15 and labels["seen_once"].any()
