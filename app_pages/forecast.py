@@ -163,8 +163,11 @@ def draw_forecast(data: bytes, result) -> None:
         if result.account:
             st.text(f"Account: {result.account}")
         if not result.content_helps("likes"):
-            st.info(NO_CONTENT_EFFECT + " So this shows your usual range for any photo, not a number for this "
-                    "one.", icon=":material/balance:")
+            c = result.choice.get("likes")
+            why = (f"Only {c.n} of your posts could be held out: too few to tell whether what the photo shows "
+                   "moves your likes." if c is not None and c.best_content and c.n < 10 else NO_CONTENT_EFFECT)
+            st.info(why + " So this shows your usual range for any photo, not a number for this one.",
+                    icon=":material/balance:")
         for column, target in zip(st.columns(2), ("likes", "comments")):
             _headline(column, table, result, target)
         st.text("Labels: " + (", ".join(result.labels) or "none"))
@@ -263,7 +266,9 @@ def held_out_section(model) -> None:
                          key="forecast_per_account")
             st.caption("MAE of log likes on each account's held-out posts.")
     check = model.interval_check
-    if len(check):
+    if len(check) and not (check["n"] > 0).any():
+        st.caption("80 % intervals: too few held-out posts to check their coverage on later posts.")
+    elif len(check):
         st.subheader("80 % intervals")
         shown = check[check["target"] == "likes"].set_index("model").reindex(order).dropna(how="all")
         st.dataframe(shown[["coverage", "width_ratio", "n"]], column_config={
@@ -310,8 +315,10 @@ def effects_section(model) -> None:
         hovertemplate="%{y}: ×%{x:.2f} (%{customdata[1]:.2f}–%{customdata[2]:.2f}), %{customdata[0]} posts"
                       "<extra></extra>"))
     fig.add_vline(x=1.0, line=dict(color="grey", dash="dot"))
+    ticks = [0.1, 0.25, 0.5, 1, 2, 4, 10]
     fig.update_layout(title="Likes with it ÷ likes without it, against your usual level (95 % interval)",
-                      xaxis=dict(type="log", title="× likes"), height=max(320, 22 * len(shown) + 120))
+                      xaxis=dict(type="log", title="× likes", tickvals=ticks, ticktext=[f"×{t:g}" for t in ticks]),
+                      height=max(320, 22 * len(shown) + 120))
     st.plotly_chart(fig, key="forecast_effects_chart")
     view = table.assign(effect=np.where(table["evidence"], "evidence", "no evidence"))
     styled = view.style.apply(lambda row: ["color: #9a9a9a" if row["effect"] == "no evidence" else ""] * len(row),
