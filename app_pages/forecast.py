@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame
-from core.forecast.training import MODEL_RIDGE, MODEL_SEED, NO_LIKES_HELP, delete_forecaster
+from core.forecast.training import BASELINES, NO_LIKES_HELP, delete_forecaster
 from core.image.io import UPLOAD_TYPES, ImageError, load_image
 from ui.batch_status import show_batch_status
 from ui.flash import flash, show_flashes
@@ -29,9 +29,10 @@ def intro(archive) -> pd.DataFrame:
     """Title, what the page does, and the posts it can learn from."""
     st.title("Forecast")
     st.caption(
-        "How many likes and comments might a new photo get? Learnt from your own posts: the seed project's "
-        "per-label averages beside a regression that also knows what the photo looks like, when you post and "
-        "how your account grows. Errors are measured on your newest posts, held out from training."
+        "How many likes and comments might a new photo get, and what lifts them? Learnt from your own posts: "
+        "your usual likes, the seed project's per-label averages and a regression that also knows what the "
+        "photo looks like, when you post and how your account grows. Every model is judged on your newest "
+        "posts, held out from training, and the one shown first is the one with the lowest error there."
     )
     if archive.illustrative_engagement:
         st.warning("Demo archive: its likes and comments are illustrative, so this forecast is a demonstration only.",
@@ -82,7 +83,7 @@ def train_section(archive, posts: pd.DataFrame, model) -> None:
 
 
 @st.cache_data(show_spinner="Labelling the photo and forecasting…", max_entries=32)
-def _forecast(archive_key: str, trained_at: str, data: bytes, caption: str, when: str, account: str):
+def _forecast(archive_key: str, trained_at: str, data: bytes, caption: str, when: str, account: str | None):
     # The arguments key the cache; the model itself comes from the resource cache.
     current = saved_model(archive_key)
     photo = current.describe_photo(data, caption=caption, when=pd.Timestamp(when), account=account,
@@ -94,15 +95,23 @@ def _fmt(value: float) -> str:
     return "–" if value != value else f"{value:,.0f}"
 
 
-def photo_to_forecast(model) -> tuple[bytes | None, str, str, pd.Timestamp]:
-    """The photo (uploaded or one of the user's posts), its planned caption and posting time."""
+NO_CONTENT_EFFECT = "On your posts, what the photo shows has not moved likes beyond your usual range."
+
+
+def photo_to_forecast(model) -> tuple[bytes | None, str, str, pd.Timestamp, str | None]:
+    """The photo (uploaded or one of the user's posts), its account, planned caption and posting time."""
     source = st.segmented_control("Photo", ["Upload a photo", "One of your posts"], default="Upload a photo",
                                   key="forecast_photo_source", required=True)
     data, name, caption_default = None, "", ""
+    accounts = model.accounts
+    account = accounts[0] if accounts else None
     if source == "Upload a photo":
         upload = st.file_uploader("A photo you might post", type=UPLOAD_TYPES, key="forecast_upload")
         if upload is not None:
             data, name = upload.getvalue(), upload.name
+        if len(accounts) > 1:
+            account = st.selectbox("Account to post it on", accounts, key="forecast_account",
+                                   help="Each account has its own usual likes; the forecast is for this one.")
     else:
         past = model.posts.sort_values("timestamp", ascending=False, na_position="last")
         pick = st.selectbox(
@@ -110,7 +119,9 @@ def photo_to_forecast(model) -> tuple[bytes | None, str, str, pd.Timestamp]:
             format_func=lambda i: f"{past.at[i, 'timestamp']:%Y-%m-%d}" if pd.notna(past.at[i, "timestamp"])
             else str(past.at[i, "post_id"]),
         )
-        st.caption("The model has seen this post: its forecast is in-sample, a sanity check rather than a test.")
+        account = past.at[pick, "account"] or account
+        st.caption("The model has seen this post: its forecast is in-sample, a sanity check rather than a test."
+                   + (f" Posted on {account}." if len(accounts) > 1 else ""))
         try:
             data, name = Path(past.at[pick, "path"]).read_bytes(), Path(past.at[pick, "path"]).name
             caption_default = past.at[pick, "caption"] if isinstance(past.at[pick, "caption"], str) else ""
@@ -126,7 +137,21 @@ def photo_to_forecast(model) -> tuple[bytes | None, str, str, pd.Timestamp]:
     last = model.posts["timestamp"].max()
     if pd.notna(last) and when > last + pd.Timedelta(days=183):
         st.caption(f"Your newest post is from {last:%Y-%m-%d}; the growth trend is held at six months after it.")
-    return data, name, caption, when
+    return data, name, caption, when, account
+
+
+def _headline(column, table: pd.DataFrame, result, target: str) -> None:
+    """The chosen model's forecast of ``target``, or the usual range when content does not help."""
+    name = result.chosen(target)
+    low, mid, high = (table.at[name, f"{target}_low"], table.at[name, target], table.at[name, f"{target}_high"])
+    if result.content_helps(target) or low != low:
+        column.metric(f"{target.capitalize()} ({name})", _fmt(mid))
+        column.caption(f"80 % interval {_fmt(low)} – {_fmt(high)}")
+    else:
+        column.metric(f"Your usual {target}", f"{_fmt(low)} – {_fmt(high)}",
+                      help=f"80 % interval around {name} ({_fmt(mid)}): on held-out posts, 8 in 10 fell inside "
+                           "such a range.")
+        column.caption(f"Typical: {_fmt(mid)} ({name})")
 
 
 def draw_forecast(data: bytes, result) -> None:
@@ -134,20 +159,25 @@ def draw_forecast(data: bytes, result) -> None:
     left, right = st.columns([1, 2])
     left.image(inline(load_image(data, max_side=640)), width="stretch")
     table = result.table.set_index("model")
-    best = MODEL_RIDGE if MODEL_RIDGE in table.index else MODEL_SEED
     with right:
-        shown = [(f"Likes ({best})", best, "likes"), ("Likes (seed model)", MODEL_SEED, "likes"),
-                 (f"Comments ({best})", best, "comments")]
-        for column, (label, name, target) in zip(st.columns(3), shown):
-            column.metric(label, _fmt(table.at[name, target]))
-            column.caption(f"80 % interval {_fmt(table.at[name, f'{target}_low'])} – "
-                           f"{_fmt(table.at[name, f'{target}_high'])}")
+        if result.account:
+            st.text(f"Account: {result.account}")
+        if not result.content_helps("likes"):
+            c = result.choice.get("likes")
+            why = (f"Only {c.n} of your posts could be held out: too few to tell whether what the photo shows "
+                   "moves your likes." if c is not None and c.best_content and c.n < 10 else NO_CONTENT_EFFECT)
+            st.info(why + " So this shows your usual range for any photo, not a number for this one.",
+                    icon=":material/balance:")
+        for column, target in zip(st.columns(2), ("likes", "comments")):
+            _headline(column, table, result, target)
         st.text("Labels: " + (", ".join(result.labels) or "none"))
         for note in result.notes:
             st.caption(note)
         st.dataframe(result.table, hide_index=True, column_config={
             c: st.column_config.NumberColumn(format="%.0f") for c in result.table.columns if c != "model"})
-        st.caption("Intervals: the 10th to 90th percentile of each model's errors on held-out posts.")
+        st.caption("Every model, the one shown first on top. Forecasts are kept within your account's range "
+                   "(its lowest and highest likes, widened by half). Intervals: split-conformal 80 %, from each "
+                   "model's errors on held-out posts (per account when it has 20 or more of them).")
     chart_cols = st.columns(2)
     seed_c = result.seed_contributions
     if len(seed_c):
@@ -173,43 +203,136 @@ def draw_forecast(data: bytes, result) -> None:
 
 
 def predict_section(archive, model) -> None:
-    data, name, caption, when = photo_to_forecast(model)
+    data, name, caption, when, account = photo_to_forecast(model)
     if data is None:
         return
     try:
-        result = _forecast(archive.key, str(model.trained_at), data, caption, when.isoformat(), "")
+        result = _forecast(archive.key, str(model.trained_at), data, caption, when.isoformat(), account)
     except ImageError as exc:
         st.error(f"{md(name)}: {md(exc)}")
         return
     draw_forecast(data, result)
 
 
+def _choice_text(model) -> str:
+    c = model.choice.get("likes")
+    if c is None:
+        return ""
+    if c.content_helps:
+        return (f"Shown first: {c.model}, whose held-out error (MAE of log likes {c.mae_log[c.model]:.3f}) is "
+                f"{c.gain:.0%} lower than your best baseline's ({c.best_baseline}, {c.mae_log[c.best_baseline]:.3f}).")
+    if c.best_content and c.n < 10:
+        return (f"Only {c.n} posts could be held out: too few to tell whether what the photo shows moves your "
+                f"likes, so your usual range is shown first ({c.model}, the baseline with the lowest held-out "
+                f"error, MAE of log likes {c.mae_log[c.model]:.3f}).")
+    content = (f" The best content model ({c.best_content}, {c.mae_log[c.best_content]:.3f}) did not beat it clearly."
+               if c.best_content else "")
+    return (f"{NO_CONTENT_EFFECT} Shown first: {c.model}, the baseline with the lowest held-out error "
+            f"(MAE of log likes {c.mae_log[c.model]:.3f}).{content}")
+
+
 def held_out_section(model) -> None:
-    """Errors on posts the models never saw, and forecast vs actual."""
+    """Errors on posts the models never saw (overall and per account), interval coverage, forecast vs actual."""
     ev = model.evaluation
     if not ev.ok:
         for note in ev.notes:
             st.info(note)
         return
-    st.text(f"Split: {ev.scheme}.")
-    wide = ev.wide_table(order=list(model.models))
+    st.text(f"Split: {ev.scheme}. Held-out posts get only what a new photo would have (no Instagram alt text).")
+    choice_text = _choice_text(model)
+    if choice_text:
+        (st.success if model.choice["likes"].content_helps else st.info)(choice_text)
+    order = list(model.models)
+    if "likes" in model.choice:  # the model shown first, then the others by held-out error
+        c = model.choice["likes"]
+        order = [c.model] + sorted((m for m in model.models if m != c.model), key=lambda m: c.mae_log.get(m, np.inf))
+    wide = ev.wide_table(order=order)
+    wide.insert(0, "kind", ["baseline" if m in BASELINES else "content" for m in wide.index])
     st.dataframe(wide, column_config={
-        **{c: st.column_config.NumberColumn(format="%.1f") for c in wide.columns if c.endswith("mae")},
+        **{c: st.column_config.NumberColumn(format="%.3f") for c in wide.columns if c.endswith("mae_log")},
+        **{c: st.column_config.NumberColumn(format="%.1f") for c in wide.columns if c.endswith(" mae")},
         **{c: st.column_config.NumberColumn(format="percent") for c in wide.columns if c.endswith("mdape")},
         **{c: st.column_config.NumberColumn(format="%.2f") for c in wide.columns if c.endswith("spearman")},
-    })
-    st.caption("MAE: mean absolute error in counts. mdape: median absolute percentage error. spearman: rank "
-               "correlation of forecast and truth (1 = perfect order). Never training error.")
+    }, key="forecast_error_table")
+    st.caption("mae_log: mean absolute error of log(1 + count), the error the choice uses (0.10 ≈ 10 % off). "
+               "mdape: median absolute percentage error. mae: in counts. spearman: rank correlation of forecast "
+               "and truth (1 = perfect order). Baselines are what you already know: your usual likes (the mean "
+               "of your log likes), the median of your last 10 posts, your account's trend.")
+    per_account = ev.per_account("likes")
+    if per_account["account"].nunique() > 2:
+        with st.expander("Per account (likes)"):
+            grid = per_account.pivot(index="account", columns="model", values="mae_log")[order]
+            st.dataframe(grid, column_config={c: st.column_config.NumberColumn(format="%.3f") for c in grid.columns},
+                         key="forecast_per_account")
+            st.caption("MAE of log likes on each account's held-out posts.")
+    check = model.interval_check
+    if len(check) and not (check["n"] > 0).any():
+        st.caption("80 % intervals: too few held-out posts to check their coverage on later posts.")
+    elif len(check):
+        st.subheader("80 % intervals")
+        shown = check[check["target"] == "likes"].set_index("model").reindex(order).dropna(how="all")
+        st.dataframe(shown[["coverage", "width_ratio", "n"]], column_config={
+            "coverage": st.column_config.NumberColumn("coverage", format="percent"),
+            "width_ratio": st.column_config.NumberColumn("high ÷ low", format="%.1f"),
+            "n": st.column_config.NumberColumn("posts checked")}, key="forecast_coverage")
+        st.caption("Each evaluation block checked against intervals calibrated on the earlier blocks only. "
+                   "A calibrated 80 % interval covers 75–85 % of posts; the narrower (smaller high ÷ low), the "
+                   "more useful.")
     target = st.segmented_control("Show", ["likes", "comments"], required=True, key=sync(
         "forecast_scatter_target", "scatter", default="likes", options=["likes", "comments"]))
     shown = ev.predictions[ev.predictions["target"] == target]
-    fig = px.scatter(shown, x="actual", y="predicted", color="model", opacity=0.7,
+    fig = px.scatter(shown, x="actual", y="predicted", color="model", opacity=0.7, log_x=True, log_y=True,
+                     hover_data=["account"],
                      labels={"actual": f"actual {target}", "predicted": f"forecast {target}"},
                      title=f"Held-out posts: forecast vs actual {target}")
-    top = float(np.nanmax(shown[["actual", "predicted"]].to_numpy())) if len(shown) else 1.0
-    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfect",
+    values = shown[["actual", "predicted"]].to_numpy(float)
+    values = values[values > 0]
+    low, top = (float(values.min()), float(values.max())) if len(values) else (1.0, 10.0)
+    fig.add_trace(go.Scatter(x=[low, top], y=[low, top], mode="lines", name="perfect",
                              line=dict(color="grey", dash="dot")))
     st.plotly_chart(fig, key="forecast_scatter")
+
+
+def effects_section(model) -> None:
+    """Who and what lifts likes: each label's factor against the account's usual level, with its interval."""
+    table = model.effects
+    if table is None or table.empty:
+        st.info("Too few posts to measure any label's effect (each needs at least 3 posts with it and 3 without).")
+        return
+    sources = st.multiselect("Sources", sorted(table["source"].unique()), key="forecast_effect_sources")
+    if sources:
+        table = table[table["source"].isin(sources)]
+    n_evidence = int(table["evidence"].sum())
+    st.text(f"{n_evidence} of {len(table)} effects have evidence (their 95 % interval excludes “no change”); "
+            "the others are greyed as “no evidence”.")
+    shown = table.head(40).iloc[::-1]
+    colour = np.where(~shown["evidence"], "#b0b0b0", np.where(shown["factor"] >= 1, "#2ca02c", "#d62728"))
+    fig = go.Figure(go.Scatter(
+        x=shown["factor"], y=shown["label"], mode="markers", marker=dict(color=colour, size=9),
+        error_x=dict(type="data", symmetric=False, array=shown["high"] - shown["factor"],
+                     arrayminus=shown["factor"] - shown["low"], color="#888888"),
+        customdata=np.column_stack([shown["posts"], shown["low"], shown["high"]]),
+        hovertemplate="%{y}: ×%{x:.2f} (%{customdata[1]:.2f}–%{customdata[2]:.2f}), %{customdata[0]} posts"
+                      "<extra></extra>"))
+    fig.add_vline(x=1.0, line=dict(color="grey", dash="dot"))
+    ticks = [0.1, 0.25, 0.5, 1, 2, 4, 10]
+    fig.update_layout(title="Likes with it ÷ likes without it, against your usual level (95 % interval)",
+                      xaxis=dict(type="log", title="× likes", tickvals=ticks, ticktext=[f"×{t:g}" for t in ticks]),
+                      height=max(320, 22 * len(shown) + 120))
+    st.plotly_chart(fig, key="forecast_effects_chart")
+    view = table.assign(effect=np.where(table["evidence"], "evidence", "no evidence"))
+    styled = view.style.apply(lambda row: ["color: #9a9a9a" if row["effect"] == "no evidence" else ""] * len(row),
+                              axis=1)
+    st.dataframe(styled, hide_index=True, column_config={
+        "factor": st.column_config.NumberColumn("× likes", format="%.2f"),
+        "low": st.column_config.NumberColumn("95 % low", format="%.2f"),
+        "high": st.column_config.NumberColumn("95 % high", format="%.2f"),
+        "evidence": None}, key="forecast_effects_table")
+    st.caption("Each factor compares the posts with a label to those without it, each post taken against its own "
+               "account's usual level (its trend when it has 10 or more dated posts), so a big account's labels "
+               "do not look like lifts. Intervals: bootstrap over posts. With many labels, about 1 in 20 without "
+               "any real effect still misses 1 by chance; an effect is a correlation in your posts, not a proof "
+               "that the label causes it. Times are in UTC.")
 
 
 def labels_section(model) -> None:
@@ -240,11 +363,14 @@ def main() -> None:
         return
     for source, why in model.unavailable.items():
         st.warning(f"{LABEL_SOURCES.get(source, source)} not used: {why}", icon=":material/warning:")
-    predict_tab, error_tab, labels_tab = st.tabs(["Predict", "Held-out error", "Labels"])
+    predict_tab, error_tab, effects_tab, labels_tab = st.tabs(["Predict", "Held-out error", "What lifts your likes",
+                                                               "Labels"])
     with predict_tab:
         predict_section(archive, model)
     with error_tab:
         held_out_section(model)
+    with effects_tab:
+        effects_section(model)
     with labels_tab:
         labels_section(model)
 

@@ -124,7 +124,7 @@ def forecast(
     when = _when(posting_time)
     with command(json_output) as run:
         from core.forecast.labels import post_frame
-        from core.forecast.training import MODEL_RIDGE, MODEL_SEED, load_forecaster
+        from core.forecast.training import load_forecaster
         from core.image.io import ImageError
         from core.jobs import ModelUnavailableError
 
@@ -148,7 +148,7 @@ def forecast(
         except ImageError as exc:
             raise ImageError(f"{photo}: {exc}") from exc
         result = model.predict(labelled, n_similar=similar)
-        best = MODEL_RIDGE if MODEL_RIDGE in set(result.table["model"]) else MODEL_SEED
+        best = result.chosen()  # the lowest held-out error, baselines included
         by_model = result.table.set_index("model")
         rows = result.table.to_dict("records")
         lines = [

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.archive.catalogue import load_folder
 from core.archive.demo import load_demo
-from core.forecast.training import MODEL_RIDGE, MODEL_SEED, load_forecaster
+from core.forecast.synth import make_synthetic_case
+from core.forecast.training import BASELINES, MODEL_RIDGE, MODEL_SEED, MODEL_SEED_COUNT, load_forecaster
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,15 +65,20 @@ def test_train_then_forecast_one_of_your_posts():
     photo = model.describe_photo(Path(post["path"]).read_bytes(), caption=post["caption"] or "",
                                  when=pd.Timestamp(at.date_input(key="forecast_day").value).tz_localize("UTC")
                                  + pd.Timedelta(hours=at.time_input(key="forecast_time").value.hour))
-    table = model.predict(photo).table.set_index("model")
-    assert metrics[f"Likes ({MODEL_RIDGE})"] == f"{table.at[MODEL_RIDGE, 'likes']:,.0f}"
-    assert metrics["Likes (seed model)"] == f"{table.at[MODEL_SEED, 'likes']:,.0f}"
+    result = model.predict(photo)
+    table, name = result.table.set_index("model"), result.chosen()
+    if result.content_helps():
+        assert metrics[f"Likes ({name})"] == f"{table.at[name, 'likes']:,.0f}"
+    else:  # the usual range, not a confident number
+        assert metrics["Your usual likes"] == f"{table.at[name, 'likes_low']:,.0f} – {table.at[name, 'likes_high']:,.0f}"
+    assert result.table["model"].iloc[0] == name
     assert any(t.value.startswith("Labels: ") and "faces: " in t.value for t in at.text)
 
     # Held-out error table: every model, likes and comments, never training error.
     frames = [df.value for df in at.dataframe]
     held_out = next(f for f in frames if "likes mae" in f.columns)
-    assert set(held_out.index) == {"your mean", MODEL_SEED, "seed: count-weighted", MODEL_RIDGE}
+    assert set(held_out.index) == {*BASELINES, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE}
+    assert held_out.index[0] == model.choice["likes"].model  # the model shown first heads the table
     assert (held_out["held-out posts"] == 7).all()  # the newest 7 of 15 posts
     labels = next(f for f in frames if "seen_once" in f.columns)
     assert labels["posts"].sum() >= 15 and labels["seen_once"].any()
@@ -121,3 +127,46 @@ def test_settings_come_back_from_a_share_link():
     assert not bad.exception
     assert bad.multiselect(key="forecast_sources").value == list(
         ["hashtags", "alt_text", "imagenet", "faces", "people", "cluster"])
+
+
+def _synthetic_page(tmp_path: Path, case: str) -> AppTest:
+    make_synthetic_case(tmp_path / case, case, 120, random_state=1)
+    at = _forecast_page(load_folder(tmp_path / case))
+    at.multiselect(key="forecast_sources").set_value(["hashtags", "cluster"]).run()
+    at.button(key="forecast_train").click().run()
+    assert not at.exception, at.exception
+    assert any("Model trained and saved" in s.value for s in at.success)
+    return at
+
+
+def _range(value: str) -> tuple[float, float]:
+    low, high = value.split(" – ")
+    return float(low.replace(",", "")), float(high.replace(",", ""))
+
+
+def test_two_accounts_are_each_forecast_at_their_own_level_and_no_evidence_is_said(tmp_path: Path):
+    at = _synthetic_page(tmp_path, "null")
+    model = load_forecaster(at.session_state["archive"].key)
+    assert sorted(model.accounts) == ["big.account", "small.account"]
+    at.segmented_control(key="forecast_photo_source").set_value("One of your posts").run()
+    past = model.posts.sort_values("timestamp", ascending=False, na_position="last")
+    seen = {}
+    for account in ("small.account", "big.account"):
+        pick = past.index[past["account"] == account][0]
+        at.selectbox(key="forecast_past_post").set_value(pick).run()
+        assert not at.exception, at.exception
+        assert any(t.value == f"Account: {account}" for t in at.text)
+        # Content has no effect here: the page says so and shows the account's usual range.
+        assert any("what the photo shows has not moved likes beyond your usual range" in i.value for i in at.info)
+        low, high = _range(_metrics(at)["Your usual likes"])
+        mine = model.posts.loc[model.posts["account"] == account].sort_values("timestamp")["likes"]
+        assert mine.min() / 1.5 <= low < mine.tail(10).median() < high <= mine.max() * 1.5  # it grows a little
+        seen[account] = (low, high)
+    assert seen["small.account"][1] < seen["big.account"][0]  # 300 vs 20,000 usual likes: never mixed up
+
+
+def test_upload_asks_for_the_account_and_the_effects_tab_shows_known_lifts(tmp_path: Path):
+    at = _synthetic_page(tmp_path, "effects")
+    assert sorted(at.selectbox(key="forecast_account").options) == ["big.account", "small.account"]
+    effects = next(df.value for df in at.dataframe if "effect" in df.value.columns)
+    assert {"#tag00", "#tag01"} <= set(effects.loc[effects["effect"] == "evidence", "label"])

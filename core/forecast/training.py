@@ -9,17 +9,23 @@ with honest held-out errors and a better model beside it:
    only what is not cached yet: colour/texture and Keras CNN features (with
    ImageNet labels) per image sha256, MediaPipe faces through the Faces
    page's index. Progress and cancel work photo by photo.
-2. :func:`train_forecaster` evaluates the user's mean, the seed's model
+2. :func:`train_forecaster` evaluates three baselines (the account's usual
+   likes, the median of its last 10 posts, its trend), the seed's model
    (both weightings) and the ridge model (optionally gradient boosting) on
-   a time-ordered split, then fits them on every post with a like count.
+   the newest posts of each account, held out and given only what a new
+   photo would have; chooses the model with the lowest held-out error
+   (a content model only if it clearly beats the baselines); calibrates
+   split-conformal 80 % intervals; then fits every model on every post
+   with a like count.
 3. :func:`train_and_save` runs 1, 2 and :func:`save_forecaster` as one job
    (the page's Train button and ``feedlens train``).
 4. :func:`save_forecaster` / :func:`load_forecaster` keep one trained model
    per archive in the disk cache (written atomically, so a cancelled or
    killed training leaves the previous model intact).
 5. :meth:`Forecaster.describe_photo` labels a new photo the same way and
-   :meth:`Forecaster.predict` forecasts it, with intervals from held-out
-   errors, per-label contributions and the most similar past posts.
+   :meth:`Forecaster.predict` forecasts it for one account, clipped to that
+   account's range, with conformal intervals, per-label contributions and
+   the most similar past posts.
 """
 
 from __future__ import annotations
@@ -53,17 +59,21 @@ from .labels import (
     post_frame,
 )
 from .models import (
+    AccountBaseline,
+    AccountRange,
     EngagementRegressor,
     Evaluation,
     ForecastInputs,
-    MeanModel,
     SeedLabelModel,
     evaluate,
     label_table,
 )
 
 __all__ = [
-    "MODEL_MEAN",
+    "MODEL_USUAL",
+    "MODEL_RECENT",
+    "MODEL_TREND",
+    "BASELINES",
     "MODEL_SEED",
     "MODEL_SEED_COUNT",
     "MODEL_RIDGE",
@@ -77,6 +87,7 @@ __all__ = [
     "Forecaster",
     "imagenet_labels",
     "prepare_training_data",
+    "model_factories",
     "train_forecaster",
     "TrainingRequest",
     "train_and_save",
@@ -87,14 +98,18 @@ __all__ = [
     "NO_LIKES_HELP",
 ]
 
-MODEL_MEAN = "your mean"
+MODEL_USUAL = "your usual likes"
+MODEL_RECENT = "median of your last 10 posts"
+MODEL_TREND = "your account's trend"
+#: What the user already knows: a content model must beat these to be shown first.
+BASELINES = (MODEL_USUAL, MODEL_RECENT, MODEL_TREND)
 MODEL_SEED = "seed: mean of label means"
 MODEL_SEED_COUNT = "seed: count-weighted"
 MODEL_RIDGE = "ridge regression"
 MODEL_BOOSTING = "gradient boosting"
 
 #: Bumped when the saved format changes; older saves are ignored.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MODEL_KIND = f"forecast-model-v{FORMAT_VERSION}"
 
 
@@ -159,16 +174,21 @@ class PhotoLook:
     def fit(self, V: np.ndarray) -> "PhotoLook":
         from sklearn.decomposition import PCA
 
-        Z = _l2_rows(V)
+        # Each distinct photo once (a repost adds nothing about how photos
+        # look), and only components with real spread: one of ~0 variance
+        # turns noise of a new photo into a huge coordinate.
+        Z = np.unique(_l2_rows(V).round(6), axis=0)
         if len(Z) > self.max_fit_rows:
             rows = np.random.default_rng(self.random_state).choice(len(Z), self.max_fit_rows, replace=False)
             Z = Z[np.sort(rows)]
         k = int(max(1, min(self.n_components, Z.shape[1], len(Z) - 1)))
         self.pca_ = PCA(n_components=k, random_state=self.random_state).fit(Z)
+        spread = self.pca_.explained_variance_
+        self.n_kept_ = int(max(1, (spread > max(spread[0], 1e-12) * 1e-4).sum()))
         return self
 
     def transform(self, V: np.ndarray) -> np.ndarray:
-        return self.pca_.transform(_l2_rows(np.atleast_2d(V))).astype(np.float32)
+        return self.pca_.transform(_l2_rows(np.atleast_2d(V)))[:, : self.n_kept_].astype(np.float32)
 
 
 class VisualClusters:
@@ -296,7 +316,7 @@ def _post_features(archive_key: str, items, extractor, cache: DiskCache, progres
     return result
 
 
-_LOOK_KIND = "forecast-look-v1"
+_LOOK_KIND = "forecast-look-v2"
 
 
 def _one_thread():
@@ -416,7 +436,7 @@ def prepare_training_data(
                 unavailable[name] = f"Face detection is unavailable: {exc}"
     look, clusters = _look_and_clusters(archive_key, tag, posts["sha256"], visual, valid, cache,
                                         want_clusters=sources.cluster)
-    coords = np.zeros((len(posts), look.pca_.n_components_ if look else 0), np.float32)
+    coords = np.zeros((len(posts), look.n_kept_ if look else 0), np.float32)
     if look is not None:
         coords[valid] = look.transform(visual[valid])
     if sources.cluster:
@@ -497,10 +517,17 @@ class Forecast:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per model: ``model``, ``likes``, ``likes_low``,
-        ``likes_high``, ``comments``, ``comments_low``, ``comments_high``
-        (the interval is the 10th–90th percentile of held-out errors; NaN
-        when too few posts were held out).
+        One row per model, the chosen one first: ``model``, ``likes``,
+        ``likes_low``, ``likes_high``, ``comments``, ``comments_low``,
+        ``comments_high``. Every forecast is clipped to the account's range;
+        the interval is split-conformal 80 % from held-out errors (NaN when
+        too few posts were held out).
+    account : str
+        The account the photo was forecast for.
+    choice : dict
+        Target -> :class:`~core.forecast.models.Choice`: the model shown
+        first and whether what the photo shows beats the account's usual
+        likes on held-out posts.
     known_labels : list of str
         The photo's labels that the seed model knows.
     fallback : bool
@@ -519,6 +546,18 @@ class Forecast:
     similar: pd.DataFrame
     labels: list[str]
     notes: list[str] = field(default_factory=list)
+    account: str = ""
+    choice: dict = field(default_factory=dict)
+
+    def chosen(self, target: str = "likes") -> str:
+        """The model whose forecast is shown first for ``target``."""
+        c = self.choice.get(target)
+        return c.model if c is not None else str(self.table["model"].iloc[0])
+
+    def content_helps(self, target: str = "likes") -> bool:
+        """Whether a content model beat the account's baselines on held-out posts."""
+        c = self.choice.get(target)
+        return bool(c is not None and c.content_helps)
 
 
 @dataclass
@@ -545,13 +584,41 @@ class Forecaster:
     people_faces: tuple
     imagenet_ok: bool
     trained_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
+    #: (model, target) -> {account or "": (low, high) log1p offsets}, split-conformal 80 %.
     intervals: dict = field(default_factory=dict)
+    #: Target -> :class:`~core.forecast.models.Choice`.
+    choice: dict = field(default_factory=dict)
+    #: Every forecast is clipped to this range of the account's history.
+    history: AccountRange | None = None
+    #: Coverage and width of each model's 80 % interval, each held-out post left out of its calibration.
+    interval_check: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Who and what lifts likes (:func:`core.forecast.effects.effects_table`).
+    effects: pd.DataFrame = field(default_factory=pd.DataFrame)
     version: int = FORMAT_VERSION
+
+    @property
+    def accounts(self) -> list[str]:
+        """The archive's accounts, the one with the newest post first."""
+        newest = self.posts.sort_values("timestamp", na_position="first")["account"].iloc[::-1]
+        return list(dict.fromkeys(newest))
+
+    def usual_range(self, account: str, target: str = "likes") -> tuple[float, float, float]:
+        """The account's usual ``target`` count: the best baseline's forecast and its 80 % interval."""
+        c = self.choice.get(target)
+        name = c.best_baseline if c is not None and c.best_baseline else MODEL_USUAL
+        photo = NewPhoto([], None, self.posts["timestamp"].max() if self.posts["timestamp"].notna().any()
+                         else pd.Timestamp.now(tz="UTC"), account)
+        row = self._rows(self._inputs(photo), account)[name]
+        return row[target], row[f"{target}_low"], row[f"{target}_high"]
 
     # -- a new photo ------------------------------------------------------------
     def describe_photo(self, data: bytes, *, caption: str = "", when: pd.Timestamp | None = None,
-                       account: str = "", cnn=None, face_engine: Callable[[], object] | None = None) -> NewPhoto:
+                       account: str | None = None, cnn=None,
+                       face_engine: Callable[[], object] | None = None) -> NewPhoto:
         """Label a new photo with the sources this model was trained on.
+
+        ``account`` is the account it would be posted on; by default the one
+        with the newest post (the forecast says so when there are several).
 
         Raises
         ------
@@ -563,11 +630,19 @@ class Forecaster:
         from ..image.io import decode_image, encode_jpeg, load_image
         from ..text import extract_hashtags
 
+        notes: list[str] = []
+        accounts = self.accounts
+        if not account:
+            account = accounts[0] if accounts else ""
+            if len(accounts) > 1:
+                notes.append(f"Forecast for {account}, the account of your newest post; this archive has "
+                             f"{len(accounts)} accounts.")
+        elif account not in accounts:
+            raise ValueError(f"{account!r} is not an account of this archive ({', '.join(accounts)})")
         when = pd.Timestamp.now(tz="UTC") if when is None else pd.Timestamp(when)
         when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
         # The very thumbnail recipe the archive's photos went through.
         thumb = load_image(encode_jpeg(decode_image(data, max_side=THUMB_SIDE).pixels, quality=85))
-        notes: list[str] = []
         parts: list[list[str]] = []
         probs = None
         if self.imagenet_ok:  # the model learnt from CNN features
@@ -610,24 +685,38 @@ class Forecaster:
 
     # -- forecast --------------------------------------------------------------
     def _inputs(self, photo: NewPhoto) -> ForecastInputs:
-        visual = None if photo.visual is None else photo.visual[None]
-        return ForecastInputs.build([photo.labels], [photo.when], [photo.account], visual,
-                                    None if visual is None else [True])
+        """Every input the models were trained on: labels, time, account and look."""
+        visual = None if photo.visual is None else np.asarray(photo.visual, np.float32)[None]
+        if visual is None and self.visual.shape[1]:  # trained with a look: "unknown look" is a valid row
+            visual = np.zeros((1, self.visual.shape[1]), np.float32)
+            valid = [False]
+        else:
+            valid = None if visual is None else [True]
+        return ForecastInputs.build([photo.labels], [photo.when], [photo.account], visual, valid).for_new_photos()
 
-    def predict(self, photo: NewPhoto, *, n_similar: int = 6) -> Forecast:
-        """Forecast likes and comments of a labelled new photo with every model."""
-        X = self._inputs(photo)
-        rows = []
+    def _rows(self, X: ForecastInputs, account: str) -> dict[str, dict]:
+        rows = {}
         for name, model in self.models.items():
-            value = np.asarray(model.predict(X)).reshape(-1)
+            value = np.asarray(model.predict(X), float).reshape(1, -1)
+            if self.history is not None:
+                value = self.history.clip(X, value)
             row = {"model": name}
             for j, target in enumerate(("likes", "comments")):
-                row[target] = float(value[j])
-                q = self.intervals.get((name, target))
-                centre = np.log1p(max(value[j], 0.0))
+                row[target] = float(value[0, j])
+                offsets = self.intervals.get((name, target), {})
+                q = offsets.get(account, offsets.get(""))
+                centre = np.log1p(max(value[0, j], 0.0))
                 row[f"{target}_low"] = np.nan if q is None else max(float(np.expm1(centre + q[0])), 0.0)
                 row[f"{target}_high"] = np.nan if q is None else float(np.expm1(centre + q[1]))
-            rows.append(row)
+            rows[name] = row
+        return rows
+
+    def predict(self, photo: NewPhoto, *, n_similar: int = 6) -> Forecast:
+        """Forecast likes and comments of a labelled new photo with every model, the chosen one first."""
+        X = self._inputs(photo)
+        rows = self._rows(X, photo.account)
+        chosen = self.choice["likes"].model if "likes" in self.choice else next(iter(rows))
+        order = [chosen] + [name for name in rows if name != chosen]
         seed: SeedLabelModel = self.models[MODEL_SEED]  # type: ignore[assignment]
         known = seed.known(photo.labels)
         ridge = self.models.get(MODEL_RIDGE)
@@ -636,8 +725,9 @@ class Forecaster:
         if not known:
             notes.append("None of this photo's labels appears in your posts, so the seed model falls back to "
                          "your mean.")
-        return Forecast(pd.DataFrame(rows), known, not known, seed.contributions(photo.labels), ridge_contrib,
-                        self.similar_posts(photo, n_similar), photo.labels, notes)
+        return Forecast(pd.DataFrame([rows[name] for name in order]), known, not known,
+                        seed.contributions(photo.labels), ridge_contrib, self.similar_posts(photo, n_similar),
+                        photo.labels, notes, photo.account, dict(self.choice))
 
     def similar_posts(self, photo: NewPhoto, k: int = 6) -> pd.DataFrame:
         """The ``k`` training posts whose photos look most like the new one."""
@@ -656,6 +746,22 @@ class Forecaster:
         return int(len(set(posts["sha256"]) - set(self.trained_photos)))
 
 
+def model_factories(include_boosting: bool = False, random_state: int = 0) -> dict[str, Callable[[], object]]:
+    """Name -> a fresh unfitted model: the three baselines, the seed's model (both weightings), ridge
+    (and gradient boosting)."""
+    factories: dict[str, Callable[[], object]] = {
+        MODEL_USUAL: lambda: AccountBaseline("mean"),
+        MODEL_RECENT: lambda: AccountBaseline("recent", recent=10),
+        MODEL_TREND: lambda: AccountBaseline("trend"),
+        MODEL_SEED: lambda: SeedLabelModel("mean"),
+        MODEL_SEED_COUNT: lambda: SeedLabelModel("count"),
+        MODEL_RIDGE: lambda: EngagementRegressor("ridge", random_state=random_state),
+    }
+    if include_boosting:
+        factories[MODEL_BOOSTING] = lambda: EngagementRegressor("boosting", random_state=random_state)
+    return factories
+
+
 def train_forecaster(
     data: TrainingData,
     archive_key: str,
@@ -664,9 +770,11 @@ def train_forecaster(
     random_state: int = 0,
     cancel: CancelCheck | None = None,
 ) -> Forecaster:
-    """Evaluate on held-out newer posts, then fit every model on all posts.
+    """Evaluate on each account's held-out newest posts, choose, calibrate, then fit every model on all posts.
 
-    Posts whose likes are hidden or unknown are left out (and counted).
+    Posts whose likes are hidden or unknown are left out (and counted). The
+    models learn only from what a new photo also has (no Instagram alt
+    text: it is in the label table and the effects, not in the forecast).
 
     Raises
     ------
@@ -682,27 +790,30 @@ def train_forecaster(
     train = posts[known].reset_index(drop=True)
     rows = np.flatnonzero(known)
     X = ForecastInputs.build(train["labels"], train["timestamp"], train["account"], data.visual[rows],
-                             data.visual_valid[rows])
+                             data.visual_valid[rows], photo=train["sha256"]).for_new_photos()
     y = train[["likes", "comments"]].to_numpy(float)
-    factories: dict[str, Callable[[], object]] = {
-        MODEL_MEAN: MeanModel,
-        MODEL_SEED: lambda: SeedLabelModel("mean"),
-        MODEL_SEED_COUNT: lambda: SeedLabelModel("count"),
-        MODEL_RIDGE: lambda: EngagementRegressor("ridge", random_state=random_state),
-    }
-    if include_boosting:
-        factories[MODEL_BOOSTING] = lambda: EngagementRegressor("boosting", random_state=random_state)
+    factories = model_factories(include_boosting, random_state)
     with _one_thread():
-        evaluation = evaluate(X, y, factories, cancel=cancel, random_state=random_state)
+        evaluation = evaluate(X, y, factories, baselines=BASELINES, cancel=cancel, random_state=random_state)
         if cancel is not None and cancel():
             raise Cancelled("training cancelled")
         models = {name: make().fit(X, y) for name, make in factories.items()}
-    intervals = {}
-    for name in factories:
+    intervals, choice, check = {}, {}, pd.DataFrame()
+    if evaluation.ok:
+        for name in factories:
+            for target in ("likes", "comments"):
+                offsets = evaluation.intervals(name, target)
+                if offsets:
+                    intervals[(name, target)] = offsets
         for target in ("likes", "comments"):
-            q = evaluation.residual_quantiles(name, target) if evaluation.ok else None
-            if q is not None:
-                intervals[(name, target)] = q
+            c = evaluation.choose(target)
+            if c is not None:
+                choice[target] = c
+        check = evaluation.interval_check()
+    from .effects import effects_table
+
+    effects = effects_table(train["labels"], train["likes"], train["account"], train["timestamp"],
+                            random_state=random_state)
     keep = ["post_id", "sha256", "path", "likes", "comments", "timestamp", "account", "caption", "labels"]
     return Forecaster(
         archive_key=archive_key, sources=data.sources, models=models, evaluation=evaluation,
@@ -711,7 +822,8 @@ def train_forecaster(
         visual_tag=data.visual_tag, look=data.look, clusters=data.clusters, unavailable=dict(data.unavailable),
         n_hidden=int((~known).sum()), n_posts=len(posts), trained_photos=frozenset(posts["sha256"]),
         new_photos=data.new_photos, reused_photos=data.reused_photos, people_faces=data.people_faces,
-        imagenet_ok=data.imagenet_ok, intervals=intervals,
+        imagenet_ok=data.imagenet_ok, intervals=intervals, choice=choice,
+        history=AccountRange().fit(X, y), interval_check=check, effects=effects,
     )
 
 
