@@ -118,6 +118,13 @@ class _Folder:
     def exists(self, rel: str) -> bool:
         return (self.root / rel).is_file()
 
+    def version(self, rel: str) -> str | None:
+        try:
+            info = (self.root / rel).stat()
+        except FileNotFoundError:
+            return None
+        return f"{info.st_mtime_ns}-{info.st_size}"
+
     def delete(self, rel: str) -> bool:
         try:
             (self.root / rel).unlink()
@@ -190,6 +197,19 @@ class _ObjectStore:
             return False
         except Exception as exc:  # noqa: BLE001 - not fs.isfile, which would hide refused credentials
             raise self._error("read", exc) from exc
+
+    def version(self, rel: str) -> str | None:
+        try:
+            self.fs.invalidate_cache(self._path(rel))
+            info = self.fs.info(self._path(rel))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise self._error("read", exc) from exc
+        if info.get("type") != "file":
+            return None
+        tag = info.get("ETag") or info.get("etag") or info.get("md5Hash") or ""
+        return f"{tag}-{info.get('LastModified') or info.get('mtime') or info.get('updated') or ''}-{info.get('size')}"
 
     def delete(self, rel: str) -> bool:
         if not self.exists(rel):
@@ -340,6 +360,23 @@ class DiskCache:
     def exists(self, kind: str, key: str, suffix: str = "") -> bool:
         """Whether the entry is stored (without reading it)."""
         return self._store.exists(_relative(kind, key, suffix))
+
+    def version(self, kind: str, key: str, suffix: str = "") -> str | None:
+        """A token that changes whenever the entry is rewritten (``None``: no entry), without reading it.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> cache = DiskCache(tempfile.mkdtemp())
+        >>> cache.version("model", "k") is None
+        True
+        >>> _ = cache.put("model", "k", b"one")
+        >>> first = cache.version("model", "k")
+        >>> _ = cache.put("model", "k", b"three")
+        >>> cache.version("model", "k") != first
+        True
+        """
+        return self._store.version(_relative(kind, key, suffix))
 
     def delete(self, kind: str, key: str, suffix: str = "") -> bool:
         """Remove an entry; ``True`` if there was one."""

@@ -103,6 +103,17 @@ def test_arrays_round_trip_and_damaged_entries_miss(store: DiskCache):
     assert store.get_array("features/x", "ab12") is None
 
 
+def test_an_entrys_version_changes_when_it_is_rewritten_so_the_forecast_page_reloads_its_model(store: DiskCache):
+    from core.forecast.training import FORMAT_VERSION, forecaster_version
+
+    kind = f"forecast-model-v{FORMAT_VERSION}"  # where save_forecaster puts it
+    assert store.version(kind, "k") is None and forecaster_version("k", store) is None
+    store.put(kind, "k", b"first model", ".pkl")
+    first = forecaster_version("k", store)
+    store.put(kind, "k", b"a second, retrained model", ".pkl")
+    assert first and forecaster_version("k", store) not in (None, first)
+
+
 def test_a_reader_sees_a_whole_object_or_the_previous_one_never_part(store: DiskCache):
     payloads = [bytes([k]) * (3 << 20) for k in (1, 2)]  # 3 MB each: many TCP segments per PUT
     store.put("blob", "ab12", payloads[0])

@@ -18,7 +18,7 @@ from core.forecast.training import (
     Forecaster,
     NoEngagementError,
     TrainingRequest,
-    forecaster_path,
+    forecaster_version,
     load_forecaster,
     train_and_save,
 )
@@ -28,14 +28,13 @@ from ui.resources import face_engine, imagenet_classifier
 __all__ = ["saved_model", "run_training"]
 
 
-def _stamp(archive_key: str) -> float:
-    """Modification time of the saved model (0 when none): part of the cache key."""
-    path = forecaster_path(archive_key)
-    return path.stat().st_mtime if path.is_file() else 0.0
+def _stamp(archive_key: str) -> str:
+    """What version of the saved model is stored ("" when none; in a folder or an object store): part of the cache key."""
+    return forecaster_version(archive_key) or ""
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load(archive_key: str, stamp: float) -> Forecaster | None:
+def _load(archive_key: str, stamp: str) -> Forecaster | None:
     return load_forecaster(archive_key) if stamp else None
 
 

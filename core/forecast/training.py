@@ -95,6 +95,7 @@ __all__ = [
     "load_forecaster",
     "delete_forecaster",
     "forecaster_path",
+    "forecaster_version",
     "NO_LIKES_HELP",
 ]
 
@@ -929,6 +930,11 @@ _MOVED_MODULES = {
 class _MovedModulesUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         return super().find_class(_MOVED_MODULES.get(module, module), name)
+
+
+def forecaster_version(archive_key: str, cache: DiskCache | None = None) -> str | None:
+    """A token that changes whenever the archive's saved model is replaced (``None``: no model), without reading it."""
+    return (cache or default_cache()).version(_MODEL_KIND, archive_key, ".pkl")
 
 
 def load_forecaster(archive_key: str, cache: DiskCache | None = None) -> Forecaster | None:
