@@ -37,9 +37,15 @@ def shared_dir() -> Path:
     return Path(os.environ.get("FEEDLENS_SHARED_DIR", REPO.parent / "shared"))
 
 
-def make_photos(target: Path, n: int = N_PHOTOS) -> Path:
-    """Write ``n`` 1080×1080 JPEGs made from the shared photos (reused if present)."""
-    marker = target / f".complete-{n}"
+def make_photos(target: Path, n: int = N_PHOTOS, *, distinct: bool = False) -> Path:
+    """Write ``n`` 1080×1080 JPEGs made from the shared photos (reused if present).
+
+    The sources are used in passes, every other one mirrored; so from the
+    third pass on a photo repeats one of the first two, unless ``distinct``:
+    then each pair of passes crops a little more (5 % a side each time), so
+    every photo has its own bytes (the batch benches need ``n`` distinct photos).
+    """
+    marker = target / f".complete-{n}{'-distinct' if distinct else ''}"
     if marker.exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
@@ -50,10 +56,18 @@ def make_photos(target: Path, n: int = N_PHOTOS) -> Path:
     if not sources:
         raise SystemExit(f"no photos found under {data}")
     for i in range(n):
+        rounds = i // len(sources)
         with Image.open(sources[i % len(sources)]) as img:
-            photo = ImageOps.fit(img.convert("RGB"), (SIDE, SIDE), Image.Resampling.BILINEAR)
+            img = img.convert("RGB")
+            zoom = rounds // 2 if distinct else 0
+            if zoom:
+                keep = max(0.3, 1 - 0.1 * zoom)
+                w, h = img.size
+                dx, dy = round(w * (1 - keep) / 2), round(h * (1 - keep) / 2)
+                img = img.crop((dx, dy, w - dx, h - dy))
+            photo = ImageOps.fit(img, (SIDE, SIDE), Image.Resampling.BILINEAR)
             # Mirror every other pass so repeated sources are distinct files.
-            if (i // len(sources)) % 2:
+            if rounds % 2:
                 photo = ImageOps.mirror(photo)
             photo.save(target / f"photo_{i:04d}.jpg", "JPEG", quality=90)
     marker.touch()
