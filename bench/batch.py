@@ -44,6 +44,7 @@ Run (``--quick`` for a small trial)::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import multiprocessing
@@ -137,6 +138,7 @@ def generated_photos(count: int) -> list[Path]:
     sources += sorted((data / "faces-deepface-pairs").rglob("*.jpg"))
     if not sources:
         raise SystemExit(f"no photos found under {data} (set FEEDLENS_SHARED_DIR)")
+    sources = list({hashlib.sha256(p.read_bytes()).digest(): p for p in reversed(sources)}.values())[::-1]  # twins
     if count > 1024 * len(sources):
         raise SystemExit(f"at most {1024 * len(sources)} distinct generated photos")
     shutil.rmtree(root, ignore_errors=True)
@@ -509,8 +511,10 @@ def faults(args) -> None:
     emit(f"{prefix}_kill_at_done", killed[0][1], "photos")
     emit(f"{prefix}_kill_worker_processes_seen", workers_seen, "processes")
     emit(f"{prefix}_kill_s", run.seconds, "s")
-    # Missing: a photo not exactly once in the catalogue, or failed, or computed again by the rerun.
-    emit(f"{prefix}_kill_missing", len(not_once | failed) + max(rerun.doc["computed"].values(), default=0), "photos")
+    # Missing: a photo not handled, not exactly once in the catalogue, failed, or computed again by the rerun.
+    handled = doc.get("photos", 0)  # distinct photos the job handled (each once, failed or not)
+    missing = max(len(not_once | failed), n - handled) + max(rerun.doc["computed"].values(), default=0)
+    emit(f"{prefix}_kill_missing", missing, "photos")
     emit(f"{prefix}_kill_failures", len(failed), "photos")
     emit(f"{prefix}_kill_corrupt_entries", len(corrupt), "entries")
     emit(f"{prefix}_kill_entries_checked", checked, "entries")

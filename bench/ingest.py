@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from PIL import Image, ImageOps  # noqa: E402
 
 from core.archive.catalogue import load_folder  # noqa: E402
-from core.cache import DiskCache  # noqa: E402
+from core.cache import DiskCache, sha256_file  # noqa: E402
 
 N_PHOTOS = 1000
 SIDE = 1080
@@ -55,6 +55,8 @@ def make_photos(target: Path, n: int = N_PHOTOS, *, distinct: bool = False) -> P
     sources += sorted((data / "instaloader-top20-celebs" / "DATA" / "IMAGES").rglob("*.jpg"))
     if not sources:
         raise SystemExit(f"no photos found under {data}")
+    if distinct:  # the shared data has a few files twice
+        sources = list({sha256_file(p): p for p in reversed(sources)}.values())[::-1]
     for i in range(n):
         rounds = i // len(sources)
         with Image.open(sources[i % len(sources)]) as img:
