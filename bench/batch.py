@@ -17,7 +17,9 @@ Three modes:
   ``batch faces``, in-process, ``--engine local`` and ``--engine dask`` with
   ``--workers`` (2), and Dask again with the nanny's
   ``MALLOC_TRIM_THRESHOLD_=65536`` (which Feedlens unsets: the workers'
-  environment is read to check which one they got). ``--runs`` rounds, the
+  environment is read to check which one they got), and in-process and local
+  again with one OpenMP/BLAS thread (``OMP_NUM_THREADS=1`` and the like, as
+  the Dask nanny sets for its workers). ``--runs`` rounds, the
   engines alternating within a round; medians. The fixed cost of each engine
   is the wall time of the same commands on a 4-photo archive;
   ``*_net_*`` rates take it off.
@@ -401,8 +403,12 @@ def speed(args) -> None:
     n = len(list(folder.glob("*.jpg")))
     tiny = tiny_archive()
     chunk = args.chunk or min(128, max(8, n // (4 * args.workers)))
+    # Dask's nanny also gives its workers one OpenMP/BLAS thread each (distributed's default pre-spawn-environ,
+    # which dask.yaml keeps): *_threads1 runs the other engines so too.
+    one_thread = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     variants = [("inprocess", "inprocess", {}), ("local", "local", {}), ("dask", "dask", {}),
-                ("dask_malloc65536", "dask", {"MALLOC_TRIM_THRESHOLD_": "65536"})]
+                ("dask_malloc65536", "dask", {"MALLOC_TRIM_THRESHOLD_": "65536"}),
+                ("inprocess_threads1", "inprocess", one_thread), ("local_threads1", "local", one_thread)]
     figures: dict[str, list[float]] = defaultdict(list)
     emit("batch_photos", n, "photos")
     emit("batch_chunk", chunk, "photos")

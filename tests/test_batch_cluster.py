@@ -187,8 +187,10 @@ def test_ctrl_c_stops_a_local_batch_with_130_whole_entries_and_a_rerun_does_only
     cache = tmp_path / "cache"
     env = _env(cache, shared_dir)
     args = ["all", four_hundred_photos, "--engine", "local", "--workers", "2", "--chunk", "8", "--json"]
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "batch", *map(str, args)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out_file = tmp_path / "stdout.json"
+    with open(out_file, "wb") as out:  # a file, not a pipe: a worker left behind cannot hold the test up
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "batch", *map(str, args)], cwd=REPO, env=env,
+                                stdout=out, stderr=subprocess.PIPE, text=True, start_new_session=True)
     stderr: list[str] = []
     interrupted_at: list[int] = []
 
@@ -203,18 +205,21 @@ def test_ctrl_c_stops_a_local_batch_with_130_whole_entries_and_a_rerun_does_only
     reader = threading.Thread(target=read_stderr, daemon=True)
     reader.start()
     try:
-        out = proc.stdout.read()
         proc.wait(timeout=300)
         reader.join(timeout=30)
+        deadline = time.monotonic() + 5  # the worker processes get a moment to go after the driver
+        while _session_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left_behind = _session_alive(proc.pid)
     finally:
         _stop(proc)
+    out = out_file.read_text()
     text = "".join(stderr)
     assert interrupted_at, f"no progress was printed before the end:\n{text[-3000:]}"
     assert proc.returncode == 130, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
     assert json.loads(out)["error"]["type"] == "Cancelled"
-    time.sleep(1)
-    assert not _session_alive(proc.pid), "a worker process outlived Ctrl-C"
+    assert not left_behind, "a worker process outlived Ctrl-C"
     assert _broken_entries(cache) == []
 
     # The per-photo entries written before Ctrl-C (named by the photo's sha256): the rerun must not redo them.
