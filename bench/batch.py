@@ -41,6 +41,7 @@ Run (``--quick`` for a small trial)::
     python bench/batch.py [--photos 2000] [--runs 3] [--workers 2]
     python bench/batch.py --scale 100000
     python bench/batch.py --faults [--photos 3000] [--engine dask]
+    python bench/batch.py --all          # all three, at the sizes of issue 13 (hours on 2 cores)
 """
 
 from __future__ import annotations
@@ -556,6 +557,8 @@ def main() -> None:
     parser.add_argument("--poison-photos", type=int, default=200, help="--faults: photos of the poison run")
     parser.add_argument("--cache-parent", default=None, help="--scale: where the cache goes (default: $TMPDIR)")
     parser.add_argument("--quick", action="store_true", help="a small trial: 200 photos, one round")
+    parser.add_argument("--all", action="store_true",
+                        help="every figure of issue 13 in one go: speed, --scale 100000, --faults (hours)")
     args = parser.parse_args()
     if args.quick:
         args.runs = 1
@@ -563,7 +566,15 @@ def main() -> None:
     os.environ.setdefault("FEEDLENS_MODEL_DIR", str(shared_dir() / "models"))
     emit("batch_cpu_count", os.cpu_count() or 0, "cores")
     emit("batch_workers", args.workers, "processes")
-    if args.scale:
+    if args.all:
+        photos = args.photos
+        args.photos = photos or 2000
+        speed(args)
+        args.scale = args.scale or 100_000
+        scale(args)
+        args.photos = photos or 3000
+        faults(args)
+    elif args.scale:
         scale(args)
     elif args.faults:
         args.photos = args.photos or 3000
