@@ -23,9 +23,11 @@ RUN apt-get update \
 WORKDIR /app
 # The runtime dependencies only (no test tools), at the versions the tests passed with (constraints.txt).
 # pyproject.toml alone is the project without its code: this layer is rebuilt only when the dependencies
-# or their pins change, not on every code change.
+# or their pins change, not on every code change. `--build-arg EXTRAS=batch` adds Dask for the image of
+# `dask scheduler` / `dask worker` (README, "Running a batch for real"); empty by default: the app needs none.
+ARG EXTRAS=""
 COPY pyproject.toml constraints.txt ./
-RUN pip install -c constraints.txt . \
+RUN pip install -c constraints.txt ".${EXTRAS:+[$EXTRAS]}" \
     && rm -rf build ./*.egg-info
 
 # The app itself (see .dockerignore: no tests, benches, venv, artifacts or secrets), installed over the
@@ -37,10 +39,12 @@ RUN pip install --no-deps -c constraints.txt . \
 
 # Everything the app writes goes to /data: the cache (thumbnails, catalogues, extracted uploads,
 # features, face index, person names, downloaded MediaPipe models) and Keras' ImageNet weights.
-# A hosted server must not let visitors open server folders.
+# A hosted server must not let visitors open server folders. DASK_CONFIG: the Dask settings Feedlens's
+# workers need (the app never imports Dask; a worker started from this image reads it).
 ENV FEEDLENS_CACHE_DIR=/data/cache \
     KERAS_HOME=/data/keras \
-    FEEDLENS_ALLOW_LOCAL_PATHS=0
+    FEEDLENS_ALLOW_LOCAL_PATHS=0 \
+    DASK_CONFIG=/app/core/batch/dask.yaml
 
 RUN useradd --create-home --uid 10001 --user-group feedlens \
     && mkdir -p /data/cache /data/keras \

@@ -9,7 +9,8 @@ reach a daemon), so the image cannot be built here. What is checked instead:
    ``HEALTHCHECK``, a non-root ``USER`` created in the image, ``EXPOSE`` equal
    to the port in ``CMD``, ``FEEDLENS_ALLOW_LOCAL_PATHS=0``, the cache on a
    ``VOLUME`` owned by that user; every ``pip install`` pinned by
-   ``constraints.txt``, copied in before it, and no extras: no test tools);
+   ``constraints.txt``, copied in before it, and no extras but the
+   ``EXTRAS`` build arg, empty by default: no test tools);
 2. **apt packages**: each one exists for the base image's Debian release (the
    release of this machine must match), and every shared library that the
    installed wheels (the running venv, normally ``.venv``) load from the system is provided by those
@@ -142,8 +143,12 @@ def lint(ins: list[tuple[str, str]]) -> dict:
     report(bool(pips) and all(re.search(r"\s-c\s+constraints\.txt\b", ins[n][1]) for n in pips),
            "lint: every pip install is pinned by -c constraints.txt")
     report(bool(copied) and bool(pips) and copied[0] < pips[0], "lint: constraints.txt is copied in before the first pip install")
-    report(not any(re.search(r"\.\[|\s-r\s|pytest|playwright", ins[n][1]) for n in pips),
-           "lint: pip installs the project alone (no extras, no requirements file: no test tools)")
+    build_args = {a.split("=", 1)[0].strip(): a.split("=", 1)[1].strip().strip("'\"") if "=" in a else ""
+                  for i, a in ins if i == "ARG"}
+    report(not any(re.search(r"\.\[|\s-r\s|pytest|playwright", ins[n][1]) for n in pips)
+           and build_args.get("EXTRAS", "") == "",
+           "lint: pip installs the project alone (no extras but the EXTRAS build arg, empty by default; "
+           "no requirements file: no test tools)")
     workdirs = [a for i, a in ins if i == "WORKDIR"]
     report(bool(workdirs) and all(w.startswith("/") for w in workdirs), "lint: absolute WORKDIR", str(workdirs))
     cmds = [a for i, a in ins if i == "CMD"]

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from PIL import Image, ImageOps  # noqa: E402
 
 from core.archive.catalogue import load_folder  # noqa: E402
-from core.cache import DiskCache  # noqa: E402
+from core.cache import DiskCache, sha256_file  # noqa: E402
 
 N_PHOTOS = 1000
 SIDE = 1080
@@ -37,9 +37,15 @@ def shared_dir() -> Path:
     return Path(os.environ.get("FEEDLENS_SHARED_DIR", REPO.parent / "shared"))
 
 
-def make_photos(target: Path, n: int = N_PHOTOS) -> Path:
-    """Write ``n`` 1080×1080 JPEGs made from the shared photos (reused if present)."""
-    marker = target / f".complete-{n}"
+def make_photos(target: Path, n: int = N_PHOTOS, *, distinct: bool = False) -> Path:
+    """Write ``n`` 1080×1080 JPEGs made from the shared photos (reused if present).
+
+    The sources are used in passes, every other one mirrored; so from the
+    third pass on a photo repeats one of the first two, unless ``distinct``:
+    then each pair of passes crops a little more (5 % a side each time), so
+    every photo has its own bytes (the batch benches need ``n`` distinct photos).
+    """
+    marker = target / f".complete-{n}{'-distinct' if distinct else ''}"
     if marker.exists():
         return target
     shutil.rmtree(target, ignore_errors=True)
@@ -49,11 +55,21 @@ def make_photos(target: Path, n: int = N_PHOTOS) -> Path:
     sources += sorted((data / "instaloader-top20-celebs" / "DATA" / "IMAGES").rglob("*.jpg"))
     if not sources:
         raise SystemExit(f"no photos found under {data}")
+    if distinct:  # the shared data has a few files twice
+        sources = list({sha256_file(p): p for p in reversed(sources)}.values())[::-1]
     for i in range(n):
+        rounds = i // len(sources)
         with Image.open(sources[i % len(sources)]) as img:
-            photo = ImageOps.fit(img.convert("RGB"), (SIDE, SIDE), Image.Resampling.BILINEAR)
+            img = img.convert("RGB")
+            zoom = rounds // 2 if distinct else 0
+            if zoom:
+                keep = max(0.3, 1 - 0.1 * zoom)
+                w, h = img.size
+                dx, dy = round(w * (1 - keep) / 2), round(h * (1 - keep) / 2)
+                img = img.crop((dx, dy, w - dx, h - dy))
+            photo = ImageOps.fit(img, (SIDE, SIDE), Image.Resampling.BILINEAR)
             # Mirror every other pass so repeated sources are distinct files.
-            if (i // len(sources)) % 2:
+            if rounds % 2:
                 photo = ImageOps.mirror(photo)
             photo.save(target / f"photo_{i:04d}.jpg", "JPEG", quality=90)
     marker.touch()
