@@ -16,7 +16,7 @@ from .work import run_chunk
 
 __all__ = ["DASK_CONFIG", "map_chunks_dask"]
 
-#: Set while the cluster starts (and shipped as ``dask/feedlens.yaml`` for real clusters): the nanny's
+#: Set while the cluster starts (and shipped as ``core/batch/dask.yaml`` for real clusters): the nanny's
 #: ``MALLOC_TRIM_THRESHOLD_=65536`` makes photo decoding about 50 % slower, so it is unset; a task that
 #: kills its worker is retried twice before Dask gives up on it.
 DASK_CONFIG = {

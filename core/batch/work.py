@@ -183,13 +183,18 @@ def run_chunk(chunk: Chunk, cache_root: str | Path) -> ChunkResult:
     >>> run_chunk(chunk, folder / "cache").reused
     {'thumbnails': 1, 'features': 1}
     """
+    from threadpoolctl import threadpool_limits
+
     from ..cache import DiskCache
 
     _crash_hook([file for _, _, file in chunk.photos])
     cache = DiskCache(cache_root)
     result = ChunkResult(number=chunk.number, done=len(chunk.photos), pid=os.getpid())
     failed: dict[str, str] = {}
-    for step in chunk.steps:
-        _STEP_FUNCTIONS[step](chunk, cache, result, failed)
+    # One BLAS/OpenMP thread: an engine runs one chunk per core already, and more threads on top of that
+    # made the faces step up to five times slower (bench/batch.py); a Dask nanny sets the same by default.
+    with threadpool_limits(limits=1):
+        for step in chunk.steps:
+            _STEP_FUNCTIONS[step](chunk, cache, result, failed)
     result.failures = sorted(failed.items())
     return result
