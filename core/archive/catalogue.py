@@ -57,14 +57,14 @@ __all__ = [
     "prepare_import",
 ]
 
-_VERSION = "catalogue-v1"
+_VERSION = "catalogue-v2"  # v2: latitude, longitude, archived
 _MAX_FOLDER_FILES = 50_000
 
 #: Columns every catalogue has, in this order; format-specific extras follow.
 CATALOGUE_COLUMNS = [
     "post_id", "position", "file", "path", "source_format", "account", "media_type",
     "likes", "comments", "caption", "hashtags", "accessibility_caption", "timestamp",
-    "sha256", "width", "height",
+    "sha256", "width", "height", "latitude", "longitude", "archived",
 ]
 
 # One resolution whatever the source (Parquet stores another): equal catalogues compare equal.
@@ -217,6 +217,9 @@ def _record_row(record: ImageRecord, root: Path, info: ImageInfo) -> dict:
         "sha256": info.sha256,
         "width": info.width,
         "height": info.height,
+        "latitude": record.latitude,
+        "longitude": record.longitude,
+        "archived": record.archived,
     }
     for key, value in record.extras.items():
         row.setdefault(key, value)
@@ -236,6 +239,9 @@ def _build_catalogue(rows: list[dict]) -> pd.DataFrame:
     frame["width"] = frame["width"].astype("int64")
     frame["height"] = frame["height"].astype("int64")
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).astype(_TIME_DTYPE)
+    frame["latitude"] = pd.to_numeric(frame["latitude"]).astype("float64")
+    frame["longitude"] = pd.to_numeric(frame["longitude"]).astype("float64")
+    frame["archived"] = frame["archived"].fillna(False).astype(bool)
     for col in ("post_id", "file", "path", "source_format", "media_type", "caption", "sha256"):
         frame[col] = frame[col].astype("string")
     extras = [c for c in frame.columns if c not in CATALOGUE_COLUMNS]

@@ -28,6 +28,7 @@ __all__ = [
     "parse_timestamp",
     "timestamp_from_filename",
     "rel",
+    "parse_coordinates",
 ]
 
 #: Every extension Pillow can open, plus the usual spellings.
@@ -63,6 +64,11 @@ class ImageRecord:
     accessibility_caption: str | None = None
     timestamp: pd.Timestamp | None = None
     media_type: str = "image"  # "image", or "video thumbnail"
+    #: Where the photo was taken (WGS84 degrees), when the source says so.
+    latitude: float | None = None
+    longitude: float | None = None
+    #: The post is archived on Instagram (hidden from the profile, still the user's).
+    archived: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -220,3 +226,24 @@ def timestamp_from_filename(name: str) -> pd.Timestamp | None:
         return pd.Timestamp(datetime(*map(int, match.groups()), tzinfo=timezone.utc))
     except ValueError:
         return None
+
+
+def parse_coordinates(lat: Any, lon: Any) -> tuple[float, float] | None:
+    """A (latitude, longitude) pair in degrees, or ``None`` when missing or impossible.
+
+    ``(0, 0)`` counts as missing: apps write it when they have no fix.
+
+    Examples
+    --------
+    >>> parse_coordinates("42.36", -71.06), parse_coordinates(0, 0), parse_coordinates(91, 0)
+    ((42.36, -71.06), None, None)
+    """
+    try:
+        lat_f, lon_f = float(lat), float(lon)
+    except (TypeError, ValueError):
+        return None
+    if lat_f != lat_f or lon_f != lon_f or (lat_f == 0 and lon_f == 0):
+        return None
+    if not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180):
+        return None
+    return lat_f, lon_f

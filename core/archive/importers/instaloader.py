@@ -3,6 +3,19 @@
 Field choices follow Instaloader's own ``Post`` class: likes from
 ``edge_media_preview_like`` (then ``edge_liked_by``, then the iPhone API's
 ``like_count``), where ``-1`` means Instagram hides the count.
+
+Two node shapes are read side by side (a dump may mix them):
+
+- GraphQL (Instaloader up to 4.12): caption in
+  ``edge_media_to_caption.edges[0].node.text``, time in ``taken_at_timestamp``,
+  comments in ``edge_media_to_comment.count``;
+- the app's media structure (4.13 on, ``Post.from_iphone_struct``): caption a
+  plain string under ``caption``, time under ``date``, comments an integer
+  under ``comments``, carousel children from ``iphone_struct.carousel_media``,
+  and ``iphone_struct.like_and_view_counts_disabled`` when the owner hides likes.
+
+A hidden like count (``-1``, or the disabled flag) stays unknown, never 0.
+Places come from ``location.lat``/``lng`` (or the app structure's ``lat``/``lng``).
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ from .base import (
     ImageRecord,
     ImportResult,
     MetadataError,
+    parse_coordinates,
     parse_count,
     parse_timestamp,
     read_json,
@@ -58,11 +72,38 @@ def _first_count(node: dict, *paths: tuple[str, ...]) -> Any:
     return None
 
 
+def _likes_hidden(node: dict) -> bool:
+    """The owner turned like counts off (the 4.13+ node carries the flag, older ones say -1)."""
+    return bool(node.get("like_and_view_counts_disabled")
+                or _dig(node, "iphone_struct", "like_and_view_counts_disabled"))
+
+
+def _caption(node: dict) -> str | None:
+    caption = _dig(node, "edge_media_to_caption", "edges", 0, "node", "text")
+    if caption is None and isinstance(node.get("caption"), str):
+        caption = node["caption"]  # 4.13+: a plain string
+    if caption is None:
+        caption = _dig(node, "iphone_struct", "caption", "text")
+    return caption
+
+
+def _place(node: dict) -> tuple[float, float] | None:
+    for lat, lon in (
+        (_dig(node, "location", "lat"), _dig(node, "location", "lng")),
+        (_dig(node, "iphone_struct", "location", "lat"), _dig(node, "iphone_struct", "location", "lng")),
+        (_dig(node, "iphone_struct", "lat"), _dig(node, "iphone_struct", "lng")),
+    ):
+        found = parse_coordinates(lat, lon)
+        if found:
+            return found
+    return None
+
+
 def _post_fields(node: dict, meta: Path, result: ImportResult) -> dict[str, Any]:
-    """Likes, comments, caption and time of one post node."""
+    """Likes, comments, caption, time and place of one post node (either shape)."""
     name = meta.name
     fields: dict[str, Any] = {}
-    raw_likes = _first_count(
+    raw_likes = None if _likes_hidden(node) else _first_count(
         node,
         ("edge_media_preview_like", "count"),
         ("edge_liked_by", "count"),
@@ -72,6 +113,7 @@ def _post_fields(node: dict, meta: Path, result: ImportResult) -> dict[str, Any]
         node,
         ("edge_media_to_comment", "count"),
         ("edge_media_to_parent_comment", "count"),
+        ("comments",),
         ("iphone_struct", "comment_count"),
     )
     for key, raw in (("likes", raw_likes), ("comments", raw_comments)):
@@ -80,9 +122,7 @@ def _post_fields(node: dict, meta: Path, result: ImportResult) -> dict[str, Any]
         except ValueError as exc:
             result.problems.add(name, f"{key} {exc}", f"{key} left unknown", level="warning")
             fields[key] = None
-    caption = _dig(node, "edge_media_to_caption", "edges", 0, "node", "text")
-    if caption is None:
-        caption = _dig(node, "iphone_struct", "caption", "text")
+    caption = _caption(node)
     if caption is None:
         txt = meta.with_name(meta.name.split(".json")[0] + ".txt")
         if txt.is_file():
@@ -90,13 +130,29 @@ def _post_fields(node: dict, meta: Path, result: ImportResult) -> dict[str, Any]
     fields["caption"] = caption or ""
     try:
         fields["timestamp"] = parse_timestamp(
-            node.get("taken_at_timestamp") or _dig(node, "iphone_struct", "taken_at")
+            node.get("taken_at_timestamp") or node.get("date") or _dig(node, "iphone_struct", "taken_at")
         )
     except ValueError:
         fields["timestamp"] = None
     if fields["timestamp"] is None:
         fields["timestamp"] = timestamp_from_filename(name)
+    fields["place"] = _place(node)
     return fields
+
+
+def _children(node: dict) -> list[dict]:
+    """Carousel members in order; the app structure's ``carousel_media`` fills what the fake node drops."""
+    children = [dict(e.get("node") or {}) for e in _dig(node, "edge_sidecar_to_children", "edges") or []]
+    iphone = _dig(node, "iphone_struct", "carousel_media")
+    if isinstance(iphone, list):
+        media_types = {1: False, 2: True}
+        for i, item in enumerate(iphone):
+            if not isinstance(item, dict):
+                continue
+            if i >= len(children):
+                children.append({"is_video": media_types.get(item.get("media_type"), False)})
+            children[i].setdefault("accessibility_caption", item.get("accessibility_caption"))
+    return children
 
 
 def _media_files(folder_index: dict[str, list[Path]], stem: str) -> dict[int, list[Path]]:
@@ -163,7 +219,7 @@ def import_instaloader(files: list[Path], root: Path) -> ImportResult:
         result.claimed.update(meta.with_name(stem + side) for side in _SIDE_FILES)
         result.posts_described += 1
         fields = _post_fields(node, meta, result)
-        children = [e.get("node") or {} for e in _dig(node, "edge_sidecar_to_children", "edges") or []]
+        children = _children(node)
         shortcode = str(node.get("shortcode") or node.get("id") or stem)
         account = _dig(node, "owner", "username") or meta.parent.name
         typename = node.get("__typename", "")
@@ -195,6 +251,8 @@ def import_instaloader(files: list[Path], root: Path) -> ImportResult:
                                                or node.get("accessibility_caption")),
                         timestamp=fields["timestamp"],
                         media_type="video thumbnail" if is_video else "image",
+                        latitude=fields["place"][0] if fields["place"] else None,
+                        longitude=fields["place"][1] if fields["place"] else None,
                         extras={"typename": typename},
                     )
                 )
