@@ -12,6 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.archive.summary import likes_and_date, posts_table, shorten, top_hashtags
+from ui.archive_places import archived_switch, for_export, places_section
 from ui.batch_status import show_batch_status
 from ui.gallery import photo_grid
 from ui.share import sync
@@ -117,7 +118,7 @@ def problems_section(problems: pd.DataFrame) -> None:
 
 def catalogue_section(catalogue: pd.DataFrame) -> None:
     """The whole catalogue as a table, and as a CSV download."""
-    visible = catalogue.drop(columns=["path"])
+    visible = for_export(catalogue.drop(columns=["path"]))  # no latitude/longitude while location is private
     st.dataframe(visible, hide_index=True, key="archive_catalogue")
     st.download_button("Download catalogue (CSV)", visible.to_csv(index=False).encode("utf-8"),
                        file_name="feedlens_catalogue.csv", mime="text/csv")
@@ -127,19 +128,22 @@ def main() -> None:
     archive = current_archive()
     overview(archive)
     suffix = " (illustrative)" if archive.illustrative_engagement else ""
-    tab_grid, tab_time, tab_tags, tab_problems, tab_table = st.tabs(
-        ["Photos", "Likes over time", "Hashtags", f"Problems ({len(archive.problems)})", "Catalogue"]
+    catalogue = archived_switch(archive.catalogue)
+    tab_grid, tab_time, tab_tags, tab_places, tab_problems, tab_table = st.tabs(
+        ["Photos", "Likes over time", "Hashtags", "Places", f"Problems ({len(archive.problems)})", "Catalogue"]
     )
     with tab_grid:
-        photos_section(archive.catalogue)
+        photos_section(catalogue)
     with tab_time:
-        timeline_section(archive.catalogue, suffix)
+        timeline_section(catalogue, suffix)
     with tab_tags:
-        hashtags_section(archive.catalogue, suffix)
+        hashtags_section(catalogue, suffix)
+    with tab_places:
+        places_section(catalogue, suffix)
     with tab_problems:
         problems_section(archive.problems)
     with tab_table:
-        catalogue_section(archive.catalogue)
+        catalogue_section(catalogue)
 
 
 main()
