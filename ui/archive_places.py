@@ -83,7 +83,8 @@ def _map(places: pd.DataFrame, posts: pd.DataFrame, suffix: str, hidden: bool) -
                 "showscale": True, "colorbar": {"title": {"text": f"mean likes{suffix}"}}, "opacity": 0.75,
                 "line": {"width": 1, "color": "white"}},
         customdata=places[["posts", "mean_likes"]].astype(float).to_numpy(),
-        hovertemplate="place #%{text}<br>%{customdata[0]} posts<br>mean likes: %{customdata[1]:.0f}<extra></extra>",
+        hovertemplate="place %{text}<br>%{customdata[0]} posts<br>mean likes: %{customdata[1]:.0f}"
+                      + ("" if hidden else "<br>%{lat:.3f}, %{lon:.3f}") + "<extra></extra>",
     ))
     # Every layer that needs Plotly's world outlines (fetched from a CDN) is off: the map works offline.
     fig.update_geos(
