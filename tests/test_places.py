@@ -139,3 +139,16 @@ def test_archived_switch_leaves_archived_posts_out(tmp_path: Path):
     files = next(d for d in at.dataframe if "file" in d.value.columns).value["file"].tolist()
     assert uri not in files and len(files) == 5
     assert at.query_params.get("archived") == "off"
+
+
+def test_plain_photos_keep_their_exif_gps(tmp_path: Path):
+    from PIL.TiffImagePlugin import IFDRational as R
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8825).update({1: "S", 2: (R(33), R(51), R(3180, 100)), 3: "E", 4: (R(151), R(12), R(4680, 100))})
+    Image.new("RGB", (48, 36), "teal").save(tmp_path / "sydney.jpg", exif=exif)
+    Image.new("RGB", (48, 36), "olive").save(tmp_path / "nowhere.jpg")
+    cat = load_folder(tmp_path).catalogue.set_index("file")
+    assert round(cat.loc["sydney.jpg", "latitude"], 4) == -33.8588  # 33° 51′ 31.8″ S
+    assert round(cat.loc["sydney.jpg", "longitude"], 4) == 151.2130
+    assert pd.isna(cat.loc["nowhere.jpg", "latitude"])

@@ -9,7 +9,7 @@ reads one Parquet file.
 
 An import is three stages, which :func:`load_folder` runs in turn and a batch
 driver runs apart (:mod:`core.batch.driver`): :func:`prepare_import` lists the
-files and runs the metadata importers (cheap: no photo is read);
+files and runs the metadata importers (cheap: no photo is decoded; plain photos' headers are read for their GPS);
 :func:`core.archive.ingest.ingest_file` hashes, validates and thumbnails each
 photo (the costly part, on any process that sees the files and the cache);
 :func:`finish_import` builds the catalogue and its problems and caches them.
@@ -299,7 +299,7 @@ def prepare_import(
 ) -> ImportPlan:
     """The cheap first stage of an import: list the files, key the catalogue, read the metadata.
 
-    No photo is opened. When the catalogue of this very folder content is
+    No photo is decoded (a plain photo's header is read for its EXIF GPS). When the catalogue of this very folder content is
     already cached, the plan carries it (:attr:`ImportPlan.cached`) and the
     importers are not run.
 

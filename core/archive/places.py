@@ -1,6 +1,6 @@
 """Places: posts with a GPS position, grouped by distance, and their engagement per place.
 
-A post's place is the first of its photos with a position (Instaloader's
+A post's place is the first of its photos with a position (a photo's EXIF GPS, Instaloader's
 ``location``, the export's ``exif_data``). Places are single-linkage clusters:
 two posts closer than ``radius_km`` (great-circle) share a place, and so does
 any chain of such posts. The position is personal data: :func:`without_location`

@@ -29,6 +29,7 @@ __all__ = [
     "timestamp_from_filename",
     "rel",
     "parse_coordinates",
+    "exif_position",
 ]
 
 #: Every extension Pillow can open, plus the usual spellings.
@@ -247,3 +248,39 @@ def parse_coordinates(lat: Any, lon: Any) -> tuple[float, float] | None:
     if not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180):
         return None
     return lat_f, lon_f
+
+
+def _dms(value: Any) -> float:
+    degrees, minutes, seconds = (float(v) for v in value)
+    return degrees + minutes / 60 + seconds / 3600
+
+
+def exif_position(path: Path) -> tuple[float, float] | None:
+    """The GPS position in a photo file's EXIF (``GPSLatitude``/``GPSLongitude``), or ``None``.
+
+    Only the file's header is read (Pillow opens lazily, no pixel is
+    decoded); a file Pillow cannot open gives ``None`` (the ingest reports it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL.TiffImagePlugin import IFDRational as R
+    >>> exif = Image.Exif(); gps = exif.get_ifd(0x8825)
+    >>> gps.update({1: "N", 2: (R(42), R(21), R(3636, 100)), 3: "W", 4: (R(71), R(3), R(3204, 100))})
+    >>> photo = Path(tempfile.mkdtemp()) / "gps.jpg"; Image.new("RGB", (8, 8)).save(photo, exif=exif)
+    >>> [round(v, 4) for v in exif_position(photo)]
+    [42.3601, -71.0589]
+    """
+    try:
+        with Image.open(path) as img:
+            gps = img.getexif().get_ifd(0x8825)
+            if not gps or 2 not in gps or 4 not in gps:
+                return None
+            lat, lon = _dms(gps[2]), _dms(gps[4])
+            if str(gps.get(1, "N")).strip("\x00 ").upper() == "S":
+                lat = -lat
+            if str(gps.get(3, "E")).strip("\x00 ").upper() == "W":
+                lon = -lon
+    except Exception:  # noqa: BLE001 - any unreadable header just means "no position"
+        return None
+    return parse_coordinates(lat, lon)

@@ -4,6 +4,10 @@ Two naming schemes still carry information and are read from the name:
 Instaloader's ``<date>_UTC[_n].jpg`` (the time) and the scraper scheme
 ``<post id>_<likes>_<comments>_<unix time>.jpg`` seen in the wild
 (``instaaudit-likes-in-filenames``).
+
+A photo's own EXIF GPS position (a folder of camera or phone photos) is read
+from its header; Instagram strips EXIF from what Instaloader and the export
+download, so the other importers take positions from their metadata instead.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from .base import (
     VIDEO_EXTENSIONS,
     ImageRecord,
     ImportResult,
+    exif_position,
     parse_timestamp,
     rel,
     timestamp_from_filename,
@@ -89,10 +94,13 @@ def import_plain_images(files: list[Path], root: Path, claimed: set[Path]) -> Im
                                     "ignored", level="info")
             continue
         result.claimed.add(path)
+        place = exif_position(path)
+        where = {"latitude": place[0], "longitude": place[1]} if place else {}
         parsed = parse_engagement_filename(path.stem)
         if parsed:
             result.posts_described += 1
-            result.records.append(ImageRecord(file=rel(path, root), source_format=FORMAT_FILENAMES, **parsed))
+            result.records.append(ImageRecord(file=rel(path, root), source_format=FORMAT_FILENAMES, **parsed,
+                                              **where))
             continue
         post_id, position = path.stem, 1
         carousel = _CAROUSEL_SUFFIX.match(path.stem)
@@ -105,6 +113,7 @@ def import_plain_images(files: list[Path], root: Path, claimed: set[Path]) -> Im
                 position=position,
                 source_format=FORMAT,
                 timestamp=timestamp_from_filename(path.name),
+                **where,
             )
         )
     result.posts_described += len({r.post_id for r in result.records if r.source_format == FORMAT})
