@@ -5,7 +5,7 @@ Public verbs, by module:
 - :mod:`core.batch.work`: ChunkResult, run_chunk
 - :mod:`core.batch.engines`: ENGINES, BatchResult, map_chunks, run_batch
 - :mod:`core.batch.driver`: MANIFEST_EVERY_S, BatchRun, run_archives
-- :mod:`core.batch.dask_engine`: DASK_CONFIG, map_chunks_dask
+- :mod:`core.batch.dask_engine`: DASK_CONFIG, NO_WORKERS_S, NoWorkersError, map_chunks_dask
 - :mod:`core.batch.manifest`: MANIFEST_KIND, BatchManifest, BatchStatus, batch_status, core_version, read_manifest, write_manifest
 """
 

@@ -9,12 +9,13 @@ that still fails is split, and its photos run again one at a time; a photo that 
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 
-from ..jobs import check_cancel
+from ..jobs import JobError, check_cancel
 from .work import run_chunk
 
-__all__ = ["DASK_CONFIG", "map_chunks_dask"]
+__all__ = ["DASK_CONFIG", "NO_WORKERS_S", "NoWorkersError", "map_chunks_dask"]
 
 #: Set while the cluster starts (and shipped as ``core/batch/dask.yaml`` for real clusters): the nanny's
 #: ``MALLOC_TRIM_THRESHOLD_=65536`` makes photo decoding about 50 % slower, so it is unset; a task that
@@ -23,6 +24,14 @@ DASK_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.scheduler.allowed-failures": 2,
 }
+
+
+#: Seconds a local cluster may have no worker at all (its nannies gave up restarting them) before the job stops.
+NO_WORKERS_S = 120.0
+
+
+class NoWorkersError(JobError, RuntimeError):
+    """The local Dask cluster lost every worker and could not restart one: the job cannot go on."""
 
 
 def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: str | None = None) -> None:
@@ -48,6 +57,7 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
             # worker that died, so a photo is failed only when it brought its worker down alone.
             suspects: deque = deque()
             serial = 0
+            quiet_since = time.monotonic()  # when a chunk last came back
             while queue or suspects or running:
                 check_cancel(cancel)
                 pending = [(queue.popleft(), False) for _ in range(len(queue))]
@@ -61,11 +71,25 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
                 try:
                     finished = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED).done
                 except TimeoutError:
+                    finished = set()
+                if not finished:
+                    # A remote cluster may get workers later; our own has none left only when its nannies
+                    # gave up restarting them, and then nothing would ever finish.
+                    if (cluster is not None and time.monotonic() - quiet_since > NO_WORKERS_S
+                            and not client.nthreads()):
+                        raise NoWorkersError(f"the local Dask cluster lost all of its {workers} workers and could "
+                                             "not restart them; finished photos are cached: run the command again")
                     continue
+                quiet_since = time.monotonic()
                 for future in finished:
                     chunk, suspect = running.pop(future)
                     if future.status == "finished":
-                        queue.extend(emit(future.result()) or ())  # emit may ask for more chunks
+                        try:
+                            value = future.result(timeout=5)
+                        except TimeoutError:  # its result went down with its worker: Dask computes it again
+                            running[future] = (chunk, suspect)
+                            continue
+                        queue.extend(emit(value) or ())  # emit may ask for more chunks
                         continue
                     exc = future.exception()
                     reason = ("its worker process died on every attempt" if isinstance(exc, KilledWorker)
