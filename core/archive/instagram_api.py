@@ -369,6 +369,9 @@ def fetch_instagram(
 def _fetch_pages(client: _Client, request: FetchRequest, result: FetchResult) -> None:
     manifest_path = result.folder / MANIFEST
     rows = _read_manifest(manifest_path)
+    # Images already here (from an earlier, interrupted run), by "<media id>_<position>"; listed once.
+    suffixes = set(_IMAGE_SUFFIX.values())
+    on_disk = {p.stem: p.name for p in result.folder.iterdir() if p.suffix in suffixes and p.is_file()}
     params: dict[str, Any] = {"fields": MEDIA_FIELDS, "limit": request.page_size}
     while True:
         page = client.get("me/media", params)
@@ -379,7 +382,7 @@ def _fetch_pages(client: _Client, request: FetchRequest, result: FetchResult) ->
         try:
             for media in media_list:
                 client.position = (result.posts, result.posts + len(media_list))
-                _fetch_media(client, request, result, media, rows)
+                _fetch_media(client, request, result, media, rows, on_disk)
                 result.posts += 1
                 report(client.progress, result.posts, result.posts + (1 if page.get("paging", {}).get("next") else 0),
                        f"{result.posts} posts fetched from @{result.account} ({result.images} images)")
@@ -394,7 +397,7 @@ def _fetch_pages(client: _Client, request: FetchRequest, result: FetchResult) ->
 
 
 def _fetch_media(client: _Client, request: FetchRequest, result: FetchResult, media: dict,
-                 rows: dict[tuple[str, str], dict[str, str]]) -> None:
+                 rows: dict[tuple[str, str], dict[str, str]], on_disk: dict[str, str]) -> None:
     media_id = "".join(c for c in str(media.get("id", "")) if c.isalnum() or c in "_-")
     if not media_id:
         result.problems.append("a post without an id was skipped")
@@ -417,12 +420,8 @@ def _fetch_media(client: _Client, request: FetchRequest, result: FetchResult, me
     for position, (url, image_kind) in enumerate(_images_of(media), start=1):
         key = (media_id, str(position))
         old = rows.get(key)
-        existing = sorted(result.folder.glob(f"{media_id}_{position}.*"))
-        if old and old.get("file") and (result.folder / old["file"]).is_file():
-            name = old["file"]
-            result.images_kept += 1
-        elif existing:
-            name = existing[0].name
+        if f"{media_id}_{position}" in on_disk:
+            name = on_disk[f"{media_id}_{position}"]
             result.images_kept += 1
         elif not url:
             result.problems.append(f"{media_id} image {position}: the API gave no address for it")
@@ -435,6 +434,7 @@ def _fetch_media(client: _Client, request: FetchRequest, result: FetchResult, me
                 continue
             name = f"{media_id}_{position}{suffix}"
             atomic_write_bytes(result.folder / name, data)
+            on_disk[f"{media_id}_{position}"] = name
             result.images_downloaded += 1
         row = {
             "file": name, "post_id": media_id, "position": str(position), "account": result.account,
