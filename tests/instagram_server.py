@@ -221,7 +221,7 @@ class FakeInstagram:
                     return
                 if path == "/me":
                     self._json(200, {"user_id": "17841400000000001", "username": "feedlens_pro",
-                                     "id": "9000000000000001"})
+                                     "media_count": len(fake.posts), "id": "9000000000000001"})
                 elif path == "/me/media":
                     self._json(200, fake.media_page(query))
                 elif path.endswith("/insights"):

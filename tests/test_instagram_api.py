@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -53,9 +54,11 @@ def _assert_no_token_on_disk(root: Path, token: str = TOKEN) -> None:
             assert token.encode() not in path.read_bytes(), path
 
 
-def test_pages_through_media_and_imports_captions_likes_times_carousels_and_video_thumbnails(tmp_path: Path):
+def test_pages_through_media_and_imports_captions_likes_times_carousels_and_video_thumbnails(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture):
     cache = DiskCache(tmp_path / "cache")
     seen = []
+    caplog.set_level(logging.DEBUG)  # urllib3 logs every request line at DEBUG
     with FakeInstagram(12, token=TOKEN) as server:
         fetched, archive = import_instagram(_request(server, insights=True), cache=cache,
                                             progress=lambda d, t, m: seen.append((d, t, m)))
@@ -66,7 +69,11 @@ def test_pages_through_media_and_imports_captions_likes_times_carousels_and_vide
     assert fetched.complete and fetched.pages == 3 and fetched.posts == 12 and fetched.images == 14
     assert fetched.videos == 1 and fetched.account == "feedlens_pro" and fetched.problems == []
     assert fetched.folder == cache.local_dir("instagram/17841400000000001")
-    assert seen and seen[-1][0] == seen[-1][1]
+    assert [d for d, t, m in seen if m.startswith("Step 1")] == sorted(d for d, t, m in seen if m.startswith("Step 1"))
+    assert seen[-1][0] == seen[-1][1] and any("12 posts" in m for d, t, m in seen)
+    assert any("GET /me/media" in r.getMessage() for r in caplog.records)  # the log was captured...
+    assert not any(TOKEN in r.getMessage() for r in caplog.records)  # ...and has no token in it
+    assert all(TOKEN not in m for d, t, m in seen)
     cat = archive.catalogue
     assert archive.n_posts == 12 and archive.n_images == 14 and archive.likes_known
     post3 = cat[cat["post_id"] == "179000000003"].iloc[0]

@@ -181,7 +181,9 @@ class _Client:
         self.cancel, self.progress = cancel, progress
         self.api = requests.Session()
         self.api.headers["Authorization"] = f"Bearer {request.token}"
-        self.api.trust_env = False  # no .netrc credentials or proxies picked up for a token-bearing session
+        # No .netrc credentials may replace the header; the environment's proxies are still honoured.
+        self.api.trust_env = False
+        self.api.proxies.update(requests.utils.get_environ_proxies(self.base))
         self.cdn = requests.Session()  # image downloads: never the token
         self.waited = 0.0
         self.position: tuple[int, int] = (0, 0)
@@ -348,13 +350,16 @@ def fetch_instagram(
     client = _Client(request, cancel, progress)
     result: FetchResult | None = None
     try:
-        me = client.get("me", {"fields": "user_id,username"})
+        me = client.get("me", {"fields": "user_id,username,media_count"})
         user_id = "".join(c for c in str(me.get("user_id") or me.get("id") or "") if c.isalnum()) or "me"
         account = str(me.get("username") or user_id)
         folder = cache.local_dir(f"instagram/{user_id}")
         folder.mkdir(parents=True, exist_ok=True)
         result = FetchResult(folder=folder, account=account, user_id=user_id)
-        _fetch_pages(client, request, result)
+        expected = me.get("media_count") if isinstance(me.get("media_count"), int) else 0
+        if request.max_posts is not None:
+            expected = min(expected, request.max_posts) if expected else request.max_posts
+        _fetch_pages(client, request, result, expected)
         result.complete = True
         return result
     except InstagramApiError as exc:
@@ -366,7 +371,7 @@ def fetch_instagram(
         client.close()
 
 
-def _fetch_pages(client: _Client, request: FetchRequest, result: FetchResult) -> None:
+def _fetch_pages(client: _Client, request: FetchRequest, result: FetchResult, expected: int) -> None:
     manifest_path = result.folder / MANIFEST
     rows = _read_manifest(manifest_path)
     # Images already here (from an earlier, interrupted run), by "<media id>_<position>"; listed once.
@@ -380,12 +385,15 @@ def _fetch_pages(client: _Client, request: FetchRequest, result: FetchResult) ->
         if request.max_posts is not None:
             media_list = media_list[: max(0, request.max_posts - result.posts)]
         try:
-            for media in media_list:
-                client.position = (result.posts, result.posts + len(media_list))
+            more = 1 if (page.get("paging") or {}).get("next") else 0
+            for i, media in enumerate(media_list):
+                # media_count (from /me) is the total; posts listed beyond it (new ones) stretch it.
+                total = max(expected, result.posts + len(media_list) - i + more)
+                client.position = (result.posts, total)
                 _fetch_media(client, request, result, media, rows, on_disk)
                 result.posts += 1
-                report(client.progress, result.posts, result.posts + (1 if page.get("paging", {}).get("next") else 0),
-                       f"{result.posts} posts fetched from @{result.account} ({result.images} images)")
+                report(client.progress, result.posts, max(total, result.posts),
+                       f"{result.posts} of {total} posts fetched from @{result.account} ({result.images} images)")
         finally:
             _write_manifest(manifest_path, rows)
         after = ((page.get("paging") or {}).get("cursors") or {}).get("after")
