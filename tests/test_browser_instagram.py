@@ -48,6 +48,7 @@ def test_fetch_posts_then_a_token_that_expired(browser, shared_dir, tmp_path, ar
         assert TOKEN not in page.content() and TOKEN not in page.url
         page.screenshot(path=str(artifacts_dir / "archive_instagram.png"), full_page=True)
         assert not errors, errors
+    assert TOKEN not in (tmp_path / "streamlit.log").read_text()
     for path in cache.rglob("*"):
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
