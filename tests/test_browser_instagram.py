@@ -47,6 +47,14 @@ def test_fetch_posts_then_a_token_that_expired(browser, shared_dir, tmp_path, ar
         assert sidebar.get_by_label("Access token (professional account)", exact=True).input_value() == ""
         assert TOKEN not in page.content() and TOKEN not in page.url
         page.screenshot(path=str(artifacts_dir / "archive_instagram.png"), full_page=True)
+
+        api.expire_after = api.api_requests + 1  # /me answers, then the token has expired
+        _fetch(page, TOKEN)
+        sidebar.get_by_text("The fetch stopped early; the 12 posts fetched so far are open.").wait_for(
+            timeout=120_000)
+        assert sidebar.get_by_text("Generate a new long-lived token").is_visible()
+        assert api.cdn_requests == 14  # nothing downloaded twice
+        page.screenshot(path=str(artifacts_dir / "archive_instagram_expired.png"), full_page=True)
         assert not errors, errors
     assert TOKEN not in (tmp_path / "streamlit.log").read_text()
     for path in cache.rglob("*"):
