@@ -40,4 +40,4 @@ def test_folder_picker_can_be_switched_off(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FEEDLENS_ALLOW_LOCAL_PATHS", "0")
     at = _app().run()
     options = at.sidebar.get("button_group")[0].proto.options
-    assert [o.content for o in options] == ["Upload a ZIP", "Demo"]
+    assert [o.content for o in options] == ["Upload a ZIP", "Instagram API", "Demo"]

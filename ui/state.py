@@ -25,6 +25,7 @@ from core.archive.demo import load_demo
 from core.archive.uploads import is_upload_hash, open_held_upload, record_upload, upload_hash
 from core.config import local_paths_allowed
 from core.links import ARCHIVE_PARAM, DEMO, scoped_key
+from ui.archive_instagram import instagram_source
 from ui.auth import current_scope
 from ui.flash import flash, show_flashes
 from ui.jobs import run_job
@@ -148,7 +149,7 @@ def _write_link(archive: Archive) -> str | None:
 
 
 def archive_picker() -> None:
-    """Sidebar widgets to choose the archive: demo, uploaded ZIP or local folder.
+    """Sidebar widgets to choose the archive: demo, uploaded ZIP, local folder or the Instagram API.
 
     Also follows and writes the ``?archive=`` link.
     """
@@ -168,7 +169,7 @@ def archive_picker() -> None:
                           "anyone with the link can open it while this server keeps the upload."))
         elif st.session_state.get(_KEY) is not None:
             st.caption(":material/link_off: A folder on this computer is not part of share links.")
-        choices = ["Upload a ZIP"] + (["Open a folder"] if local_paths_allowed() else []) + ["Demo"]
+        choices = ["Upload a ZIP"] + (["Open a folder"] if local_paths_allowed() else []) + ["Instagram API", "Demo"]
         mode = st.segmented_control("Source", choices, default=choices[0], key="archive_source", required=True,
                                     label_visibility="collapsed")
         if mode == "Upload a ZIP":
@@ -189,6 +190,8 @@ def archive_picker() -> None:
                                    placeholder="/home/me/instaloader/myaccount")
             if folder and st.button("Open folder", type="primary", key="import_folder"):
                 _import(folder, lambda progress: load_folder(folder, progress=progress))
+        elif mode == "Instagram API" and (chosen := instagram_source(st.session_state.get(_UPLOADER, 0))):
+            _import(*chosen)
         elif mode == "Demo" and st.session_state.get(_KEY) is not None:
             if st.button("Back to the demo", key="use_demo"):
                 st.session_state[_KEY] = None

@@ -8,10 +8,12 @@ Public verbs, by module:
 - :mod:`core.archive.demo`: DEMO_POSTS, build_demo_folder, load_demo
 - :mod:`core.archive.summary`: posts_table, top_hashtags, engagement_by, likes_and_date, shorten
 - :mod:`core.archive.places`: LOCATION_COLUMNS, EARTH_RADIUS_KM, has_places, post_places, place_clusters, without_location
+- :mod:`core.archive.instagram_api`: API_URL, API_URL_ENV, TOKEN_ENV, MEDIA_FIELDS, INSIGHT_METRICS, MANIFEST, InstagramApiError, TokenError, RateLimitedError, ApiUnreachableError, FetchRequest, FetchResult, api_url, fetch_instagram, import_instagram
 """
 
 from ..lazy import attach
 
 # Each verb is imported from its module on first use (see core.lazy), so importing the package
 # costs nothing; the modules, in the order of the list above:
-__getattr__, __dir__, __all__ = attach(__name__, ["catalogue", "uploads", "ingest", "safezip", "demo", "summary", "places"])
+__getattr__, __dir__, __all__ = attach(__name__, ["catalogue", "uploads", "ingest", "safezip", "demo", "summary", "places",
+                                                  "instagram_api"])
