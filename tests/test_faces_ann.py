@@ -27,6 +27,7 @@ from core.faces.index import (
     load_face_index,
     pack_face_index,
 )
+from core.faces.people import PeopleBook, PeopleClusterer, assign_people, find_people
 from core.faces.search import AnnFaceSearcher, FaceSearcher
 from core.image.io import ImageError
 
@@ -70,8 +71,8 @@ class DescriptorEngine:
 
 def catalogue_of(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"post_id": [f"post-{n}" for n in names], "file": [f"{n}.jpg" for n in names],
-                         "path": [f"/photos/{n}.jpg" for n in names], "sha256": [f"{n}0{n}".ljust(64, "a")
-                                                                                 for n in names]})
+                         "path": [f"/photos/{n}.jpg" for n in names],
+                         "sha256": [f"{n}0{n}".ljust(64, "a") for n in names], "likes": 10})
 
 
 def photos(n: int, broken: int = 1) -> pd.DataFrame:
@@ -133,6 +134,7 @@ def test_the_pack_gives_the_per_photo_index_from_one_read(indexed):
 
     query = per_photo.embeddings[per_photo.faces["recognisable"].to_numpy()][5]
     pd.testing.assert_frame_equal(from_pack.search(query, k=4), per_photo.search(query, k=4))
+    pd.testing.assert_series_equal(assign_people(from_pack), assign_people(per_photo))
     again = pack_face_index(catalogue, cache)
     assert not again.written and again.nbytes == packed.nbytes
 
@@ -212,6 +214,29 @@ def test_a_damaged_pack_falls_back_to_the_per_photo_entries(indexed):
         assert index_status(catalogue, cache) == (121, 121)
     assert pack_face_index(catalogue, cache, ann_min_faces=100).written  # the next batch repairs it
     assert load_face_index(catalogue, cache).approximate
+
+
+def test_the_packed_people_spare_the_clustering_until_the_book_needs_it(indexed, monkeypatch):
+    catalogue, cache = indexed
+    pack_face_index(catalogue, cache)
+    index = load_face_index(catalogue, cache)
+    expected = assign_people(index, clusterer=PeopleClusterer())  # computed afresh
+    assert expected.nunique() > 10
+
+    def no_clustering(*args, **kwargs):
+        raise AssertionError("clustered again")
+
+    monkeypatch.setattr(PeopleClusterer, "fit_predict", no_clustering)
+    people = find_people(catalogue, "k", cache=cache, index=index)
+    pd.testing.assert_series_equal(people.person_ids, expected)
+    # Faces the book assigns, and new faces near them, need no clustering either.
+    book = PeopleBook()
+    book.freeze(list(expected.index), list(expected.values))
+    pd.testing.assert_series_equal(assign_people(index, book), expected)
+    # A pack made without people: the clustering runs.
+    pack_face_index(catalogue, cache, people=False)
+    with pytest.raises(AssertionError, match="clustered again"):
+        assign_people(load_face_index(catalogue, cache))
 
 
 # ----------------------------------------------------------------------------- the graph

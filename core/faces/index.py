@@ -104,6 +104,12 @@ class FaceIndex:
         Fitted on the recognisable rows of ``embeddings``, in order; default:
         an exact :class:`~core.faces.search.FaceSearcher` (a packed index
         of many faces brings its :class:`~core.faces.search.AnnFaceSearcher`).
+    people_labels : numpy.ndarray, optional
+        The recognisable faces grouped into people by a
+        :class:`~core.faces.people.PeopleClusterer` with its defaults (one
+        label per recognisable face, in order), computed when the index was
+        packed so that :func:`~core.faces.people.assign_people` need not
+        (clustering 100,000 faces takes minutes); ``None`` otherwise.
     """
 
     faces: pd.DataFrame
@@ -112,6 +118,7 @@ class FaceIndex:
     n_done: int
     failed: dict[str, str] = field(default_factory=dict)
     searcher: FaceSearcher | AnnFaceSearcher | None = field(default=None, repr=False, compare=False)
+    people_labels: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ok = self.faces["recognisable"].to_numpy(bool) if len(self.faces) else np.zeros(0, bool)
@@ -121,6 +128,8 @@ class FaceIndex:
         elif isinstance(self.searcher, AnnFaceSearcher) and self.searcher.index_.ntotal != len(self._rows):
             raise ValueError(f"the searcher holds {self.searcher.index_.ntotal} faces, "
                              f"the index {len(self._rows)} recognisable ones")
+        if self.people_labels is not None and len(self.people_labels) != len(self._rows):
+            raise ValueError(f"{len(self.people_labels)} people labels for {len(self._rows)} recognisable faces")
 
     @property
     def approximate(self) -> bool:
@@ -353,6 +362,7 @@ def _read_entries(photos: pd.DataFrame, cache: DiskCache, progress: Progress | N
             continue
         positions.append(np.full(len(rows), i))
         blocks.append(rows)
+    report(progress, len(shas), len(shas), f"read the faces of {len(shas):,} photos")
     rows = np.concatenate(blocks).astype(np.float32) if blocks else np.zeros((0, _ROW), np.float32)
     return _Entries(
         photo=np.concatenate(positions) if positions else np.zeros(0, np.int64),
@@ -361,13 +371,14 @@ def _read_entries(photos: pd.DataFrame, cache: DiskCache, progress: Progress | N
         done=done, failed=failed)
 
 
-def _assemble(photos: pd.DataFrame, entries: _Entries,
-              searcher: FaceSearcher | AnnFaceSearcher | None = None) -> FaceIndex:
+def _assemble(photos: pd.DataFrame, entries: _Entries, searcher: FaceSearcher | AnnFaceSearcher | None = None,
+              people_labels: np.ndarray | None = None) -> FaceIndex:
     """The :class:`FaceIndex` of the entries, with the catalogue's post, file and path of each photo."""
     n_done = int(entries.done.sum())
     if len(entries.photo) == 0:
         return FaceIndex(faces=pd.DataFrame(columns=_COLUMNS), embeddings=np.zeros((0, EMBEDDING_DIM), np.float32),
-                         n_photos=len(photos), n_done=n_done, failed=entries.failed, searcher=searcher)
+                         n_photos=len(photos), n_done=n_done, failed=entries.failed, searcher=searcher,
+                         people_labels=people_labels)
     at = entries.photo
     sha = photos["sha256"].to_numpy()[at]
     face_no = entries.face_no.astype(np.int64)
@@ -380,7 +391,7 @@ def _assemble(photos: pd.DataFrame, entries: _Entries,
         **{column: photos[column].to_numpy()[at] for column in ("post_id", "file", "path")},
     })
     return FaceIndex(faces=faces, embeddings=entries.embeddings, n_photos=len(photos), n_done=n_done,
-                     failed=entries.failed, searcher=searcher)
+                     failed=entries.failed, searcher=searcher, people_labels=people_labels)
 
 
 @dataclass
@@ -491,7 +502,8 @@ def _load_pack(photos: pd.DataFrame, cache: DiskCache) -> FaceIndex | None:
         if not (len(entries.photo) == len(entries.face_no) == len(entries.boxes) == len(embeddings)
                 and len(done) == len(shas) and np.array_equal(~np.isnan(embeddings[:, 0]), recognisable)):
             return None
-        return _assemble(photos, entries, searcher)
+        people_labels = arrays["people_labels"].astype(np.int64) if "people_labels" in arrays else None
+        return _assemble(photos, entries, searcher, people_labels)
     except (ValueError, KeyError, TypeError, IndexError, OSError, EOFError, zipfile.BadZipFile):
         return None  # damaged or from another layout: the per-photo entries are the truth
 
@@ -501,6 +513,7 @@ def pack_face_index(
     cache: DiskCache | None = None,
     *,
     ann_min_faces: int = ANN_MIN_FACES,
+    people: bool = True,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
 ) -> FacePack:
@@ -508,7 +521,8 @@ def pack_face_index(
 
     Reads every photo's entry once and writes the pack: the face table,
     the descriptors and, from ``ann_min_faces`` recognisable faces on, an
-    HNSW graph in their place (:class:`~core.faces.search.AnnFaceSearcher`).
+    HNSW graph in their place (:class:`~core.faces.search.AnnFaceSearcher`),
+    and the faces grouped into people as the Faces page first shows them.
     A current pack (see the module docstring) is kept, so running it again
     costs one read. Photos not indexed yet are recorded as such: once one
     of them is indexed the pack is no longer current, until the next call.
@@ -521,6 +535,8 @@ def pack_face_index(
     cache : DiskCache, optional
     ann_min_faces : int
         Recognisable faces from which the pack carries an HNSW graph.
+    people : bool
+        Also group the faces into people (:attr:`FaceIndex.people_labels`).
     progress, cancel : callable, optional
 
     Returns
@@ -550,13 +566,22 @@ def pack_face_index(
     info, current = _pack_info(photos, cache), _load_pack(photos, cache)
     if info is not None and current is not None:
         n_recognisable = len(current.recognisable)
-        if current.approximate == (n_recognisable >= ann_min_faces):
+        same_kind = (current.approximate == (n_recognisable >= ann_min_faces)
+                     and (current.people_labels is not None) == people)
+        if same_kind:
             return FacePack(len(photos), current.n_done, len(current.faces), n_recognisable, current.approximate,
                             int(info.get("nbytes", 0)), written=False)
     entries = _read_entries(photos, cache, progress, cancel)
     recognisable = ~np.isnan(entries.embeddings[:, 0])
     arrays = {"photos": np.array(shas, dtype=str), "done": entries.done, "photo": entries.photo.astype(np.int32),
               "face_no": entries.face_no.astype(np.int32), "boxes": entries.boxes, "recognisable": recognisable}
+    if people:
+        from .people import PeopleClusterer
+
+        report(progress, 0, 1, f"grouping {int(recognisable.sum()):,} faces into people")
+        check_cancel(cancel)
+        arrays["people_labels"] = PeopleClusterer().fit_predict(
+            entries.embeddings[recognisable], entries.boxes[recognisable, 4].astype(float)).astype(np.int32)
     approximate = int(recognisable.sum()) >= ann_min_faces
     if approximate:
         searcher = AnnFaceSearcher().fit(entries.embeddings[recognisable], progress=progress, cancel=cancel)

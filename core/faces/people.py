@@ -282,7 +282,10 @@ def assign_people(index: FaceIndex, book: PeopleBook | None = None, *,
 
     Faces in the book keep their person. Others join the person of their
     nearest assigned face if it is within the same-person threshold; the rest
-    are clustered into new people (ids after the book's).
+    are clustered into new people (ids after the book's). When none is in
+    the book and no ``clusterer`` is given, a packed index's
+    :attr:`~core.faces.index.FaceIndex.people_labels` are that clustering,
+    computed by the batch job.
 
     Returns
     -------
@@ -290,6 +293,7 @@ def assign_people(index: FaceIndex, book: PeopleBook | None = None, *,
         Person ids (``"p<n>"``) indexed by ``face_key``.
     """
     book = book or PeopleBook()
+    packed = index.people_labels if clusterer is None else None
     clusterer = clusterer or PeopleClusterer()
     faces = index.recognisable
     keys = faces["face_key"].tolist()
@@ -305,7 +309,10 @@ def assign_people(index: FaceIndex, book: PeopleBook | None = None, *,
         ids[unknown[close]] = ids[known[nearest[close, 0]]]
         unknown = unknown[~close]
     if len(unknown):
-        labels = clusterer.fit_predict(X[unknown], scores[unknown])
+        if packed is not None and len(unknown) == len(keys):
+            labels = packed  # the same clustering, done when the index was packed
+        else:
+            labels = clusterer.fit_predict(X[unknown], scores[unknown])
         start = book.next_id if book.assign else 1
         ids[unknown] = [f"p{start + int(label)}" for label in labels]
     return pd.Series(ids.astype(str) if len(ids) else np.array([], dtype=str), index=keys, name="person_id",
