@@ -428,6 +428,11 @@ def _pack_key(shas: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+def _photo_list(shas: Sequence[str]) -> np.ndarray:
+    """The photos a pack is for, as stored in it: their sha256s, one a line (bytes)."""
+    return np.frombuffer("\n".join(shas).encode(), np.uint8)
+
+
 def _deletion_token(cache: DiskCache) -> str:
     """The token :func:`delete_face_index` wrote last ("" if never): a pack made before it is stale."""
     raw = cache.get(_DELETIONS, "current", ".txt")
@@ -483,7 +488,7 @@ def _load_pack(photos: pd.DataFrame, cache: DiskCache) -> FaceIndex | None:
         del blob
         if (meta.get("format") != PACK_FORMAT or meta.get("model") != MODEL_VERSION
                 or meta.get("deletions") != _deletion_token(cache)
-                or not np.array_equal(arrays["photos"], np.array(shas, dtype=str))):
+                or arrays["photos"].tobytes() != _photo_list(shas).tobytes()):
             return None
         done = arrays["done"].astype(bool)
         if any(_is_done(cache, shas[i]) for i in np.flatnonzero(~done)):
@@ -573,7 +578,7 @@ def pack_face_index(
                             int(info.get("nbytes", 0)), written=False)
     entries = _read_entries(photos, cache, progress, cancel)
     recognisable = ~np.isnan(entries.embeddings[:, 0])
-    arrays = {"photos": np.array(shas, dtype=str), "done": entries.done, "photo": entries.photo.astype(np.int32),
+    arrays = {"photos": _photo_list(shas), "done": entries.done, "photo": entries.photo.astype(np.int32),
               "face_no": entries.face_no.astype(np.int32), "boxes": entries.boxes, "recognisable": recognisable}
     if people:
         from .people import PeopleClusterer

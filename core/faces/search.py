@@ -3,14 +3,16 @@
 :class:`FaceSearcher` is an exact nearest-neighbour search over face
 descriptors (brute force on BLAS); :class:`AnnFaceSearcher` is an
 approximate one (a faiss HNSW graph), with the same contract. Measured by
-``bench/faces_ann.py`` on this 2-core machine: one exact query (k = 10)
-costs about 0.5 ms at 20,000 faces and 2.5 ms at 100,000 with one BLAS
-thread, but 10–20 ms at 100,000 with two BLAS threads on a busy machine, and
-it grows with the count; the HNSW query stays near 0.3 ms at 100,000 faces
-with a recall@10 of about 0.99 against exact search. So an archive's face
-index uses exact search below :data:`ANN_MIN_FACES` recognisable faces and
-the HNSW graph above it, built once by the batch job
-(:func:`core.faces.index.pack_face_index`) and loaded by the app.
+``bench/faces_ann.py`` on this 2-core machine (one query, k = 10): exact
+search grows with the faces stored, 0.4 ms at 20,000, 0.8 ms at 50,000,
+1.6 ms at 100,000 on idle cores, and 10–20 ms at 100,000 when other work
+holds the cores (two BLAS threads wait on each other); the HNSW query stays
+at 0.3–0.5 ms, with a recall@10 of 0.99 against exact search at 100,000
+faces (0.97 for real faces as queries). So an archive's face index uses
+exact search below :data:`ANN_MIN_FACES` recognisable faces, and above it
+the HNSW graph that the batch job builds once
+(:func:`core.faces.index.pack_face_index`: 5–40 s for 100,000 faces,
+depending on the load) and the app loads with the index.
 :func:`search_photo` answers "who in my archive is in this photo?": each face
 found by :meth:`core.faces.engine.FaceEngine.analyze` is looked up in the
 archive's :class:`~core.faces.index.FaceIndex`, and its matches carry the
@@ -33,13 +35,14 @@ if TYPE_CHECKING:  # the index and people modules import this one
 __all__ = ["ANN_MIN_FACES", "FaceSearcher", "AnnFaceSearcher", "FaceMatches", "search_photo"]
 
 #: From this many stored descriptors on, an archive's packed face index carries an HNSW graph. Below
-#: it an exact query takes under a millisecond or so (bench/faces_ann.py), is exact, and needs no build.
+#: it an exact query takes under half a millisecond and is exact, and there is nothing to build; above
+#: it exact search grows linearly (bench/faces_ann.py) while the graph's query stays near 0.3-0.5 ms.
 ANN_MIN_FACES = 20_000
 
 # HNSW parameters, chosen with bench/faces_ann.py at 100,000 faces: M = 32 links per node (16 loses
 # recall on the dense clusters of one person's faces, 48 only adds size), efConstruction = 40
 # (faiss' default; 100 and 200 cost 1.2-2.5x the build for +0.0-0.3 points of recall) and
-# efSearch = 128 (recall@10 about 0.99 for about 0.3 ms; 64 gives 0.97, 256 gives 0.998 at twice the time).
+# efSearch = 128 (recall@10 about 0.99; 64 gives 0.97, 256 gives 0.998 at twice the time).
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 128
