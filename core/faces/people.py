@@ -346,6 +346,7 @@ def people_table(index: FaceIndex, person_ids: pd.Series, book: PeopleBook,
     """
     columns = ["person_id", "name", "n_faces", "n_photos", "n_posts", "mean_likes", "face_key", "sha256", "face_no"]
     faces = index.recognisable.assign(person_id=person_ids.reindex(index.recognisable["face_key"]).to_numpy())
+    faces = faces[faces["person_id"].notna()]  # a face given no person is in no one's row
     if faces.empty:
         return pd.DataFrame(columns=columns)
     codes, pids = pd.factorize(faces["person_id"])  # people in order of first appearance
