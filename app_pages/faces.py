@@ -15,7 +15,14 @@ import streamlit as st
 
 from core.archive.catalogue import Archive
 from core.cache import DiskCache, default_cache
-from core.faces.index import FaceIndex, build_face_index, delete_face_index, index_status, load_face_index
+from core.faces.index import (
+    FaceIndex,
+    build_face_index,
+    delete_face_index,
+    index_status,
+    load_face_index,
+    pack_face_index,
+)
 from core.faces.people import People, PeopleBook, delete_people, find_people
 from ui.batch_status import show_batch_status
 from ui.faces_common import engine_or_error
@@ -75,12 +82,20 @@ def index_section(archive: Archive, cache: DiskCache) -> int:
 
 
 def build_index(archive: Archive, cache: DiskCache) -> None:
-    """Index the photos not indexed yet, with a progress bar and Cancel; rerun when done."""
+    """Index the photos not indexed yet, with a progress bar and Cancel; rerun when done.
+
+    The finished index is packed (one cache entry), so later visits read one entry, not one per photo.
+    """
     engine = engine_or_error()
     if engine is None:
         st.stop()
-    outcome = run_job("Indexing faces…",
-                      lambda progress: build_face_index(archive.catalogue, engine, cache=cache, progress=progress),
+
+    def index_and_pack(progress):
+        index = build_face_index(archive.catalogue, engine, cache=cache, progress=progress)
+        pack_face_index(archive.catalogue, cache)
+        return index
+
+    outcome = run_job("Indexing faces…", index_and_pack,
                       key=CANCEL_KEY, note="Press Cancel (or leave the page) to stop; indexed photos are kept.",
                       failed="Face indexing failed")
     if outcome.exception is not None:

@@ -21,6 +21,9 @@ the end (``cancelled`` on a cancel or Ctrl-C, ``failed`` on an unexpected
 error). While its ``stage`` is ``"import"``, ``total`` and ``done`` count the
 archive's files and those read so far; then its photos and those through
 every step of the run (failed ones included).
+
+With the ``faces`` step, once every chunk is back, each archive's face index
+is packed into one cache entry for the app (:func:`core.faces.index.pack_face_index`).
 """
 
 from __future__ import annotations
@@ -347,6 +350,13 @@ def run_archives(
         unfinished = [state.plan.name for state in states if not state.complete]
         if unfinished:  # every chunk is back, so this is a bug, not the user's
             raise RuntimeError(f"the batch ended with work left in {unfinished}")
+        if "faces" in steps:  # each archive's face index as one entry the app loads (an HNSW graph when large)
+            from ..faces.index import pack_face_index
+
+            for state in states:
+                name = state.plan.name
+                pack_face_index(state.archive.catalogue, cache, cancel=cancel,
+                                progress=lambda d, t, m, name=name: report(progress, d, t, f"{name}: {m}"))
     except BaseException as exc:
         end = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
         for state in states:

@@ -1,10 +1,13 @@
 """Faces: the engine (detect, align, describe), the dlib network, the archive's index, search, people.
 
+At scale the archive's index is packed into one cache entry by the batch job, with an HNSW graph
+(faiss, imported on first use) from 20,000 faces on; below that, search is exact.
+
 Public verbs, by module:
 - :mod:`core.faces.engine`: MODEL_VERSION, SAME_PERSON_THRESHOLD, Face, FaceEngine, align_points
 - :mod:`core.faces.dlib_net`: DlibModelError, dlib_model_file, DlibResNet, load_dlib_resnet
-- :mod:`core.faces.index`: FaceIndex, index_status, build_face_index, load_face_index, delete_face_index, face_chip
-- :mod:`core.faces.search`: FaceSearcher, FaceMatches, search_photo
+- :mod:`core.faces.index`: PACK_FORMAT, FaceIndex, FacePack, index_status, build_face_index, load_face_index, pack_face_index, delete_face_index, face_chip
+- :mod:`core.faces.search`: ANN_MIN_FACES, FaceSearcher, AnnFaceSearcher, FaceMatches, search_photo
 - :mod:`core.faces.people`: PeopleClusterer, PeopleBook, People, clean_name, assign_people, people_table, find_people, rename_person, merge_people, split_person, post_people, post_person_labels, delete_people
 - :mod:`core.faces.draw`: draw_faces
 """
