@@ -26,12 +26,14 @@ DASK_CONFIG = {
 }
 
 
-#: Seconds a local cluster may have no worker at all (its nannies gave up restarting them) before the job stops.
+#: Seconds the cluster may have no worker at all before the job stops: a local cluster whose nannies gave up
+#: restarting workers (a worker killed while it starts is not restarted again), or a remote scheduler that
+#: nobody scales up (it may start from none: given ten times as long).
 NO_WORKERS_S = 120.0
 
 
 class NoWorkersError(JobError, RuntimeError):
-    """The local Dask cluster lost every worker and could not restart one: the job cannot go on."""
+    """The Dask cluster has had no worker for too long: nothing would ever finish."""
 
 
 def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: str | None = None) -> None:
@@ -73,12 +75,11 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
                 except TimeoutError:
                     finished = set()
                 if not finished:
-                    # A remote cluster may get workers later; our own has none left only when its nannies
-                    # gave up restarting them, and then nothing would ever finish.
-                    if (cluster is not None and time.monotonic() - quiet_since > NO_WORKERS_S
-                            and not client.nthreads()):
-                        raise NoWorkersError(f"the local Dask cluster lost all of its {workers} workers and could "
-                                             "not restart them; finished photos are cached: run the command again")
+                    patience = NO_WORKERS_S if cluster is not None else 10 * NO_WORKERS_S
+                    if time.monotonic() - quiet_since > patience and not client.nthreads():
+                        where = "the local Dask cluster" if cluster is not None else f"the scheduler at {address}"
+                        raise NoWorkersError(f"{where} has had no worker for {patience:.0f} s, so nothing can run; "
+                                             "finished photos are cached: start workers and run the command again")
                     continue
                 quiet_since = time.monotonic()
                 for future in finished:
