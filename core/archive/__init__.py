@@ -1,4 +1,5 @@
-"""Archives: import any archive into one catalogue, uploads held by link, ingest, safe ZIP, the demo, summaries.
+"""Archives: import any archive into one catalogue, uploads held by link, ingest, safe ZIP, the demo, summaries,
+duplicates.
 
 Public verbs, by module:
 - :mod:`core.archive.catalogue`: Archive, CATALOGUE_COLUMNS, ImportPlan, finish_import, list_files, load_folder, load_zip, open_archive, prepare_archive, prepare_import
@@ -7,10 +8,12 @@ Public verbs, by module:
 - :mod:`core.archive.safezip`: ArchiveError, extract_zip, decode_member_name, is_ignored_name
 - :mod:`core.archive.demo`: DEMO_POSTS, build_demo_folder, load_demo
 - :mod:`core.archive.summary`: posts_table, top_hashtags, engagement_by, likes_and_date, shorten
+- :mod:`core.archive.duplicates`: NEAR_DISTANCE, picture_hash, picture_hashes, duplicate_of, find_duplicates, duplicate_groups, unique_pictures
 """
 
 from ..lazy import attach
 
 # Each verb is imported from its module on first use (see core.lazy), so importing the package
 # costs nothing; the modules, in the order of the list above:
-__getattr__, __dir__, __all__ = attach(__name__, ["catalogue", "uploads", "ingest", "safezip", "demo", "summary"])
+__getattr__, __dir__, __all__ = attach(__name__, ["catalogue", "uploads", "ingest", "safezip", "demo", "summary",
+                                             "duplicates"])

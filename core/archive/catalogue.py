@@ -36,6 +36,7 @@ from ..image.io import ImageError
 from ..jobs import CancelCheck, Progress
 from ..problems import PROBLEM_COLUMNS, ProblemLog
 from ..text import extract_hashtags
+from .duplicates import find_duplicates
 from .importers.base import ImageRecord, ImportResult
 from .importers.csvmanifest import import_csv_manifests
 from .importers.igexport import import_igexport
@@ -57,14 +58,14 @@ __all__ = [
     "prepare_import",
 ]
 
-_VERSION = "catalogue-v1"
+_VERSION = "catalogue-v2"  # v2: the duplicate_of column
 _MAX_FOLDER_FILES = 50_000
 
 #: Columns every catalogue has, in this order; format-specific extras follow.
 CATALOGUE_COLUMNS = [
     "post_id", "position", "file", "path", "source_format", "account", "media_type",
     "likes", "comments", "caption", "hashtags", "accessibility_caption", "timestamp",
-    "sha256", "width", "height",
+    "sha256", "width", "height", "duplicate_of",
 ]
 
 # One resolution whatever the source (Parquet stores another): equal catalogues compare equal.
@@ -236,7 +237,7 @@ def _build_catalogue(rows: list[dict]) -> pd.DataFrame:
     frame["width"] = frame["width"].astype("int64")
     frame["height"] = frame["height"].astype("int64")
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True).astype(_TIME_DTYPE)
-    for col in ("post_id", "file", "path", "source_format", "media_type", "caption", "sha256"):
+    for col in ("post_id", "file", "path", "source_format", "media_type", "caption", "sha256", "duplicate_of"):
         frame[col] = frame[col].astype("string")
     extras = [c for c in frame.columns if c not in CATALOGUE_COLUMNS]
     for col in extras:
@@ -408,6 +409,7 @@ def finish_import(
         rows.append(_record_row(record, plan.root, info))
 
     catalogue = _build_catalogue(rows)
+    catalogue["duplicate_of"] = find_duplicates(catalogue, cache)
     archive = Archive(
         name=plan.name,
         root=plan.root,
