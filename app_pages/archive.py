@@ -12,6 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.archive.summary import likes_and_date, posts_table, shorten, top_hashtags
+from ui.archive_duplicates import duplicate_count, duplicates_section
 from ui.batch_status import show_batch_status
 from ui.gallery import photo_grid
 from ui.share import sync
@@ -70,6 +71,8 @@ def photos_section(catalogue: pd.DataFrame) -> None:
             badges.append(f"{row['position']}/{post_sizes[row['post_id']]}")
         if row["media_type"] == "video thumbnail":
             badges.append("video")
+        if pd.notna(row.get("duplicate_of")):
+            badges.append("repost")
         return " · ".join([likes_and_date(row["likes"], row["timestamp"]), *badges]) + "\n" + shorten(row["caption"], 90)
 
     photo_grid(shown, GRID_COLUMNS, grid_text)
@@ -127,8 +130,9 @@ def main() -> None:
     archive = current_archive()
     overview(archive)
     suffix = " (illustrative)" if archive.illustrative_engagement else ""
-    tab_grid, tab_time, tab_tags, tab_problems, tab_table = st.tabs(
-        ["Photos", "Likes over time", "Hashtags", f"Problems ({len(archive.problems)})", "Catalogue"]
+    tab_grid, tab_time, tab_tags, tab_dups, tab_problems, tab_table = st.tabs(
+        ["Photos", "Likes over time", "Hashtags", f"Duplicates ({duplicate_count(archive.catalogue)})",
+         f"Problems ({len(archive.problems)})", "Catalogue"]
     )
     with tab_grid:
         photos_section(archive.catalogue)
@@ -136,6 +140,8 @@ def main() -> None:
         timeline_section(archive.catalogue, suffix)
     with tab_tags:
         hashtags_section(archive.catalogue, suffix)
+    with tab_dups:
+        duplicates_section(archive.catalogue)
     with tab_problems:
         problems_section(archive.problems)
     with tab_table:

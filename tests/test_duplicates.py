@@ -156,3 +156,59 @@ def test_hashes_are_the_same_on_a_rerun(photos, tmp_path: Path):
     two = picture_hashes([(sha, str(photos[3]))], DiskCache(tmp_path / "two"))
     assert one == two and len(one[sha]) == 6 and all(isinstance(h, int) for h in one[sha])
     assert np.unique(one[sha]).size > 1  # the crops' hashes are not all the whole picture's
+
+
+def _folder_with_reposts(photos: list[Path], folder: Path) -> Path:
+    """Four photos; the first reposted edited and exactly, the second reposted edited (3 later copies)."""
+    folder.mkdir()
+    for i, path in enumerate(photos[:4]):
+        (folder / f"{i}_photo.jpg").write_bytes(path.read_bytes())
+    (folder / "5_edited_repost.jpg").write_bytes(_edited(photos[0]))
+    (folder / "6_exact_repost.jpg").write_bytes(photos[0].read_bytes())
+    (folder / "7_edited_repost.jpg").write_bytes(_edited(photos[1]))
+    return folder
+
+
+def test_archive_page_duplicates_tab(photos, tmp_path: Path):
+    from streamlit.testing.v1 import AppTest
+
+    archive = load_folder(_folder_with_reposts(photos, tmp_path / "reposts"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=120)
+    at.session_state["archive"] = archive
+    at.run()
+    assert not at.exception, at.exception
+    assert "Duplicates (3)" in [tab.label for tab in at.tabs]
+    texts = [t.value for t in at.text]
+    assert "2 picture(s) posted more than once: 3 later copies (1 exact, 2 edited: re-encoded, resized, " \
+           "cropped, brightened or filtered)." in texts
+    assert ["Picture 1: posted 3 times", "Picture 2: posted 2 times"] == [t for t in texts if t.startswith("Picture")]
+    roles = [t.split(" · ")[0] for t in texts if t.startswith(("Original", "Exact copy", "Edited copy"))]
+    assert roles == ["Original", "Edited copy", "Exact copy", "Original", "Edited copy"]
+
+
+@pytest.mark.browser
+def test_duplicates_tab_in_a_browser(app_server, browser, photos, tmp_path, artifacts_dir):
+    from conftest import wait_for_app
+
+    folder = _folder_with_reposts(photos, tmp_path / "reposts")
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app_server)
+    wait_for_app(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_role("radio", name="Open a folder").click()
+    box = sidebar.get_by_label("Folder on this computer")
+    box.fill(str(folder))
+    box.press("Enter")
+    sidebar.get_by_role("button", name="Open folder").click()
+    sidebar.get_by_text("reposts: 7 posts, 7 photos").wait_for(timeout=120_000)
+    wait_for_app(page)
+    page.locator("[data-testid='stMain']").get_by_role("tab", name="Duplicates (3)").click()
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("Picture 2: posted 2 times").wait_for(timeout=30_000)
+    group = page.locator(".st-key-archive_dups_group_1")
+    assert group.locator("img").count() == 3
+    assert group.get_by_text("Exact copy", exact=False).is_visible()
+    page.screenshot(path=str(artifacts_dir / "archive_duplicates.png"), full_page=True)
+    assert not errors, errors
