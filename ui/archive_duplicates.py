@@ -22,7 +22,8 @@ def duplicate_count(catalogue: pd.DataFrame) -> int:
 
 def _photo_text(row: pd.Series) -> str:
     role = "Original" if row["is_original"] else ("Exact copy" if row["exact"] else "Edited copy")
-    return f"{role} · {likes_and_date(row['likes'], row['timestamp'])}\n{shorten(row['caption'], 90)}"
+    return (f"{role} · {likes_and_date(row['likes'], row['timestamp'])}\npost {shorten(str(row['post_id']), 40)}\n"
+            f"{shorten(row['caption'], 90)}")
 
 
 def duplicates_section(catalogue: pd.DataFrame) -> None:
