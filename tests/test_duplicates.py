@@ -212,3 +212,16 @@ def test_duplicates_tab_in_a_browser(app_server, browser, photos, tmp_path, arti
     assert group.get_by_text("Exact copy", exact=False).is_visible()
     page.screenshot(path=str(artifacts_dir / "archive_duplicates.png"), full_page=True)
     assert not errors, errors
+
+
+def test_real_reposts_in_a_real_dump_are_found(data_dir: Path):
+    # Two of the 200 real posts repeat an earlier one: Kevin Hart's very file, and Justin Bieber's
+    # colour selfie of August reposted in September in black and white and re-cropped.
+    cat = load_folder(data_dir / "instaloader-top20-celebs").catalogue
+    copies = cat[cat["duplicate_of"].notna()]
+    originals = cat[cat["duplicate_of"].isna()].set_index("sha256").loc[copies["duplicate_of"], "file"]
+    assert dict(zip(copies["file"], originals)) == {
+        "DATA/IMAGES/justinbieber/2022-09-14_01-23-26_UTC.jpg": "DATA/IMAGES/justinbieber/2022-08-03_11-49-01_UTC.jpg",
+        "DATA/IMAGES/kevinhart4real/2022-09-26_19-47-28_UTC.jpg":
+            "DATA/IMAGES/kevinhart4real/2022-09-24_17-13-55_UTC.jpg",
+    }
