@@ -225,3 +225,31 @@ def test_real_reposts_in_a_real_dump_are_found(data_dir: Path):
         "DATA/IMAGES/kevinhart4real/2022-09-26_19-47-28_UTC.jpg":
             "DATA/IMAGES/kevinhart4real/2022-09-24_17-13-55_UTC.jpg",
     }
+
+
+@pytest.mark.parametrize("engine", ["inprocess", "local"])
+def test_a_batch_import_finds_the_same_duplicates_as_the_app(engine, photos, tmp_path: Path):
+    from core.batch.driver import run_archives
+
+    folder = _folder_with_reposts(photos, tmp_path / "archive")
+    app = load_folder(folder, cache=DiskCache(tmp_path / "app-cache")).catalogue.set_index("file")["duplicate_of"]
+    run = run_archives([folder], [], tmp_path / "batch-cache", engine=engine)
+    batch = run.archives[0].catalogue.set_index("file")["duplicate_of"]
+    assert batch.fillna("").to_dict() == app.fillna("").to_dict() and batch.notna().sum() == 3
+
+
+def test_an_import_chunk_returns_each_photos_hashes_so_the_driver_reads_no_thumbnail(photos, tmp_path: Path):
+    from core.archive.catalogue import prepare_import
+    from core.archive.duplicates import picture_hash
+    from core.archive.ingest import thumbnail_bytes
+    from core.batch.plan import plan_import
+    from core.batch.work import run_chunk
+
+    folder = _folder_with_reposts(photos, tmp_path / "archive")
+    cache = DiskCache(tmp_path / "cache")
+    (chunk,) = plan_import([prepare_import(folder, cache=cache)], chunk=100)
+    result = run_chunk(chunk, cache.root)
+    assert len(result.imported) == 7
+    for file, outcome in result.imported.items():
+        thumb = thumbnail_bytes(outcome["sha256"], str(folder / file), cache)
+        assert tuple(int(code) for code in outcome["picture_hash"]) == picture_hash(thumb)

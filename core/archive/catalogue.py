@@ -365,6 +365,7 @@ def finish_import(
     infos: Mapping[str, ImageInfo | ImageError],
     *,
     cache: DiskCache | None = None,
+    picture_hashes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> Archive:
     """The last stage of an import: the catalogue and its problems, from each file's ingest; cached.
 
@@ -378,6 +379,10 @@ def finish_import(
         says why the file could not be used (it is listed as skipped).
     cache : DiskCache, optional
         Where the catalogue is cached.
+    picture_hashes : mapping of str to tuple of int, optional
+        The duplicate finder's hashes of some photos, by sha256, when the
+        processes that ingested them made them too (a batch's workers); the
+        others are computed here (:func:`core.archive.duplicates.find_duplicates`).
 
     Returns
     -------
@@ -409,7 +414,7 @@ def finish_import(
         rows.append(_record_row(record, plan.root, info))
 
     catalogue = _build_catalogue(rows)
-    catalogue["duplicate_of"] = find_duplicates(catalogue, cache)
+    catalogue["duplicate_of"] = find_duplicates(catalogue, cache, known=picture_hashes)
     archive = Archive(
         name=plan.name,
         root=plan.root,

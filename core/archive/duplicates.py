@@ -222,6 +222,7 @@ def find_duplicates(
     cache: DiskCache,
     *,
     max_distance: int = NEAR_DISTANCE,
+    known: Mapping[str, Sequence[int]] | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
 ) -> pd.Series:
@@ -235,6 +236,9 @@ def find_duplicates(
         The thumbnails' and hashes' cache.
     max_distance : int
         As for :func:`duplicate_of`.
+    known : mapping of str to sequence of int, optional
+        Hashes already made (by sha256; a batch's workers make them as they
+        import): only the other photos' are read or computed.
     progress, cancel : callable, optional
         The job protocol.
 
@@ -244,8 +248,11 @@ def find_duplicates(
         The ``duplicate_of`` column.
     """
     rows = catalogue.dropna(subset=["sha256"])
+    known = {sha: tuple(codes) for sha, codes in (known or {}).items()}
+    rows = rows[~rows["sha256"].astype(str).isin(known)]
     hashes = picture_hashes(zip(rows["sha256"].astype(str), rows["path"].astype(str)), cache,
                             progress=progress, cancel=cancel)
+    hashes.update(known)
     return duplicate_of(catalogue, hashes, max_distance)
 
 
