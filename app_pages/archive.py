@@ -12,6 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.archive.summary import likes_and_date, posts_table, shorten, top_hashtags
+from ui.archive_duplicates import duplicate_count, duplicates_section
 from ui.archive_places import archived_switch, for_export, places_section
 from ui.batch_status import show_batch_status
 from ui.gallery import photo_grid
@@ -71,6 +72,8 @@ def photos_section(catalogue: pd.DataFrame) -> None:
             badges.append(f"{row['position']}/{post_sizes[row['post_id']]}")
         if row["media_type"] == "video thumbnail":
             badges.append("video")
+        if pd.notna(row.get("duplicate_of")):
+            badges.append("repost")
         return " · ".join([likes_and_date(row["likes"], row["timestamp"]), *badges]) + "\n" + shorten(row["caption"], 90)
 
     photo_grid(shown, GRID_COLUMNS, grid_text)
@@ -129,8 +132,9 @@ def main() -> None:
     overview(archive)
     suffix = " (illustrative)" if archive.illustrative_engagement else ""
     catalogue = archived_switch(archive.catalogue)
-    tab_grid, tab_time, tab_tags, tab_places, tab_problems, tab_table = st.tabs(
-        ["Photos", "Likes over time", "Hashtags", "Places", f"Problems ({len(archive.problems)})", "Catalogue"]
+    tab_grid, tab_time, tab_tags, tab_places, tab_dups, tab_problems, tab_table = st.tabs(
+        ["Photos", "Likes over time", "Hashtags", "Places", f"Duplicates ({duplicate_count(catalogue)})",
+         f"Problems ({len(archive.problems)})", "Catalogue"]
     )
     with tab_grid:
         photos_section(catalogue)
@@ -140,6 +144,8 @@ def main() -> None:
         hashtags_section(catalogue, suffix)
     with tab_places:
         places_section(catalogue, suffix)
+    with tab_dups:
+        duplicates_section(catalogue)
     with tab_problems:
         problems_section(archive.problems)
     with tab_table:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.archive.duplicates import unique_pictures
 from core.archive.summary import likes_and_date, shorten
 from core.explore import imagenet_groups as ig
 from core.explore.features import FEATURE_SETS
@@ -164,7 +165,7 @@ def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> Non
 
 def main() -> None:
     archive = current_archive()
-    catalogue = archive.catalogue.reset_index(drop=True)
+    catalogue = unique_pictures(archive.catalogue).reset_index(drop=True)  # a repost is mapped once
     header(archive, len(catalogue))
     controls = st.columns([3, 2, 2])
     feature_name, extractor = feature_controls(controls)

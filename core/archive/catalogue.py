@@ -36,6 +36,7 @@ from ..image.io import ImageError
 from ..jobs import CancelCheck, Progress
 from ..problems import PROBLEM_COLUMNS, ProblemLog
 from ..text import extract_hashtags
+from .duplicates import find_duplicates
 from .importers.base import ImageRecord, ImportResult
 from .importers.csvmanifest import import_csv_manifests
 from .importers.igexport import import_igexport
@@ -57,14 +58,14 @@ __all__ = [
     "prepare_import",
 ]
 
-_VERSION = "catalogue-v2"  # v2: latitude, longitude, archived
+_VERSION = "catalogue-v3"  # v2: latitude, longitude, archived; v3: duplicate_of
 _MAX_FOLDER_FILES = 50_000
 
 #: Columns every catalogue has, in this order; format-specific extras follow.
 CATALOGUE_COLUMNS = [
     "post_id", "position", "file", "path", "source_format", "account", "media_type",
     "likes", "comments", "caption", "hashtags", "accessibility_caption", "timestamp",
-    "sha256", "width", "height", "latitude", "longitude", "archived",
+    "sha256", "width", "height", "latitude", "longitude", "archived", "duplicate_of",
 ]
 
 # One resolution whatever the source (Parquet stores another): equal catalogues compare equal.
@@ -242,7 +243,7 @@ def _build_catalogue(rows: list[dict]) -> pd.DataFrame:
     frame["latitude"] = pd.to_numeric(frame["latitude"]).astype("float64")
     frame["longitude"] = pd.to_numeric(frame["longitude"]).astype("float64")
     frame["archived"] = frame["archived"].fillna(False).astype(bool)
-    for col in ("post_id", "file", "path", "source_format", "media_type", "caption", "sha256"):
+    for col in ("post_id", "file", "path", "source_format", "media_type", "caption", "sha256", "duplicate_of"):
         frame[col] = frame[col].astype("string")
     extras = [c for c in frame.columns if c not in CATALOGUE_COLUMNS]
     for col in extras:
@@ -370,6 +371,7 @@ def finish_import(
     infos: Mapping[str, ImageInfo | ImageError],
     *,
     cache: DiskCache | None = None,
+    picture_hashes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> Archive:
     """The last stage of an import: the catalogue and its problems, from each file's ingest; cached.
 
@@ -383,6 +385,10 @@ def finish_import(
         says why the file could not be used (it is listed as skipped).
     cache : DiskCache, optional
         Where the catalogue is cached.
+    picture_hashes : mapping of str to tuple of int, optional
+        The duplicate finder's hashes of some photos, by sha256, when the
+        processes that ingested them made them too (a batch's workers); the
+        others are computed here (:func:`core.archive.duplicates.find_duplicates`).
 
     Returns
     -------
@@ -414,6 +420,7 @@ def finish_import(
         rows.append(_record_row(record, plan.root, info))
 
     catalogue = _build_catalogue(rows)
+    catalogue["duplicate_of"] = find_duplicates(catalogue, cache, known=picture_hashes)
     archive = Archive(
         name=plan.name,
         root=plan.root,

@@ -102,6 +102,7 @@ class _Archive:
     import_left: int = 0  # files not back from the workers yet
     outcomes: dict = field(default_factory=dict)  # file -> ImageInfo | ImageError
     decoded: set[str] = field(default_factory=set)  # sha256 of the photos the import decoded
+    hashes: dict = field(default_factory=dict)  # sha256 -> the duplicate finder's hashes, from the workers
     steps_left: int = 0  # photos of per-photo chunks not back yet
     failures: list[tuple[str, str]] = field(default_factory=list)  # all of them (the manifest keeps the first)
     last_write: float = 0.0
@@ -303,6 +304,8 @@ def run_archives(
                     state.outcomes[file] = info
                     if outcome.get("decoded"):
                         state.decoded.add(info.sha256)
+                    if outcome.get("picture_hash"):
+                        state.hashes[info.sha256] = tuple(int(code) for code in outcome["picture_hash"])
             _add(m.computed, {IMPORT: part.computed.get(IMPORT, 0)})
             _add(m.reused, {IMPORT: part.reused.get(IMPORT, 0)})
             state.import_left -= part.done
@@ -311,7 +314,8 @@ def run_archives(
             if state.import_left <= 0:
                 estimate = len(state.plan.files) if after_import else 0
                 units["steps_total"] -= estimate
-                more = imported(index, finish_import(state.plan, state.outcomes, cache=cache))
+                more = imported(index, finish_import(state.plan, state.outcomes, cache=cache,
+                                                     picture_hashes=state.hashes))
         else:
             _add(m.computed, part.computed)
             _add(m.reused, part.reused)

@@ -87,6 +87,7 @@ def _crash_hook(files: list[str]) -> None:
 
 
 def _import(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]) -> None:
+    from ..archive.duplicates import picture_hashes
     from ..archive.ingest import ingest_plain
 
     decoded = 0
@@ -97,6 +98,13 @@ def _import(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]) ->
             failed.setdefault(file, f"{IMPORT}: {outcome['error']}")
         else:
             decoded += outcome["decoded"]
+    # The duplicate finder's hashes, here rather than in the driver (which would read every thumbnail back).
+    paths = {file: path for _, path, file in chunk.photos}
+    photos = {o["sha256"]: paths[file] for file, o in result.imported.items() if "error" not in o}
+    hashes = picture_hashes(photos.items(), cache)
+    for outcome in result.imported.values():
+        if outcome.get("sha256") in hashes:
+            outcome["picture_hash"] = [str(code) for code in hashes[outcome["sha256"]]]  # 64-bit: JSON-safe as text
     result.computed[IMPORT] = decoded
     result.reused[IMPORT] = len(result.imported) - decoded - sum("error" in o for o in result.imported.values())
 

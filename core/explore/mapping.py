@@ -101,7 +101,13 @@ class MapRequest:
 
     @classmethod
     def for_catalogue(cls, catalogue: pd.DataFrame, **settings) -> "MapRequest":
-        """A request for every photo of an archive catalogue (its ``sha256`` and ``path`` columns)."""
+        """A request for every picture of an archive catalogue (its ``sha256`` and ``path`` columns).
+
+        A repost (the catalogue's ``duplicate_of``) is left out: each picture is mapped once, at its first post.
+        """
+        from ..archive.duplicates import unique_pictures
+
+        catalogue = unique_pictures(catalogue)
         items = tuple(zip(catalogue["sha256"].astype(str), catalogue["path"].astype(str)))
         return cls(items=items, **settings)
 
@@ -174,11 +180,13 @@ class MapResult:
     def table(self, catalogue: pd.DataFrame) -> pd.DataFrame:
         """One row per mapped photo: the request's catalogue rows with map, cluster and labels.
 
-        See :func:`core.explore.tables.photo_table`.
+        ``catalogue`` is the one given to :meth:`MapRequest.for_catalogue`. See
+        :func:`core.explore.tables.photo_table`.
         """
+        from ..archive.duplicates import unique_pictures
         from .tables import photo_table
 
-        rows = catalogue.iloc[self.rows].reset_index(drop=True)
+        rows = unique_pictures(catalogue).iloc[self.rows].reset_index(drop=True)
         return photo_table(rows, self.coords, self.clusters, probs=self.probs, tag=self.tag)
 
 

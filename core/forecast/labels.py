@@ -200,7 +200,9 @@ def post_frame(catalogue: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``post_id``, ``sha256`` and ``path`` of the cover photo, ``likes`` and
+        ``post_id``, ``sha256`` and ``path`` of the cover photo, ``picture``
+        (the sha256 of the cover's first showing: the catalogue's
+        ``duplicate_of``, else its own sha256), ``likes`` and
         ``comments`` (float, NaN when unknown or hidden), ``timestamp``,
         ``account``, ``caption``, ``hashtags`` (list) and
         ``accessibility_caption`` (of every image of the post, one per line).
@@ -216,7 +218,7 @@ def post_frame(catalogue: pd.DataFrame) -> pd.DataFrame:
     >>> post_frame(cat)[["post_id", "sha256", "likes"]].values.tolist()
     [['a', 's1', 9.0], ['b', 's3', 5.0]]
     """
-    columns = ["post_id", "sha256", "path", "likes", "comments", "timestamp", "account", "caption",
+    columns = ["post_id", "sha256", "picture", "path", "likes", "comments", "timestamp", "account", "caption",
                "hashtags", "accessibility_caption"]
     if catalogue is None or len(catalogue) == 0:
         return pd.DataFrame(columns=columns)
@@ -224,6 +226,8 @@ def post_frame(catalogue: pd.DataFrame) -> pd.DataFrame:
     if "position" in cat.columns:
         cat = cat.sort_values(["post_id", "position"], kind="stable")
     covers = cat.groupby("post_id", sort=False).head(1).copy()
+    repeats = covers["duplicate_of"] if "duplicate_of" in covers else pd.Series(pd.NA, covers.index, "string")
+    covers["picture"] = repeats.fillna(covers["sha256"]).astype(str)
     for name in columns:
         if name not in covers.columns:
             covers[name] = None

@@ -791,7 +791,7 @@ def train_forecaster(
     train = posts[known].reset_index(drop=True)
     rows = np.flatnonzero(known)
     X = ForecastInputs.build(train["labels"], train["timestamp"], train["account"], data.visual[rows],
-                             data.visual_valid[rows], photo=train["sha256"]).for_new_photos()
+                             data.visual_valid[rows], photo=train["picture"]).for_new_photos()
     y = train[["likes", "comments"]].to_numpy(float)
     factories = model_factories(include_boosting, random_state)
     with _one_thread():
