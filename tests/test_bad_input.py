@@ -357,7 +357,8 @@ def test_wrong_insights_json_is_reported(real_photos, tmp_path: Path):
     files = {"content/posts_1.json": json.dumps(posts).encode(),
              "past_instagram_insights/posts.json": b'{"something_else": []}'}
     archive = load_folder(_folder(tmp_path, real_photos, files))
-    assert "no 'organic_insights_posts' list" in _problem(archive, "past_instagram_insights/posts.json")["problem"]
+    assert "no 'organic_insights_posts' or 'organic_insights_reels' list" in _problem(
+        archive, "past_instagram_insights/posts.json")["problem"]
     _assert_good_loaded(archive)
 
 

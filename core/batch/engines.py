@@ -87,6 +87,21 @@ def _map_inprocess(chunks, cache_root, emit, cancel, **_) -> None:
         queue.extend(emit(run_chunk(queue.popleft(), cache_root)) or ())
 
 
+def _stop_quietly(signum, frame) -> None:
+    raise SystemExit(130)
+
+
+def _quiet_on_ctrl_c() -> None:
+    """A pool worker's Ctrl-C (a terminal sends it to the whole process group) ends it without a traceback.
+
+    Idle, the worker exits at once; busy, its chunk ends with the exit as its error and the driver, which
+    handles the Ctrl-C itself, shuts the pool down. (KeyboardInterrupt would print one traceback per worker.)
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, _stop_quietly)
+
+
 def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -95,7 +110,7 @@ def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads and models
     queue = deque((chunk, 0) for chunk in chunks)
     running: dict = {}
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_quiet_on_ctrl_c)
     try:
         while queue or running:
             check_cancel(cancel)
@@ -123,7 +138,7 @@ def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
                     queue.extend(after_failure(chunk, attempts, "its worker process died on every attempt", emit))
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_quiet_on_ctrl_c)
     finally:
         pool.shutdown(wait=not running, cancel_futures=True)
 
