@@ -46,6 +46,7 @@ THUMBS_DEFAULT_MAX = 60
 
 
 def header(archive, n_photos: int) -> None:
+    """Title, captions, the batch status; stops the page when there are too few distinct pictures to map."""
     st.title("Explore")
     st.caption(
         "A map of your photos: similar photos land close together. Features come from raw pixels, colour & "
@@ -55,9 +56,14 @@ def header(archive, n_photos: int) -> None:
     if archive.illustrative_engagement:
         st.caption(":material/info: Demo archive: likes, comments and dates are illustrative.")
     show_batch_status(archive)
+    copies = len(archive.catalogue) - n_photos
+    if copies:
+        st.caption(f":material/content_copy: {copies} reposted or duplicate photo(s) are mapped once, with their "
+                   "original (the Archive page's Duplicates tab lists them).")
     if n_photos < MIN_MAP_PHOTOS:
+        has = f"{n_photos} distinct picture(s) ({len(archive.catalogue)} photos)" if copies else str(n_photos)
         st.info(
-            f"A map needs at least {MIN_MAP_PHOTOS} photos; this archive has {n_photos}. t-SNE places each photo "
+            f"A map needs at least {MIN_MAP_PHOTOS} photos; this archive has {has}. t-SNE places each photo "
             "among its nearest neighbours, and with so few photos there is nothing to arrange. Import a larger "
             "archive in the sidebar, or look at these photos on the Archive page.",
             icon=":material/scatter_plot:",
