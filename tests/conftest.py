@@ -62,6 +62,16 @@ def wait_for_app(page, timeout: int = 180_000) -> None:
         " && app.dataset.testConnectionState === 'CONNECTED'; }", timeout=timeout)
 
 
+def open_folder(page, folder) -> None:
+    """Open a folder from the sidebar's "Open a folder" source, as a user types it (the import then runs)."""
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_role("radio", name="Open a folder").click()
+    box = sidebar.get_by_label("Folder on this computer")
+    box.fill(str(folder))
+    box.press("Enter")
+    sidebar.get_by_role("button", name="Open folder").click()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

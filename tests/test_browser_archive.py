@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import wait_for_app
+from conftest import open_folder, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -57,27 +57,18 @@ def test_upload_zip_shows_catalogue_and_problem(app_server, browser, data_dir, t
     assert not errors, errors
 
 
-def _open_folder(page, folder: str) -> None:
-    sidebar = page.locator("[data-testid='stSidebar']")
-    sidebar.get_by_role("radio", name="Open a folder").click()
-    box = sidebar.get_by_label("Folder on this computer")
-    box.fill(folder)
-    box.press("Enter")
-    sidebar.get_by_role("button", name="Open folder").click()
-
-
 def test_open_folder_then_back_to_demo(app_server, browser, data_dir, artifacts_dir):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_server)
     wait_for_app(page)
     sidebar = page.locator("[data-testid='stSidebar']")
 
-    _open_folder(page, str(data_dir / "no-such-folder"))
+    open_folder(page, str(data_dir / "no-such-folder"))
     page.get_by_text("no such folder").wait_for(timeout=60_000)
     assert sidebar.get_by_text("Demo archive: 15 posts, 15 photos").is_visible()
 
     folder = data_dir / "instaloader-boston-2accounts"
-    _open_folder(page, str(folder))
+    open_folder(page, str(folder))
     sidebar.get_by_text(f"Imported 25 photos from {folder}").wait_for(timeout=120_000)
     sidebar.get_by_text("instaloader-boston-2accounts: 10 posts, 25 photos").wait_for(timeout=30_000)
     wait_for_app(page)

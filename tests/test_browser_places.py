@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import pytest
-from conftest import wait_for_app
+from conftest import open_folder, wait_for_app
 from test_places import _gps_export
 
 pytestmark = pytest.mark.browser
@@ -22,13 +22,8 @@ def test_places_tab_draws_the_offline_map(app_server, browser, tmp_path, artifac
             else None)
     page.goto(app_server)
     wait_for_app(page)
-    sidebar = page.locator("[data-testid='stSidebar']")
-    sidebar.get_by_role("radio", name="Open a folder").click()
-    box = sidebar.get_by_label("Folder on this computer")
-    box.fill(str(folder))
-    box.press("Enter")
-    sidebar.get_by_role("button", name="Open folder").click()
-    sidebar.get_by_text("trip: 5 posts, 5 photos").wait_for(timeout=120_000)
+    open_folder(page, folder)
+    page.locator("[data-testid='stSidebar']").get_by_text("trip: 5 posts, 5 photos").wait_for(timeout=120_000)
     wait_for_app(page)
     page.get_by_role("tab", name="Places").click()
     page.get_by_text("4 of 5 posts have a position, in 2 places.").wait_for(timeout=30_000)

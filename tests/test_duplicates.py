@@ -188,7 +188,7 @@ def test_archive_page_duplicates_tab(photos, tmp_path: Path):
 
 @pytest.mark.browser
 def test_duplicates_tab_in_a_browser(app_server, browser, photos, tmp_path, artifacts_dir):
-    from conftest import wait_for_app
+    from conftest import open_folder, wait_for_app
 
     folder = _folder_with_reposts(photos, tmp_path / "reposts")
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -196,13 +196,8 @@ def test_duplicates_tab_in_a_browser(app_server, browser, photos, tmp_path, arti
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(app_server)
     wait_for_app(page)
-    sidebar = page.locator("[data-testid='stSidebar']")
-    sidebar.get_by_role("radio", name="Open a folder").click()
-    box = sidebar.get_by_label("Folder on this computer")
-    box.fill(str(folder))
-    box.press("Enter")
-    sidebar.get_by_role("button", name="Open folder").click()
-    sidebar.get_by_text("reposts: 7 posts, 7 photos").wait_for(timeout=120_000)
+    open_folder(page, folder)
+    page.locator("[data-testid='stSidebar']").get_by_text("reposts: 7 posts, 7 photos").wait_for(timeout=120_000)
     wait_for_app(page)
     page.locator("[data-testid='stMain']").get_by_role("tab", name="Duplicates (3)").click()
     main = page.locator("[data-testid='stMain']")

@@ -46,6 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from conftest import open_folder  # noqa: E402
+
 from core.cache import DiskCache, sha256_file  # noqa: E402
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -390,13 +392,8 @@ def _settled(page, timeout: int = 180_000) -> None:
 def _open_folder(page, folder: Path, n_photos: int) -> None:
     _settled(page)
     page.get_by_text("Demo archive: the photos are real sample images").wait_for(timeout=90_000)
-    sidebar = page.locator("[data-testid='stSidebar']")
-    sidebar.get_by_role("radio", name="Open a folder").click()
-    box = sidebar.get_by_label("Folder on this computer")
-    box.fill(str(folder))
-    box.press("Enter")
-    sidebar.get_by_role("button", name="Open folder").click()
-    sidebar.get_by_text(re.compile(rf": \d+ posts, {n_photos} photos$")).wait_for(timeout=120_000)
+    open_folder(page, folder)
+    page.locator("[data-testid='stSidebar']").get_by_text(re.compile(rf": \d+ posts, {n_photos} photos$")).wait_for(timeout=120_000)
     _settled(page)
 
 
