@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -221,6 +222,30 @@ def test_a_photo_that_kills_its_worker_every_time_is_a_failure_not_a_hang(engine
     # A chunk whose result died with a worker before it was gathered is run again: it then reads the cache.
     assert result.computed["features"] + result.reused["features"] == 7
     assert len(_packed_photos(tmp_path)) == 7
+
+
+def test_a_sigint_that_reaches_only_the_workers_costs_a_retry_not_the_run(generated, shared_dir, tmp_path):
+    """A terminal's Ctrl-C reaches the pool's workers too, and a busy worker's chunk comes back with its exit
+    (``SystemExit``) as the error. Whether the driver stops is its own flag's call (checked first): here it
+    was not pressed, so the chunk is run again and the batch finishes; it never exits with the worker's code."""
+    import multiprocessing
+    import signal
+
+    os.environ.setdefault("FEEDLENS_MODEL_DIR", str(shared_dir / "models"))
+    sent: list[int] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        steps = re.search(r"(\d+) of \d+ photos", message)
+        if steps and int(steps.group(1)) > 0 and not sent:  # mid-steps: the workers are busy
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGINT)
+                sent.append(child.pid)
+
+    result = _run([generated], tmp_path, "local", steps=("features", "faces"), chunk=1, progress=progress)
+    assert sent
+    assert result.photos == 8 and sorted(file for _, file, _ in result.failures) == NOT_PHOTOS
+    for stage in ("import", "features", "faces"):
+        assert result.computed[stage] + result.reused[stage] == 8
 
 
 def _feedlens(*args, cache: Path, shared_dir: Path) -> subprocess.CompletedProcess:

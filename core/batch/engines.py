@@ -129,6 +129,11 @@ def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
                 except BrokenProcessPool:
                     broken = True
                     queue.extend(after_failure(chunk, attempts, "its worker process died on every attempt", emit))
+                except (SystemExit, KeyboardInterrupt):
+                    # The worker's Ctrl-C (_stop_quietly), sent back as the chunk's error. The driver got the
+                    # same Ctrl-C, and its flag is set by now: stop as cancelled, never exit from here.
+                    check_cancel(cancel)
+                    queue.extend(after_failure(chunk, attempts, "its worker process was interrupted", emit))
                 except Exception as exc:  # noqa: BLE001 - a chunk's bug fails its photos, not the job
                     queue.extend(after_failure(chunk, attempts, f"{type(exc).__name__}: {exc}", emit))
                 else:  # not under the try: an error of the caller's emit is not the chunk's
