@@ -262,6 +262,7 @@ def run_archives(
         elif "thumbnails" in steps:
             made = len(state.decoded & set(archive.catalogue["sha256"].dropna()))
             m.computed["thumbnails"], m.reused["thumbnails"] = made, photos - made
+        state.hashes, state.decoded = {}, set()  # in the catalogue now; a big run holds many archives
         chunks = register(index, plan_batch(archive, todo, chunk)) if todo else []
         state.steps_left = sum(len(c.photos) for c in chunks)
         units["steps_total"] += state.steps_left

@@ -8,7 +8,7 @@ Public verbs, by module:
 - :mod:`core.faces.dlib_net`: DlibModelError, dlib_model_file, DlibResNet, load_dlib_resnet
 - :mod:`core.faces.index`: PACK_FORMAT, FaceIndex, FacePack, index_status, build_face_index, load_face_index, pack_face_index, delete_face_index, face_chip
 - :mod:`core.faces.search`: ANN_MIN_FACES, FaceSearcher, AnnFaceSearcher, FaceMatches, search_photo
-- :mod:`core.faces.people`: PeopleClusterer, PeopleBook, People, clean_name, assign_people, people_table, find_people, rename_person, merge_people, split_person, post_people, post_person_labels, delete_people
+- :mod:`core.faces.people`: PeopleClusterer, radius_components, PeopleBook, People, clean_name, assign_people, people_table, find_people, rename_person, merge_people, split_person, post_people, post_person_labels, delete_people
 - :mod:`core.faces.draw`: draw_faces
 """
 
