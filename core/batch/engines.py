@@ -130,9 +130,11 @@ def _map_local(chunks, cache_root, emit, cancel, *, workers: int, **_) -> None:
                     broken = True
                     queue.extend(after_failure(chunk, attempts, "its worker process died on every attempt", emit))
                 except (SystemExit, KeyboardInterrupt):
-                    # The worker's Ctrl-C (_stop_quietly), sent back as the chunk's error. The driver got the
-                    # same Ctrl-C, and its flag is set by now: stop as cancelled, never exit from here.
+                    # The worker's Ctrl-C (_stop_quietly), sent back as the chunk's error. A terminal's Ctrl-C
+                    # set the driver's flag too: stop as cancelled, never exit from here. Else the chunk runs
+                    # again, in a new pool: the interrupt may have cut an import short in that worker.
                     check_cancel(cancel)
+                    broken = True
                     queue.extend(after_failure(chunk, attempts, "its worker process was interrupted", emit))
                 except Exception as exc:  # noqa: BLE001 - a chunk's bug fails its photos, not the job
                     queue.extend(after_failure(chunk, attempts, f"{type(exc).__name__}: {exc}", emit))
