@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.auth import account_box, require_login
+from ui.resources import freeze_after_imports
 from ui.share import begin_run
 from ui.state import archive_picker
 
@@ -33,4 +34,9 @@ require_login()  # stops here, on a login screen, until the visitor has logged i
 page = st.navigation(PAGES)
 account_box()
 archive_picker()
-page.run()
+try:
+    page.run()
+finally:
+    # A page's first run imports its libraries (Plotly, pandas, TensorFlow...): exempt them from the full
+    # garbage collections that follow every run (ui.resources.freeze_heap); a no-op once nothing new loads.
+    freeze_after_imports()
