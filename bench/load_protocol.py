@@ -405,6 +405,8 @@ class Session:
         from streamlit.proto.ClientState_pb2 import ClientState
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+        if page and page not in self.pages:  # the page list comes with the first run's navigation message
+            return RunRecord(page, action, 0.0, False, f"no page {page!r} (known: {sorted(self.pages)})")
         state = ClientState(query_string="", page_script_hash=self.pages.get(page, ""))
         if widget is not None:
             changed = widget.changed_state(self.sent.get(widget.id))
