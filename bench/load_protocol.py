@@ -53,6 +53,7 @@ import asyncio
 import http.cookiejar
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -189,6 +190,8 @@ class Deployment:
         self.workdir = workdir
         self.cache = workdir / "cache"
         self.cache.mkdir(parents=True, exist_ok=True)
+        # One cookie secret for every process (XSRF tokens and login cookies are signed with it).
+        env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16), **(env or {})}
         self.servers = [Server(app_dir, self.cache, workdir / f"server{i}.log", options or [], env)
                         for i in range(processes)]
         self.proxy = None
@@ -336,6 +339,7 @@ class Session:
         self.page = ""
         self.widgets: list[Widget] = []
         self.sent: dict = {}  # widget id -> the last WidgetState sent
+        self.media: list[str] = []  # /media/... URLs of images and downloads (held by the process that ran the script)
         self.ws = None
         self._run: _Run | None = None
         self._reader: asyncio.Task | None = None
@@ -349,11 +353,12 @@ class Session:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         loop = asyncio.get_running_loop()
 
-        def fetch() -> None:
+        def fetch() -> dict:
             with opener.open(self.base_url + "/", timeout=30) as resp:
                 resp.read()
+                return dict(resp.headers)
 
-        await loop.run_in_executor(None, fetch)
+        self.page_headers = await loop.run_in_executor(None, fetch)
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         headers = {"Cookie": cookie} if cookie else {}
         ws_url = self.base_url.replace("http://", "ws://", 1) + "/_stcore/stream"
@@ -387,6 +392,10 @@ class Session:
         elif kind == "delta" and run is not None and msg.delta.WhichOneof("type") == "new_element":
             element = msg.delta.new_element
             etype = element.WhichOneof("type")
+            if etype == "imgs":
+                self.media.extend(img.url for img in element.imgs.imgs if img.url.startswith("/media/"))
+            elif etype == "download_button" and element.download_button.url.startswith("/media/"):
+                self.media.append(element.download_button.url)
             if etype == "exception":
                 run.exceptions.append(f"{element.exception.type}: {element.exception.message}"[:300])
             elif etype in WIDGET_KINDS and msg.metadata.delta_path[:1] == [MAIN_ROOT]:
@@ -546,7 +555,7 @@ async def run_bench(args: argparse.Namespace) -> None:
     counts = [int(c) for c in args.sessions.split(",") if c.strip()]
     log(f"starting {args.processes} server(s) of {app_dir} (options: {args.server_opt or 'none'}); "
         f"load {os.getloadavg()[0]:.2f}")
-    deployment = Deployment(app_dir, workdir, args.processes, args.server_opt)
+    deployment = Deployment(app_dir, workdir, args.processes, args.server_opt, proxy=args.proxy or None)
     total_errors = 0
     try:
         log(f"warm-up: one session walks every page once (caches: {deployment.cache})")
@@ -607,6 +616,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", default="1,10", help="comma-separated session counts, one phase each")
     parser.add_argument("--rounds", type=int, default=2, help="walks over every page per session")
     parser.add_argument("--processes", type=int, default=1, help="servers behind nginx (sticky sessions)")
+    parser.add_argument("--proxy", action="store_true", help="nginx in front even of one process (a fair 1 vs 2)")
     parser.add_argument("--app-dir", default=str(REPO), help="the checkout whose streamlit_app.py is served")
     parser.add_argument("--server-opt", action="append", default=[],
                         help="a Streamlit option for the server(s), e.g. runner.postScriptGC=false")

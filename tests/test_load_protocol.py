@@ -171,3 +171,63 @@ def test_the_offline_probe_fails_in_a_child_process_without_keras_here(tmp_path:
         pytest.skip("this machine downloaded the weights (it has a network)")
     assert "MobileNetV3Small" in message
     assert ("keras" in sys.modules) == had_keras
+
+
+# -- several processes behind nginx ------------------------------------------------------------
+
+
+def _established(port: int) -> int:
+    import psutil
+
+    return sum(1 for c in psutil.net_connections("tcp")
+               if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
+
+
+@pytest.mark.skipif(not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()),
+                    reason="nginx not installed (apt-get install nginx-light)")
+def test_the_proxy_serves_the_app_and_keeps_each_visitor_on_one_process(tmp_path: Path):
+    import urllib.error
+    import urllib.request
+
+    from bench.load_proxy import ROUTE_COOKIE, UPSTREAM_HEADER
+
+    deployment = load_protocol.Deployment(REPO, tmp_path, processes=2)
+    try:
+        ports = {f"127.0.0.1:{s.port}": s.port for s in deployment.servers}
+        # Visitors without a cookie are spread over both processes.
+        seen = set()
+        for _ in range(16):
+            with urllib.request.urlopen(deployment.url + "/", timeout=30) as resp:
+                seen.add(resp.headers[UPSTREAM_HEADER])
+        assert seen == set(ports)
+
+        async def visit():
+            session = load_protocol.Session(deployment.url, run_timeout=300)
+            await session.connect()
+            try:
+                opened = await session.rerun("", action="open")
+                upstream = session.page_headers[UPSTREAM_HEADER]
+                sockets = {address: _established(port) for address, port in ports.items()}
+                filters = await session.rerun("Filters")
+            finally:
+                await session.close()
+            return session, opened, upstream, sockets, filters
+
+        session, opened, upstream, sockets, filters = _run(visit())
+        assert opened.ok and filters.ok
+        # The websocket went to the process that served the page, and only there.
+        assert sockets[upstream] >= 1 and all(n == 0 for a, n in sockets.items() if a != upstream)
+        # Filters' pipeline download lives in that process's memory (/media/...); with the cookie it is found.
+        cookie = session.page_headers["Set-Cookie"].split(";")[0]
+        assert cookie.startswith(ROUTE_COOKIE + "=") and session.media
+        for url in session.media[:5]:
+            request = urllib.request.Request(deployment.url + url, headers={"Cookie": cookie})
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                assert resp.status == 200 and resp.headers[UPSTREAM_HEADER] == upstream
+        # ...and only there: the other process does not have it (why a visitor must stay on one).
+        other = next(port for address, port in ports.items() if address != upstream)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{other}{session.media[0]}", timeout=30)
+        assert missing.value.code == 404
+    finally:
+        deployment.stop()
