@@ -408,7 +408,8 @@ class Session:
                 run.status = status
                 run.done.set()
 
-    async def rerun(self, page: str = "", widget: Widget | None = None, action: str = "page") -> RunRecord:
+    async def rerun(self, page: str = "", widget: Widget | None = None, action: str = "page",
+                    query: str = "") -> RunRecord:
         """Ask for a run of ``page`` (its title; "" = the default page), with ``widget`` changed; wait for its end."""
         from streamlit.proto.BackMsg_pb2 import BackMsg
         from streamlit.proto.ClientState_pb2 import ClientState
@@ -416,7 +417,7 @@ class Session:
 
         if page and page not in self.pages:  # the page list comes with the first run's navigation message
             return RunRecord(page, action, 0.0, False, f"no page {page!r} (known: {sorted(self.pages)})")
-        state = ClientState(query_string="", page_script_hash=self.pages.get(page, ""))
+        state = ClientState(query_string=query, page_script_hash=self.pages.get(page, ""))
         if widget is not None:
             changed = widget.changed_state(self.sent.get(widget.id))
             self.sent[widget.id] = changed
@@ -465,9 +466,9 @@ class Session:
 
 
 async def walk(session: Session, pages: list[str], rounds: int, records: list[RunRecord],
-               deadline: float, change_widgets: bool = True) -> None:
-    """Open the app, then ``rounds`` times: every page, and one widget changed on each."""
-    records.append(await session.rerun("", action="open"))
+               deadline: float, change_widgets: bool = True, query: str = "") -> None:
+    """Open the app (at ``?query``), then ``rounds`` times: every page, and one widget changed on each."""
+    records.append(await session.rerun("", action="open", query=query))
     for _ in range(rounds):
         for page in pages:
             if time.monotonic() > deadline:
@@ -497,13 +498,13 @@ def _client_cpu() -> float:
 
 
 async def load_phase(deployment: Deployment, count: int, rounds: int, run_timeout: float,
-                     deadline: float) -> tuple[list[RunRecord], dict]:
+                     deadline: float, query: str = "") -> tuple[list[RunRecord], dict]:
     """``count`` sessions walking at once; returns their runs and the phase's figures."""
     sessions = await open_sessions(deployment.url, count, run_timeout)
     records: list[RunRecord] = []
     cpu0, wall0, client0 = deployment.cpu_seconds(), time.monotonic(), _client_cpu()
     try:
-        await asyncio.gather(*(walk(s, PAGES, rounds, records, deadline) for s in sessions))
+        await asyncio.gather(*(walk(s, PAGES, rounds, records, deadline, query=query) for s in sessions))
         wall = time.monotonic() - wall0
         cpu = deployment.cpu_seconds() - cpu0
         client = _client_cpu() - client0
@@ -516,12 +517,13 @@ async def load_phase(deployment: Deployment, count: int, rounds: int, run_timeou
     return records, figures
 
 
-async def cpu_profile(deployment: Deployment, runs: int, run_timeout: float, deadline: float) -> dict[str, float]:
+async def cpu_profile(deployment: Deployment, runs: int, run_timeout: float, deadline: float,
+                      query: str = "") -> dict[str, float]:
     """Server CPU per run of each page: one session re-runs each page ``runs`` times, nothing else running."""
     (session,) = await open_sessions(deployment.url, 1, run_timeout)
     per_page: dict[str, float] = {}
     try:
-        await session.rerun("", action="open")
+        await session.rerun("", action="open", query=query)
         for page in PAGES:
             await session.rerun(page)  # the first run of the page is not counted (page switch)
             cpu0 = deployment.cpu_seconds()
@@ -540,6 +542,25 @@ async def cpu_profile(deployment: Deployment, runs: int, run_timeout: float, dea
     return per_page
 
 
+def hold_upload(photos: int, cache: Path) -> str:
+    """Import bench/load.py's ``photos``-photo ZIP into ``cache`` as an upload the server holds; its share-link hash.
+
+    What a visitor's upload leaves behind (``core.archive``: extracted under its hash, an open owner
+    record), so sessions open it as a share link does, without each sending 150 MB.
+    """
+    from bench.load import make_archive
+    from core.archive.catalogue import load_zip
+    from core.archive.uploads import record_upload, upload_hash
+    from core.cache import DiskCache
+
+    zip_path = make_archive(photos)
+    disk = DiskCache(cache)
+    archive = load_zip(zip_path, name=zip_path.name, cache=disk)
+    sha = upload_hash(archive, disk)
+    record_upload(sha, zip_path.name, None, disk)
+    return sha
+
+
 def report_errors(label: str, records: list[RunRecord]) -> int:
     errors = [r for r in records if not r.ok]
     for record in errors[:20]:
@@ -555,6 +576,10 @@ async def run_bench(args: argparse.Namespace) -> None:
     counts = [int(c) for c in args.sessions.split(",") if c.strip()]
     log(f"starting {args.processes} server(s) of {app_dir} (options: {args.server_opt or 'none'}); "
         f"load {os.getloadavg()[0]:.2f}")
+    query = ""
+    if args.photos:
+        query = "archive=" + hold_upload(args.photos, workdir / "cache")
+        log(f"sessions open a {args.photos}-photo upload by its share link (?{query[:20]}...)")
     deployment = Deployment(app_dir, workdir, args.processes, args.server_opt, proxy=args.proxy or None)
     total_errors = 0
     try:
@@ -562,13 +587,13 @@ async def run_bench(args: argparse.Namespace) -> None:
         warm: list[RunRecord] = []
         (session,) = await open_sessions(deployment.url, 1, args.warmup_timeout)
         t0 = time.monotonic()
-        await walk(session, PAGES, 1, warm, deadline)
+        await walk(session, PAGES, 1, warm, deadline, query=query)
         await close_sessions([session])
         report_errors("warm-up", warm)
         emit(prefix + "warmup_s", time.monotonic() - t0, "s")
 
         if args.cpu_runs > 0:
-            per_page = await cpu_profile(deployment, args.cpu_runs, args.run_timeout, deadline)
+            per_page = await cpu_profile(deployment, args.cpu_runs, args.run_timeout, deadline, query)
             for page, seconds in per_page.items():
                 emit(f"{prefix}cpu_per_run_{page.lower()}_s", seconds, "s")
             if per_page:
@@ -582,7 +607,7 @@ async def run_bench(args: argparse.Namespace) -> None:
                 break
             rss_before = deployment.rss_bytes()
             log(f"{count} sessions x {args.rounds} walk(s); load {os.getloadavg()[0]:.2f}")
-            records, figures = await load_phase(deployment, count, args.rounds, args.run_timeout, deadline)
+            records, figures = await load_phase(deployment, count, args.rounds, args.run_timeout, deadline, query)
             times = [r.seconds for r in records if r.ok]
             errors = report_errors(f"{count} sessions", records)
             total_errors += errors
@@ -620,6 +645,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app-dir", default=str(REPO), help="the checkout whose streamlit_app.py is served")
     parser.add_argument("--server-opt", action="append", default=[],
                         help="a Streamlit option for the server(s), e.g. runner.postScriptGC=false")
+    parser.add_argument("--photos", type=int, default=0,
+                        help="sessions open an upload of this many photos by its share link (0: the demo)")
     parser.add_argument("--cpu-runs", type=int, default=5, help="runs per page for the CPU profile (0: none)")
     parser.add_argument("--name-prefix", default="", help="put after load_protocol_ in every name")
     parser.add_argument("--run-timeout", type=float, default=180.0)

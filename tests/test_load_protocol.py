@@ -231,3 +231,21 @@ def test_the_proxy_serves_the_app_and_keeps_each_visitor_on_one_process(tmp_path
         assert missing.value.code == 404
     finally:
         deployment.stop()
+
+
+def test_the_compose_recipe_uses_the_tested_nginx_config():
+    import yaml
+
+    from bench.load_proxy import nginx_conf
+
+    deploy = REPO / "deploy"
+    conf = (deploy / "nginx.conf").read_text()
+    body = "\n".join(line for line in conf.splitlines() if not line.startswith("#")).strip()
+    compose = yaml.safe_load((deploy / "compose.yaml").read_text())
+    apps = sorted(name for name in compose["services"] if name.startswith("app"))
+    assert body == nginx_conf([f"{app}:8501" for app in apps], "8080").strip()
+    for app in apps:
+        service = compose["services"][app]
+        assert service["volumes"] == ["feedlens-data:/data"]  # one disk cache for every process
+        assert "STREAMLIT_SERVER_COOKIE_SECRET" in service["environment"]
+    assert "nginx.conf" in (deploy / "nginx.Dockerfile").read_text()
