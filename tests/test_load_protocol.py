@@ -249,3 +249,32 @@ def test_the_compose_recipe_uses_the_tested_nginx_config():
         assert service["volumes"] == ["feedlens-data:/data"]  # one disk cache for every process
         assert "STREAMLIT_SERVER_COOKIE_SECRET" in service["environment"]
     assert "nginx.conf" in (deploy / "nginx.Dockerfile").read_text()
+
+
+# -- the cap on long jobs (ui/jobs.py) ----------------------------------------------------------
+
+
+def test_long_jobs_past_the_cap_wait_in_line_and_go_in_order():
+    from ui.jobs import JobSlots
+
+    slots = JobSlots(2)
+    tickets = [slots.join() for _ in range(5)]
+    assert [slots.wait(t, 0) for t in tickets] == [True, True, False, False, False]
+    assert [slots.position(t) for t in tickets] == [0, 0, 1, 2, 3]
+    order: list[int] = []
+
+    def job(ticket: int) -> None:
+        assert slots.wait(ticket, 30)
+        order.append(ticket)
+        slots.leave(ticket)
+
+    waiting = [threading.Thread(target=job, args=(t,)) for t in reversed(tickets[2:])]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.2)
+    assert order == []  # both slots still held
+    slots.leave(tickets[0])  # a job ends (or its visitor cancels): the freed slot serves the line in order
+    for thread in waiting:
+        thread.join(10)
+    assert order == tickets[2:]
+    assert slots.position(tickets[1]) == 0 and slots.wait(tickets[1], 0)  # the other slot was held throughout
