@@ -278,3 +278,24 @@ def test_long_jobs_past_the_cap_wait_in_line_and_go_in_order():
         thread.join(10)
     assert order == tickets[2:]
     assert slots.position(tickets[1]) == 0 and slots.wait(tickets[1], 0)  # the other slot was held throughout
+
+
+def test_a_saturated_server_says_it_is_busy_on_the_page():
+    from streamlit.testing.v1 import AppTest
+
+    from ui.resources import runs_in_flight
+
+    def busy_infos(at) -> list[str]:
+        return [i.value for i in at.info if "server is busy" in i.value]
+
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception and busy_infos(at) == []
+    counter = runs_in_flight()
+    counter.now += 1000  # as if a thousand pages were being drawn for others
+    try:
+        at.run()
+    finally:
+        counter.now -= 1000
+    assert not at.exception
+    assert busy_infos(at) and "1000 other pages" in busy_infos(at)[0]

@@ -36,7 +36,8 @@ import streamlit as st
 from core.jobs import WeightsUnavailableError
 
 __all__ = ["FAILED_TTL_S", "WeightsGate", "face_engine", "extractor", "imagenet_classifier", "weights_gate",
-           "load_cnn_weights", "probe_weights", "freeze_heap", "freeze_after_imports"]
+           "load_cnn_weights", "probe_weights", "freeze_heap", "freeze_after_imports", "RunCounter", "runs_in_flight",
+           "BUSY_RUNS_PER_CORE"]
 
 FAILED_TTL_S = 600  # don't retry a failed weights download for every new session
 _REPO = Path(__file__).resolve().parents[1]
@@ -224,3 +225,47 @@ def freeze_after_imports(threshold: int = 50) -> bool:
         return False
     freeze_heap()
     return True
+
+
+BUSY_RUNS_PER_CORE = 4  # page runs at once per core past which a visitor is told the server is busy
+
+
+class RunCounter:
+    """How many script runs are in progress on this server (``with counter.running() as others:``).
+
+    Examples
+    --------
+    >>> counter = RunCounter()
+    >>> with counter.running() as others_a:
+    ...     with counter.running() as others_b:
+    ...         pass
+    >>> others_a, others_b, counter.now
+    (0, 1, 0)
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 0
+
+    class _Running:
+        def __init__(self, counter: "RunCounter") -> None:
+            self.counter = counter
+
+        def __enter__(self) -> int:
+            with self.counter._lock:
+                others = self.counter.now
+                self.counter.now += 1
+            return others
+
+        def __exit__(self, *exc) -> None:
+            with self.counter._lock:
+                self.counter.now -= 1
+
+    def running(self) -> "RunCounter._Running":
+        return RunCounter._Running(self)
+
+
+@st.cache_resource
+def runs_in_flight() -> RunCounter:
+    """The server's one :class:`RunCounter` (streamlit_app.py counts every page run)."""
+    return RunCounter()
