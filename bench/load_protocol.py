@@ -36,14 +36,18 @@ sticky sessions, :mod:`bench.load_proxy`), warms the caches with one session's w
   for the largest S), ``load_protocol_client_cpu_pct`` (this process's CPU over the load phases,
   % of one core), ``load_protocol_errors`` (all phases).
 
+``--photos N`` makes every session open an upload of N photos (bench/load.py's ZIP, imported
+into the cache first as a visitor's upload is, then opened by its share link ``?archive=<sha256>``)
+instead of the demo. ``--proxy`` puts nginx in front of a single process too (a fair 1 vs 2).
+
 ``--name-prefix`` is put after ``load_protocol_`` (``--name-prefix before_`` for a side-by-side run).
 Prints one JSON object per line ``{"name", "value", "unit"}``; progress and error details go to stderr.
 Every wait has a timeout and the whole run ``--deadline``.
 
 Usage::
 
-    .venv/bin/python bench/load_protocol.py [--sessions 1,10] [--rounds 2] [--processes 1]
-        [--app-dir .] [--server-opt runner.postScriptGC=false] [--deadline 1200]
+    .venv/bin/python bench/load_protocol.py [--sessions 1,10] [--rounds 2] [--processes 1] [--proxy]
+        [--photos 1000] [--app-dir .] [--server-opt runner.postScriptGC=false] [--deadline 1800]
 """
 
 from __future__ import annotations
@@ -186,9 +190,9 @@ class Deployment:
     """
 
     def __init__(self, app_dir: Path, workdir: Path, processes: int = 1, options: list[str] | None = None,
-                 proxy: bool | None = None, env: dict | None = None):
+                 proxy: bool | None = None, env: dict | None = None, cache: Path | None = None):
         self.workdir = workdir
-        self.cache = workdir / "cache"
+        self.cache = cache or workdir / "cache"
         self.cache.mkdir(parents=True, exist_ok=True)
         # One cookie secret for every process (XSRF tokens and login cookies are signed with it).
         env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16), **(env or {})}
@@ -576,11 +580,12 @@ async def run_bench(args: argparse.Namespace) -> None:
     counts = [int(c) for c in args.sessions.split(",") if c.strip()]
     log(f"starting {args.processes} server(s) of {app_dir} (options: {args.server_opt or 'none'}); "
         f"load {os.getloadavg()[0]:.2f}")
+    cache = Path(args.cache).resolve() if args.cache else workdir / "cache"
     query = ""
     if args.photos:
-        query = "archive=" + hold_upload(args.photos, workdir / "cache")
+        query = "archive=" + hold_upload(args.photos, cache)
         log(f"sessions open a {args.photos}-photo upload by its share link (?{query[:20]}...)")
-    deployment = Deployment(app_dir, workdir, args.processes, args.server_opt, proxy=args.proxy or None)
+    deployment = Deployment(app_dir, workdir, args.processes, args.server_opt, proxy=args.proxy or None, cache=cache)
     total_errors = 0
     try:
         log(f"warm-up: one session walks every page once (caches: {deployment.cache})")
@@ -645,6 +650,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app-dir", default=str(REPO), help="the checkout whose streamlit_app.py is served")
     parser.add_argument("--server-opt", action="append", default=[],
                         help="a Streamlit option for the server(s), e.g. runner.postScriptGC=false")
+    parser.add_argument("--cache", help="a cache folder to use and keep (warm from an earlier run); default: a new one")
     parser.add_argument("--photos", type=int, default=0,
                         help="sessions open an upload of this many photos by its share link (0: the demo)")
     parser.add_argument("--cpu-runs", type=int, default=5, help="runs per page for the CPU profile (0: none)")
