@@ -23,7 +23,8 @@ hides of it), when the script did not compile, or when it did not finish within
 
 The bench starts its own server(s) on 127.0.0.1 (``streamlit run streamlit_app.py`` of
 ``--app-dir``, a fresh ``FEEDLENS_CACHE_DIR``; with ``--processes N`` N servers behind nginx with
-sticky sessions, :mod:`bench.load_proxy`), warms the caches with one session's walk, then:
+sticky sessions, :mod:`bench.load_proxy`), warms the caches with one session's walk on each
+process, then:
 
 - ``load_protocol_cpu_per_run_s``: server CPU (user + system of the server processes, psutil)
   per page run, median over pages; each page is re-run ``--cpu-runs`` times by one session
@@ -588,12 +589,14 @@ async def run_bench(args: argparse.Namespace) -> None:
     deployment = Deployment(app_dir, workdir, args.processes, args.server_opt, proxy=args.proxy or None, cache=cache)
     total_errors = 0
     try:
-        log(f"warm-up: one session walks every page once (caches: {deployment.cache})")
+        # Each process has its own in-memory caches: one walk on each, straight to it (not through the proxy).
+        log(f"warm-up: one session walks every page once on each process (caches: {deployment.cache})")
         warm: list[RunRecord] = []
-        (session,) = await open_sessions(deployment.url, 1, args.warmup_timeout)
         t0 = time.monotonic()
-        await walk(session, PAGES, 1, warm, deadline, query=query)
-        await close_sessions([session])
+        for server in deployment.servers:
+            (session,) = await open_sessions(server.url, 1, args.warmup_timeout)
+            await walk(session, PAGES, 1, warm, deadline, query=query)
+            await close_sessions([session])
         report_errors("warm-up", warm)
         emit(prefix + "warmup_s", time.monotonic() - t0, "s")
 
