@@ -20,11 +20,12 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m streamlit run streamlit_app.py
 
-# Debian's Chromium for the real-browser tests (Playwright drives it; no browser download).
+# Debian's Chromium for the real-browser tests (Playwright drives it; no browser download), and Debian's
+# nginx for the multi-process test (tests/test_load_protocol.py).
 browser:
-	@command -v chromium >/dev/null && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 && { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-noto-color-emoji; }
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-noto-color-emoji nginx-light; }
 
 test: install browser
 	FEEDLENS_MODEL_DIR=$${FEEDLENS_MODEL_DIR:-$(SHARED)/models} FEEDLENS_SHARED_DIR=$${FEEDLENS_SHARED_DIR:-$(SHARED)} \

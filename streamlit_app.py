@@ -7,11 +7,13 @@ With ``[auth]`` in ``.streamlit/secrets.toml`` every visitor logs in first
 address bar is a share link (``ui.share``).
 """
 
+import os
 from pathlib import Path
 
 import streamlit as st
 
 from ui.auth import account_box, require_login
+from ui.resources import BUSY_RUNS_PER_CORE, freeze_after_imports, runs_in_flight
 from ui.share import begin_run
 from ui.state import archive_picker
 
@@ -33,4 +35,14 @@ require_login()  # stops here, on a login screen, until the visitor has logged i
 page = st.navigation(PAGES)
 account_box()
 archive_picker()
-page.run()
+with runs_in_flight().running() as others:
+    if others >= BUSY_RUNS_PER_CORE * (os.cpu_count() or 1):
+        # Said first, so a saturated server shows why the page is slow instead of only a spinner.
+        st.info(f"The server is busy: it is drawing {others} other pages right now, so this one may take "
+                "a few seconds.", icon=":material/hourglass_top:")
+    try:
+        page.run()
+    finally:
+        # A page's first run imports its libraries (Plotly, pandas, TensorFlow...): exempt them from the full
+        # garbage collections that follow every run (ui.resources.freeze_heap); a no-op once nothing new loads.
+        freeze_after_imports()

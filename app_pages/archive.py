@@ -16,6 +16,7 @@ from ui.archive_duplicates import duplicate_count, duplicates_section
 from ui.archive_places import archived_switch, for_export, places_section
 from ui.batch_status import show_batch_status
 from ui.gallery import photo_grid
+from ui.run_cache import frame_key, reuse
 from ui.share import sync
 from ui.state import current_archive
 
@@ -79,6 +80,18 @@ def photos_section(catalogue: pd.DataFrame) -> None:
     photo_grid(shown, GRID_COLUMNS, grid_text)
 
 
+def _timeline_figure(posts: pd.DataFrame, metric: str, suffix: str):
+    posts = posts.assign(
+        hover=posts["caption"].fillna("").map(lambda c: html.escape(c[:80])),
+        value=posts[metric].astype(float),
+    )
+    fig = px.scatter(posts, x="timestamp", y="value", size="n_images", hover_name="hover",
+                     labels={"timestamp": "Posted (UTC)", "value": f"{metric}{suffix}", "n_images": "photos"},
+                     size_max=14)
+    fig.update_traces(mode="lines+markers", line={"width": 1})
+    return fig
+
+
 def timeline_section(catalogue: pd.DataFrame, suffix: str) -> None:
     """Likes or comments of every post over time."""
     posts = posts_table(catalogue).dropna(subset=["timestamp"])
@@ -88,15 +101,18 @@ def timeline_section(catalogue: pd.DataFrame, suffix: str) -> None:
     if posts.empty:
         st.info(f"No post has both a date and a known {metric} count.")
         return
-    posts = posts.assign(
-        hover=posts["caption"].fillna("").map(lambda c: html.escape(c[:80])),
-        value=posts[metric or "likes"].astype(float),
-    )
-    fig = px.scatter(posts, x="timestamp", y="value", size="n_images", hover_name="hover",
-                     labels={"timestamp": "Posted (UTC)", "value": f"{metric}{suffix}", "n_images": "photos"},
-                     size_max=14)
-    fig.update_traces(mode="lines+markers", line={"width": 1})
+    # Built once per data and choice, for every session (ui.run_cache): Plotly costs more than the rest of a run.
+    fig = reuse("archive_timeline", (frame_key(posts), metric, suffix),
+                lambda: _timeline_figure(posts, metric or "likes", suffix))
     st.plotly_chart(fig, key="archive_timeline")
+
+
+def _hashtags_figure(tags: pd.DataFrame, suffix: str):
+    fig = px.bar(tags.iloc[::-1], x="posts", y="hashtag", orientation="h", hover_data=["mean_likes"],
+                 labels={"posts": "posts using it", "hashtag": "", "mean_likes": f"mean likes{suffix}"},
+                 height=90 + 24 * len(tags))
+    fig.update_xaxes(dtick=1 if tags["posts"].max() <= 10 else None)
+    return fig
 
 
 def hashtags_section(catalogue: pd.DataFrame, suffix: str) -> None:
@@ -105,10 +121,7 @@ def hashtags_section(catalogue: pd.DataFrame, suffix: str) -> None:
     if tags.empty:
         st.info("No hashtags in the captions.")
         return
-    fig = px.bar(tags.iloc[::-1], x="posts", y="hashtag", orientation="h", hover_data=["mean_likes"],
-                 labels={"posts": "posts using it", "hashtag": "", "mean_likes": f"mean likes{suffix}"},
-                 height=90 + 24 * len(tags))
-    fig.update_xaxes(dtick=1 if tags["posts"].max() <= 10 else None)
+    fig = reuse("archive_hashtags", (frame_key(tags), suffix), lambda: _hashtags_figure(tags, suffix))
     st.plotly_chart(fig, key="archive_hashtags")
 
 
@@ -123,8 +136,9 @@ def catalogue_section(catalogue: pd.DataFrame) -> None:
     """The whole catalogue as a table, and as a CSV download."""
     visible = for_export(catalogue.drop(columns=["path"]))  # no latitude/longitude while location is private
     st.dataframe(visible, hide_index=True, key="archive_catalogue")
-    st.download_button("Download catalogue (CSV)", visible.to_csv(index=False).encode("utf-8"),
-                       file_name="feedlens_catalogue.csv", mime="text/csv")
+    # The CSV is written when the button is clicked, not on every run.
+    st.download_button("Download catalogue (CSV)", lambda: visible.to_csv(index=False).encode("utf-8"),
+                       file_name="feedlens_catalogue.csv", mime="text/csv", on_click="ignore")
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from ui.explore_map import (
 )
 from ui.explore_tabs import engagement_tab, export_tab, labels_tab, new_photo_tab
 from ui.gallery import photo_grid
+from ui.run_cache import frame_key, reuse
 from ui.share import sync
 from ui.state import current_archive
 from ui.text import md
@@ -112,7 +113,9 @@ def cluster_controls(photo_map, map_key: tuple) -> tuple[str, int]:
         if not curve.empty:
             st.caption(f"Suggested k = **{k_suggested}** (highest silhouette score).")
     if not curve.empty:
-        cols[2].plotly_chart(silhouette_figure(curve, k_suggested), key="explore_silhouette",
+        figure = reuse("explore_silhouette", (frame_key(curve), k_suggested),
+                       lambda: silhouette_figure(curve, k_suggested))
+        cols[2].plotly_chart(figure, key="explore_silhouette",
                              config={"displayModeBar": False})
     return method, int(param)
 
@@ -220,10 +223,17 @@ def main() -> None:
     with tab_export:
         export_tab(table, archive.name, feature_name)
     thumbnails = map_thumbnails(tuple(rows["sha256"]), tuple(rows["path"])) if view["thumbs"] else None
-    figure = explore_figure(
-        table, colour_by=view["colour_by"], highlight=view["highlight"], size_by_likes=view["size_by_likes"],
-        thumbnails=thumbnails, placed=placed, placed_name=placed_name,
-        title=f"t-SNE of {spec.label} · {n} photos · perplexity {photo_map.perplexity_:g}")
+    title = f"t-SNE of {spec.label} · {n} photos · perplexity {photo_map.perplexity_:g}"
+
+    def build():
+        return explore_figure(
+            table, colour_by=view["colour_by"], highlight=view["highlight"], size_by_likes=view["size_by_likes"],
+            thumbnails=thumbnails, placed=placed, placed_name=placed_name, title=title)
+
+    # The map (a layout image per thumbnail) is built once per table and view for every session (ui.run_cache);
+    # a placed upload is one visitor's own: built for them.
+    view_key = (view["colour_by"], view["highlight"], view["size_by_likes"], thumbnails, title)
+    figure = build() if placed is not None else reuse("explore_map", (frame_key(table), view_key), build, 32)
     with map_slot:
         event = st.plotly_chart(figure, key="explore_map", on_select="rerun",
                                 selection_mode=("points", "box", "lasso"),

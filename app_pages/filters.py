@@ -25,6 +25,7 @@ from ui import filters_editor as editor
 from ui.flash import show_flashes
 from ui.images import inline
 from ui.jobs import cancelled, clear_cancelled, run_job
+from ui.run_cache import reuse
 from ui.state import current_archive
 from ui.text import md
 
@@ -122,10 +123,13 @@ def result_section(photo: Photo | None, pipe: Pipeline) -> None:
     except ValueError as err:
         st.error(f"The pipeline cannot run on this photo: {md(err)}", icon=":material/error:")
     left, right = st.columns(2)
-    left.image(inline(small), caption=f"Before · {editor.shape_text(small.shape)}", width="stretch")
+    # Encoded images and the histograms are kept per (photo, pipeline) for every session (ui.run_cache).
+    before_uri = reuse("filters_inline", (photo.key, "before"), lambda: inline(small))
+    left.image(before_uri, caption=f"Before · {editor.shape_text(small.shape)}", width="stretch")
     if after is None:
         return
-    right.image(inline(after), caption=f"After · {editor.shape_text(after.shape)}", width="stretch")
+    after_uri = reuse("filters_inline", (photo.key, pipe.key), lambda: inline(after))
+    right.image(after_uri, caption=f"After · {editor.shape_text(after.shape)}", width="stretch")
     stem = Path(photo.name or "photo").stem or "photo"
     st.download_button(
         "Download the result (PNG, full resolution)",
@@ -144,7 +148,8 @@ def result_section(photo: Photo | None, pipe: Pipeline) -> None:
             diff = F.to_uint8(F.absolute_difference(small, after, gain=gain))
             st.image(inline(diff), caption=f"|after − before| × {gain:g}", width="stretch")
     st.markdown("**Intensity histograms**")
-    st.plotly_chart(editor.histogram_figure(small, after), key="fl_hist", config={"displayModeBar": False})
+    histograms = reuse("filters_histograms", (photo.key, pipe.key), lambda: editor.histogram_figure(small, after))
+    st.plotly_chart(histograms, key="fl_hist", config={"displayModeBar": False})
     st.caption("One curve per channel (R, G, B counted separately); a gray result has one curve. "
                "Blurs, kernels, masks and noise treat R, G and B separately; equalisation, CLAHE "
                "and edges work on the luminance by default, which keeps the colours.")

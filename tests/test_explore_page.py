@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from core.archive.catalogue import load_folder
 from core.explore.features import CNNFeatures
 from core.jobs import WeightsUnavailableError
+from ui import resources
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = "app_pages/explore.py"
@@ -40,6 +41,8 @@ def fresh_streamlit_caches(monkeypatch: pytest.MonkeyPatch):
         return original_fit(self, X, y)
 
     monkeypatch.setattr(CNNFeatures, "fit", offline_fit)
+    # The weights are tried in a child process first (ui.resources): skip it, the offline fit above decides.
+    monkeypatch.setattr(resources, "probe_weights", lambda name: None)
     yield
     st.cache_resource.clear()
     st.cache_data.clear()

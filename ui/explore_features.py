@@ -13,8 +13,6 @@ again by itself (for that archive and feature set) until the user asks.
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import streamlit as st
 
@@ -23,13 +21,13 @@ from core.explore.features import DEFAULT_FEATURE_SET, FEATURE_SETS, FeatureResu
 from core.jobs import WeightsUnavailableError
 from ui.jobs import cancelled, clear_cancelled, run_job
 from ui.memory import shared_store
+from ui.resources import FAILED_TTL_S, load_cnn_weights, weights_gate
 from ui.resources import extractor as shared_extractor
 from ui.share import sync
 from ui.text import md
 
 __all__ = ["FAILED_TTL_S", "STORE_MB", "CANCEL_KEY", "feature_controls", "compute_features_job"]
 
-FAILED_TTL_S = 600  # don't retry a failed weights download for every new session
 STORE_MB = 1500  # feature matrices kept in memory (raw pixels of 1,000 photos: 270 MB)
 CANCEL_KEY = "explore_cancel"
 _NAMES = list(FEATURE_SETS)
@@ -38,21 +36,12 @@ _CANCELLED = "explore_cancelled"  # session: feature keys whose job the user can
 _RUNNING = "explore_running"  # session: the feature key of the last job started
 
 
-@st.cache_resource
-def _failed_weights() -> dict:
-    """Feature sets whose weights could not be downloaded: name -> (time, message)."""
-    return {}
-
-
 def _recent_failure(name: str) -> str | None:
-    failed = _failed_weights().get(name)
-    if failed and time.time() - failed[0] < FAILED_TTL_S:
-        return failed[1]
-    return None
+    return weights_gate().failure(name)
 
 
 def _remember_failure(name: str, message: str) -> None:
-    _failed_weights()[name] = (time.time(), message)
+    weights_gate().remember(name, message)
 
 
 def _load_wanted_weights() -> None:
@@ -63,15 +52,10 @@ def _load_wanted_weights() -> None:
     if not FEATURE_SETS[wanted].needs_weights or st.session_state.get("explore_random_weights", False):
         return
     failure = _recent_failure(wanted)
-    if failure is None:
-        loading = shared_extractor(wanted, 150, False)
-        if not hasattr(loading, "model_"):
-            try:
-                with st.spinner(f"Loading {loading.spec.constructor} (its ImageNet weights download once)…"):
-                    loading.ensure_fitted()
-            except WeightsUnavailableError as exc:
-                failure = str(exc)
-                _remember_failure(wanted, failure)
+    if failure is None and not hasattr(shared_extractor(wanted, 150, False), "model_"):
+        # One attempt at a time for the whole server, tried in a child process (ui.resources).
+        with st.spinner(f"Loading {FEATURE_SETS[wanted].label} (its ImageNet weights download once)…"):
+            failure = load_cnn_weights(wanted)
     if failure is not None:  # show colour & texture instead, and say why
         st.session_state["explore_features"] = "colour_texture"
         st.session_state["explore_show_failure"] = wanted
@@ -86,7 +70,7 @@ def _offline_panel(spec: FeatureSpec) -> None:
         st.warning(md(message), icon=":material/cloud_off:")
         cols = st.columns([2, 2, 3])
         if cols[0].button("Try the download again", key="explore_retry"):
-            _failed_weights().pop(shown_failure, None)
+            weights_gate().forget(shown_failure)
             st.session_state["explore_pending_features"] = shown_failure
             st.session_state.pop("explore_show_failure", None)
             st.rerun()

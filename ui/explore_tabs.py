@@ -71,12 +71,19 @@ def export_tab(table: pd.DataFrame, archive_name: str, feature_name: str) -> Non
     st.caption("Map coordinates, clusters and labels of every photo.")
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"feedlens_map_{archive_name}_{feature_name}")
     cols = st.columns(2)
-    cols[0].download_button("Download CSV", table.to_csv(index=False).encode("utf-8"), file_name=f"{stem}.csv",
-                            mime="text/csv", key="explore_csv", icon=":material/download:")
-    parquet = io.BytesIO()
-    table.to_parquet(parquet, index=False)
-    cols[1].download_button("Download Parquet", parquet.getvalue(), file_name=f"{stem}.parquet",
-                            mime="application/vnd.apache.parquet", key="explore_parquet", icon=":material/download:")
+    # Both files are written when their button is clicked, not on every run.
+    cols[0].download_button("Download CSV", lambda: table.to_csv(index=False).encode("utf-8"),
+                            file_name=f"{stem}.csv", mime="text/csv", key="explore_csv", icon=":material/download:",
+                            on_click="ignore")
+
+    def parquet() -> bytes:
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+
+    cols[1].download_button("Download Parquet", parquet, file_name=f"{stem}.parquet",
+                            mime="application/vnd.apache.parquet", key="explore_parquet", icon=":material/download:",
+                            on_click="ignore")
     st.dataframe(table.drop(columns=["sha256"]), hide_index=True, key="explore_export_table")
 
 

@@ -10,10 +10,19 @@ update), so the core job stops between two units of work and keeps what it
 finished in the cache. The button's ``on_click`` leaves a mark that the next
 run reads with :func:`cancelled`, so a page that starts a job by itself (the
 Explore features, say) does not start it again at once.
+
+At most :func:`max_jobs` jobs run at once on a server (``FEEDLENS_MAX_JOBS``,
+default: the number of cores): a job runs in its visitor's script thread, and
+more of them than cores would leave no CPU for everyone else's page runs. A job
+past the cap waits in the status box, which shows its place in the line
+(:class:`JobSlots`, first come first served); Cancel leaves the line.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +31,7 @@ import streamlit as st
 
 from core.jobs import Cancelled, JobError, Progress
 
-__all__ = ["JobOutcome", "run_job", "cancelled", "clear_cancelled"]
+__all__ = ["JobOutcome", "JobSlots", "job_slots", "max_jobs", "run_job", "cancelled", "clear_cancelled"]
 
 _MARK = "job_cancelled::"
 
@@ -41,6 +50,73 @@ class JobOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.cancelled
+
+
+class JobSlots:
+    """At most ``slots`` holders at once; the others wait in line, first come first served.
+
+    Examples
+    --------
+    >>> slots = JobSlots(1)
+    >>> a, b = slots.join(), slots.join()
+    >>> slots.wait(a, 0), slots.position(b), slots.wait(b, 0)
+    (True, 1, False)
+    >>> slots.leave(a); slots.wait(b, 0)
+    True
+    """
+
+    def __init__(self, slots: int) -> None:
+        self.slots = max(1, int(slots))
+        self._cond = threading.Condition()
+        self._line: list[int] = []  # tickets, oldest first; the first ``slots`` hold a slot
+        self._tickets = itertools.count()
+
+    def join(self) -> int:
+        """Take a ticket at the end of the line."""
+        with self._cond:
+            ticket = next(self._tickets)
+            self._line.append(ticket)
+            return ticket
+
+    def position(self, ticket: int) -> int:
+        """How many waiting tickets are ahead of ``ticket`` (0: it holds a slot or is next)."""
+        with self._cond:
+            return max(0, self._line.index(ticket) - self.slots + 1) if ticket in self._line else 0
+
+    def wait(self, ticket: int, timeout: float) -> bool:
+        """Whether ``ticket`` holds a slot, waiting up to ``timeout`` seconds for one."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._line.index(ticket) < self.slots, timeout)
+
+    def leave(self, ticket: int) -> None:
+        """Give the slot (or the place in line) back."""
+        with self._cond:
+            if ticket in self._line:
+                self._line.remove(ticket)
+            self._cond.notify_all()
+
+
+def max_jobs() -> int:
+    """How many long jobs may run at once: ``FEEDLENS_MAX_JOBS``, else the number of cores."""
+    try:
+        return max(1, int(os.environ.get("FEEDLENS_MAX_JOBS", "")))
+    except ValueError:
+        return max(1, os.cpu_count() or 1)
+
+
+@st.cache_resource
+def job_slots() -> JobSlots:
+    """The server's one line of long jobs."""
+    return JobSlots(max_jobs())
+
+
+def _take_slot(ticket: int, bar) -> None:
+    """Wait for a slot, saying the place in line; a rerun (Cancel, leaving) stops the script at ``bar.progress``."""
+    slots = job_slots()
+    while not slots.wait(ticket, 1.0):
+        ahead = slots.position(ticket)
+        bar.progress(0.0, text=f"Waiting for a free worker: {ahead} job(s) ahead of yours "
+                                f"(this server runs {slots.slots} at a time)…")
 
 
 def _mark(key: str) -> None:
@@ -97,7 +173,9 @@ def run_job(title: str, job: Callable[[Progress], Any], *, key: str, note: str |
         def progress(n_done: int, total: int, message: str) -> None:
             bar.progress(min(max(n_done / max(total, 1), 0.0), 1.0), text=message)
 
+        ticket = job_slots().join()
         try:
+            _take_slot(ticket, bar)
             outcome = JobOutcome(value=job(progress))
         except Cancelled:
             outcome = JobOutcome(cancelled=True)
@@ -105,6 +183,8 @@ def run_job(title: str, job: Callable[[Progress], Any], *, key: str, note: str |
             outcome = JobOutcome(error=str(exc), exception=exc)
         except Exception as exc:  # noqa: BLE001 - never show a traceback to the user
             outcome = JobOutcome(error=f"It failed unexpectedly ({type(exc).__name__}: {exc}).", exception=exc)
+        finally:  # also when Streamlit stops the script (Cancel, a rerun): the next in line goes on
+            job_slots().leave(ticket)
         if outcome.ok:
             bar.progress(1.0, text="Done")
             status.update(label=done(outcome.value) if done else "Done", state="complete",

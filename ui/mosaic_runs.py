@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from core.mosaic.regions import Regions, region_masks
 from core.mosaic.rendering import encode_png
 from ui.jobs import cancelled, clear_cancelled, run_job
 from ui.memory import shared_store
+from ui.run_cache import reuse
 
 __all__ = [
     "PREVIEW_SIDE",
@@ -59,6 +61,7 @@ _RESULT = "mosaic_build_result"
 
 REGION_NAMES = {"all": "All tiles", "face": "Face", "person": "Person (not face)", "background": "Background"}
 
+REGIONS_RETRY_S = 300
 # Captured here: the deferred download runs outside the script thread.
 STORE = shared_store("mosaic", 512)
 
@@ -75,7 +78,9 @@ def _detect(digest: str, model_dir: str | None, _image: np.ndarray) -> Regions:
 def target_regions(digest: str, image: np.ndarray) -> RegionSearch:
     """Faces and people in the target (cached per target and model folder), or why there are none."""
     model_dir = os.environ.get("FEEDLENS_MODEL_DIR")
-    return find_regions(image, detect=lambda target: _detect(digest, model_dir, target))
+    # A missing model is looked for (a download tried) once per REGIONS_RETRY_S for every session, not on each run.
+    return reuse("mosaic_regions", (digest, model_dir, int(time.monotonic() // REGIONS_RETRY_S)),
+                 lambda: find_regions(image, detect=lambda target: _detect(digest, model_dir, target)), 16)
 
 
 def show_regions(search: RegionSearch) -> None:
