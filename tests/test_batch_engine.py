@@ -224,6 +224,18 @@ def test_a_photo_that_kills_its_worker_every_time_is_a_failure_not_a_hang(engine
     assert len(_packed_photos(tmp_path)) == 7
 
 
+def test_a_rerun_with_another_chunk_size_reuses_the_packed_features(generated, shared_dir, tmp_path):
+    """Features are packed per chunk, keyed by the chunk's photos: a rerun with another ``--chunk`` finds them
+    in the other packs (the archive has a manifest, so the workers look), and computes nothing."""
+    os.environ.setdefault("FEEDLENS_MODEL_DIR", str(shared_dir / "models"))
+    first = _run([generated], tmp_path, "inprocess", steps=("features",), chunk=3)
+    assert first.computed["features"] == 8
+    packs = {p: p.read_bytes() for p in (tmp_path / "features-pack").rglob("*.npz")}
+    again = _run([generated], tmp_path, "inprocess", steps=("features",), chunk=5)
+    assert again.computed["features"] == 0 and again.reused["features"] == 8
+    assert {p: p.read_bytes() for p in (tmp_path / "features-pack").rglob("*.npz")} == packs  # nothing rewritten
+
+
 def test_a_sigint_that_reaches_only_the_workers_costs_a_retry_not_the_run(generated, shared_dir, tmp_path):
     """A terminal's Ctrl-C reaches the pool's workers too, and a busy worker's chunk comes back with its exit
     (``SystemExit``) as the error. Whether the driver stops is its own flag's call (checked first): here it

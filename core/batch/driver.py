@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..jobs import CancelCheck, Cancelled, Progress, check_cancel, report
-from .manifest import BatchManifest, write_manifest
+from .manifest import BatchManifest, read_manifest, write_manifest
 from .plan import IMPORT, STEPS, Chunk, plan_batch, plan_import
 from .work import ChunkResult
 
@@ -104,6 +104,7 @@ class _Archive:
     decoded: set[str] = field(default_factory=set)  # sha256 of the photos the import decoded
     hashes: dict = field(default_factory=dict)  # sha256 -> the duplicate finder's hashes, from the workers
     steps_left: int = 0  # photos of per-photo chunks not back yet
+    rerun: bool = False  # batched before: its results may sit under another chunking
     failures: list[tuple[str, str]] = field(default_factory=list)  # all of them (the manifest keeps the first)
     last_write: float = 0.0
 
@@ -224,7 +225,7 @@ def run_archives(
         seen_keys.add(plan.key)
         manifest = BatchManifest(plan.key, plan.name, str(plan.root), list(steps), engine,
                                  computed=dict.fromkeys(stages, 0), reused=dict.fromkeys(stages, 0))
-        states.append(_Archive(plan, manifest))
+        states.append(_Archive(plan, manifest, rerun=read_manifest(cache, plan.key) is not None))
 
     owner: dict[int, int] = {}  # chunk number -> index in states
     numbers = iter(range(1 << 62))
@@ -233,7 +234,7 @@ def run_archives(
     def register(index: int, chunks: list[Chunk]) -> list[Chunk]:
         numbered = []
         for c in chunks:
-            c = dataclasses.replace(c, number=next(numbers))
+            c = dataclasses.replace(c, number=next(numbers), rerun=states[index].rerun)
             owner[c.number] = index
             numbered.append(c)
         return numbered

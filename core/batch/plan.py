@@ -31,16 +31,20 @@ class Chunk:
         Some of :data:`STEPS`, in their order; or ``(IMPORT,)``.
     number : int
         The chunk's position in the plan (for messages).
+    rerun : bool
+        The archive was batched before: results of the photos may be stored under another chunking
+        (a rerun with another ``--chunk``), so the workers look beyond the chunk's own pack.
     """
 
     archive: str
     photos: tuple[tuple[str, str, str], ...]
     steps: tuple[str, ...]
     number: int = 0
+    rerun: bool = False
 
     def split(self) -> list["Chunk"]:
         """One chunk per photo (to find the photo that brings a worker down)."""
-        return [Chunk(self.archive, (photo,), self.steps, self.number) for photo in self.photos]
+        return [Chunk(self.archive, (photo,), self.steps, self.number, self.rerun) for photo in self.photos]
 
 
 def plan_batch(archives: Iterable, steps: Sequence[str], chunk: int = 128) -> list[Chunk]:

@@ -135,7 +135,8 @@ def _features(chunk: Chunk, cache, result: ChunkResult, failed: dict[str, str]) 
     from ..explore.features import compute_features
 
     items = [(sha, path) for sha, path, _ in chunk.photos]
-    features = compute_features(items, _colour_texture(), cache=cache, chunk=len(items), pack=True)
+    features = compute_features(items, _colour_texture(), cache=cache, chunk=len(items), pack=True,
+                                other_packs=chunk.rerun)
     for (_, _, file), ok in zip(chunk.photos, features.valid):
         if not ok:
             failed.setdefault(file, "features: the photo could not be read")

@@ -670,6 +670,7 @@ def compute_features(
     cancel: CancelCheck | None = None,
     chunk: int | None = None,
     pack: bool = False,
+    other_packs: bool = False,
 ) -> FeatureResult:
     """Features of many photos, cached per image sha256 and feature set.
 
@@ -696,6 +697,11 @@ def compute_features(
         its key, with no listing. Without ``pack``, vectors are looked up in
         the packs first (one listing), then in per-photo entries; the
         values are the same either way.
+    other_packs : bool
+        With ``pack``: photos whose chunk's pack is missing are also looked
+        up in the other packs (one listing), as after a rerun with another
+        chunk size. The batch asks for it on an archive it ran before; a
+        first run skips the listing (it would find nothing).
 
     Returns
     -------
@@ -751,6 +757,8 @@ def compute_features(
             if found is not None:
                 packed.add(g)
                 stored.update((sha, row) for sha, row in found.items() if row is not None and sha in unique)
+        if other_packs and len(packed) < len(groups):
+            stored.update(_from_packs(cache, pack_kind, set(unique).difference(stored)))
     else:
         stored.update(_from_packs(cache, pack_kind, set(unique)))
     todo: list[str] = []
