@@ -1,4 +1,4 @@
-"""Forecast page: likes and comments of a new photo, learnt from your own posts.
+"""Forecast page: likes, comments (and saves, shares, reach from insights) of a new photo, learnt from your posts.
 
 Training and forecasting live in :mod:`core.forecast` (run through ``ui.forecast_runs``); this page draws.
 """
@@ -11,12 +11,18 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame
+from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame, target_counts
 from core.forecast.training import NO_LIKES_HELP, delete_forecaster
 from core.image.io import UPLOAD_TYPES, ImageError, load_image
 from ui.batch_status import show_batch_status
 from ui.flash import flash, show_flashes
-from ui.forecast_report import NO_CONTENT_EFFECT, effects_section, held_out_section, labels_section
+from ui.forecast_report import (
+    effects_section,
+    held_out_section,
+    labels_section,
+    no_content_effect,
+    target_picker,
+)
 from ui.forecast_runs import run_training, saved_model
 from ui.gallery import photo_grid
 from ui.images import inline
@@ -45,9 +51,12 @@ def intro(archive) -> pd.DataFrame:
     cols[0].metric("Posts", len(posts))
     cols[1].metric("With a like count", n_known)
     cols[2].metric("Hidden or unknown likes (left out)", len(posts) - n_known)
-    if n_known == 0:
+    counts = target_counts(posts)
+    if not counts:
         st.info(NO_LIKES_HELP, icon=":material/help:")
         st.stop()
+    if set(counts) - {"likes", "comments"}:
+        st.caption("Counts in this archive: " + ", ".join(f"{t} on {n} posts" for t, n in counts.items()) + ".")
     return posts
 
 
@@ -65,8 +74,8 @@ def train_section(archive, posts: pd.DataFrame, model) -> None:
         if model is not None:
             new = model.new_photos_since(posts)
             st.text(f"Trained {model.trained_at:%Y-%m-%d %H:%M} UTC on {len(model.posts)} posts "
-                    f"({model.n_hidden} without a like count left out). {new} photo(s) are new since then; "
-                    "retraining labels only those.")
+                    f"({model.n_hidden} without a like count, left out of the likes). {new} photo(s) are new since "
+                    "then; retraining labels only those.")
         train_cols = st.columns([1, 1, 3])
         if train_cols[0].button("Retrain" if model else "Train", type="primary", key="forecast_train",
                                 disabled=not chosen):
@@ -152,29 +161,32 @@ def _headline(column, table: pd.DataFrame, result, target: str) -> None:
         column.caption(f"Typical: {_fmt(mid)} ({name})")
 
 
-def draw_forecast(data: bytes, result) -> None:
-    """The forecast's numbers, the models beside each other, what drove it, similar posts."""
+def draw_forecast(data: bytes, result, target: str = "likes") -> None:
+    """The forecast's numbers (``target`` first), the models beside each other, what drove it, similar posts."""
     left, right = st.columns([1, 2])
     left.image(inline(load_image(data, max_side=640)), width="stretch")
     table = result.table.set_index("model")
     with right:
         if result.account:
             st.text(f"Account: {result.account}")
-        if not result.content_helps("likes"):
-            c = result.choice.get("likes")
+        if not result.content_helps(target):
+            c = result.choice.get(target)
             why = (f"Only {c.n} of your posts could be held out: too few to tell whether what the photo shows "
-                   "moves your likes." if c is not None and c.best_content and c.n < 10 else NO_CONTENT_EFFECT)
+                   f"moves your {target}." if c is not None and c.best_content and c.n < 10
+                   else no_content_effect(target))
             st.info(why + " So this shows your usual range for any photo, not a number for this one.",
                     icon=":material/balance:")
-        for column, target in zip(st.columns(2), ("likes", "comments")):
-            _headline(column, table, result, target)
+        shown = [target, *(t for t in result.targets if t != target)]
+        for column, each in zip(st.columns(len(shown)), shown):
+            _headline(column, table, result, each)
         st.text("Labels: " + (", ".join(result.labels) or "none"))
         for note in result.notes:
             st.caption(note)
-        st.dataframe(result.table, hide_index=True, column_config={
-            c: st.column_config.NumberColumn(format="%.0f") for c in result.table.columns if c != "model"})
+        columns = ["model", *(f"{t}{end}" for t in shown for end in ("", "_low", "_high"))]
+        st.dataframe(result.table[columns], hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format="%.0f") for c in columns if c != "model"})
         st.caption("Every model, the one shown first on top. Forecasts are kept within your account's range "
-                   "(its lowest and highest likes, widened by half). Intervals: split-conformal 80 %, from each "
+                   "(its lowest and highest counts, widened by half). Intervals: split-conformal 80 %, from each "
                    "model's errors on held-out posts (per account when it has 20 or more of them).")
     chart_cols = st.columns(2)
     seed_c = result.seed_contributions
@@ -197,10 +209,11 @@ def draw_forecast(data: bytes, result) -> None:
     if len(result.similar):
         st.subheader("Most similar past posts")
         photo_grid(result.similar, 6, lambda _, row: (
-            f"{row['likes']:,.0f} likes" + (f" · {row['timestamp']:%Y-%m-%d}" if pd.notna(row["timestamp"]) else "")))
+            (f"{row[target]:,.0f} {target}" if pd.notna(row.get(target)) else f"{target} unknown")
+            + (f" · {row['timestamp']:%Y-%m-%d}" if pd.notna(row["timestamp"]) else "")))
 
 
-def predict_section(archive, model) -> None:
+def predict_section(archive, model, target: str) -> None:
     data, name, caption, when, account = photo_to_forecast(model)
     if data is None:
         return
@@ -209,7 +222,7 @@ def predict_section(archive, model) -> None:
     except ImageError as exc:
         st.error(f"{md(name)}: {md(exc)}")
         return
-    draw_forecast(data, result)
+    draw_forecast(data, result, target)
 
 
 def main() -> None:
@@ -223,14 +236,15 @@ def main() -> None:
         return
     for source, why in model.unavailable.items():
         st.warning(f"{LABEL_SOURCES.get(source, source)} not used: {why}", icon=":material/warning:")
-    predict_tab, error_tab, effects_tab, labels_tab = st.tabs(["Predict", "Held-out error", "What lifts your likes",
-                                                               "Labels"])
+    target = target_picker(model)
+    predict_tab, error_tab, effects_tab, labels_tab = st.tabs(["Predict", "Held-out error",
+                                                               f"What lifts your {target}", "Labels"])
     with predict_tab:
-        predict_section(archive, model)
+        predict_section(archive, model, target)
     with error_tab:
-        held_out_section(model)
+        held_out_section(model, target)
     with effects_tab:
-        effects_section(model)
+        effects_section(model, target)
     with labels_tab:
         labels_section(model)
 

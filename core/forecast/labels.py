@@ -36,11 +36,11 @@ import pandas as pd
 
 __all__ = [
     "LABEL_SOURCES",
+    "TARGETS",
     "LabelSources",
     "parse_accessibility_caption",
     "face_count_label",
     "hashtag_labels",
-    "TARGETS",
     "post_frame",
     "target_counts",
     "combine_labels",
