@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .options import ArchiveArg, JsonOpt
-from .runner import archive_summary, command
+from .runner import InputError, archive_summary, command
 from .text import count, number, table
 
 __all__ = ["train", "forecast"]
@@ -59,7 +59,8 @@ def train(
             run.warn(f"{LABEL_SOURCES.get(source, source)} not used: {why}")
         ev = model.evaluation
         metrics = ev.wide_table(order=list(model.models)).reset_index() if ev.ok else None
-        lines = [f"Trained on {count(len(model.posts), 'post')} ({model.n_hidden} without a like count left out); "
+        lines = [f"Trained on {count(len(model.posts), 'post')} ({model.n_hidden} without a like count: left out of "
+                 "the likes); "
                  f"{model.new_photos} photo(s) labelled now, {model.reused_photos} read from the cache.",
                  f"Labels from: {', '.join(model.sources.enabled()) or 'none'}.",
                  "Targets (`feedlens forecast --target`): "
@@ -150,10 +151,8 @@ def forecast(
             raise ModelUnavailableError(f"no forecast model is saved for {arch.root}; train one first: "
                                         f"feedlens train {archive}")
         if target not in model.targets:
-            raise typer.BadParameter(
-                f"this archive has no {target} counts to learn from; it has: "
-                + ", ".join(f"{t} ({model.target_posts.get(t, 0)} posts)" for t in model.targets),
-                param_hint="--target")
+            raise InputError(f"--target: this archive has no {target} counts to learn from; it has "
+                             + ", ".join(f"{t} ({model.target_posts.get(t, 0)} posts)" for t in model.targets))
         new = model.new_photos_since(post_frame(arch.catalogue))
         if new:
             run.warn(f"{count(new, 'photo')} of the archive are new since the model was trained; "
@@ -167,9 +166,11 @@ def forecast(
         by_model = result.table.set_index("model")
         order = [best, *(m for m in by_model.index if m != best)]
         rows = result.table.set_index("model").loc[order].reset_index().to_dict("records")
+        interval = _interval(by_model.at[best, f"{target}_low"], by_model.at[best, f"{target}_high"])
         usual = "" if result.content_helps(target) else (
-            f" On held-out posts, what the photo shows did not beat your usual {target}: 8 in 10 posts fall in "
-            f"{_interval(by_model.at[best, target + '_low'], by_model.at[best, target + '_high'])}.")
+            f" On held-out posts, what the photo shows did not beat your usual {target}"
+            + (f": 8 in 10 posts fall in {interval}." if interval != "–" else
+               " (too few held-out posts for an 80 % interval)."))
         lines = [
             f"{Path(photo).name} posted {when:%Y-%m-%d %H:%M} UTC: about {number(by_model.at[best, target])} "
             f"{target} ({best}).{usual}",

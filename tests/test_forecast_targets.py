@@ -128,3 +128,23 @@ def test_a_reposted_picture_counts_once_in_the_label_table_and_the_effects(data_
     assert len(shown) and "#comedicrockstarshit" in shown.index
     assert shown.to_dict() == expected.reindex(shown.index).to_dict()
     assert shown["#comedicrockstarshit"] == 3  # four posts, one of them the repost
+
+
+def test_feedlens_forecast_target_comments_and_an_absent_target(data_dir: Path, tmp_path: Path):
+    from tests.test_cli import as_json, feedlens, one_line_error
+
+    boston = data_dir / "instaloader-boston-2accounts"
+    cache = tmp_path / "cache"
+    feedlens("train", boston, "--no-imagenet", "--no-faces", "--no-people", "--json", cache=cache)
+    photo = boston / "royaleboston" / "2024-06-05_19-06-02_UTC_1.jpg"
+    result = as_json(feedlens("forecast", photo, "--archive", boston, "--target", "comments", "--json", cache=cache))
+    assert result["target"] == "comments" and result["targets"] == {"likes": 9, "comments": 10}
+    assert result["forecasts"][0]["model"] == result["best_model"]  # the model chosen for comments first
+    assert all(r["comments"] >= 0 for r in result["forecasts"])
+    text = feedlens("forecast", photo, "--archive", boston, "--target", "comments", cache=cache).stdout
+    assert f"comments ({result['best_model']})" in text.splitlines()[0]
+    proc = feedlens("forecast", photo, "--archive", boston, "--target", "saves", "--json", cache=cache, check=1)
+    assert as_json(proc)["error"]["type"] == "InputError"
+    assert "no saves counts" in one_line_error(proc) and "comments (10 posts)" in one_line_error(proc)
+    proc = feedlens("forecast", photo, "--archive", boston, "--target", "followers", cache=cache, check=2)
+    assert "likes, comments, saves, shares, reach" in proc.stderr
