@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame, target_counts
-from core.forecast.training import NO_LIKES_HELP, delete_forecaster
+from core.forecast.training import BASELINES, NO_LIKES_HELP, delete_forecaster
 from core.image.io import UPLOAD_TYPES, ImageError, load_image
 from ui.batch_status import show_batch_status
 from ui.flash import flash, show_flashes
@@ -36,7 +36,8 @@ def intro(archive) -> pd.DataFrame:
     """Title, what the page does, and the posts it can learn from."""
     st.title("Forecast")
     st.caption(
-        "How many likes and comments might a new photo get, and what lifts them? Learnt from your own posts: "
+        "How many likes and comments (and saves, shares and reach, when your archive has Instagram insights) "
+        "might a new photo get, and what lifts them? Learnt from your own posts: "
         "your usual likes, the seed project's per-label averages and a regression that also knows what the "
         "photo looks like, when you post and how your account grows. Every model is judged on your newest "
         "posts, held out from training, and the one shown first is the one with the lowest error there."
@@ -151,6 +152,7 @@ def _headline(column, table: pd.DataFrame, result, target: str) -> None:
     """The chosen model's forecast of ``target``, or the usual range when content does not help."""
     name = result.chosen(target)
     low, mid, high = (table.at[name, f"{target}_low"], table.at[name, target], table.at[name, f"{target}_high"])
+    name = name.replace("likes", target) if name in BASELINES else name  # "your usual comments"
     if result.content_helps(target) or low != low:
         column.metric(f"{target.capitalize()} ({name})", _fmt(mid))
         column.caption(f"80 % interval {_fmt(low)} – {_fmt(high)}")
@@ -177,8 +179,9 @@ def draw_forecast(data: bytes, result, target: str = "likes") -> None:
             st.info(why + " So this shows your usual range for any photo, not a number for this one.",
                     icon=":material/balance:")
         shown = [target, *(t for t in result.targets if t != target)]
-        for column, each in zip(st.columns(len(shown)), shown):
-            _headline(column, table, result, each)
+        for row in range(0, len(shown), 2):  # two a row: five ranges side by side do not fit
+            for column, each in zip(st.columns(2), shown[row:row + 2]):
+                _headline(column, table, result, each)
         st.text("Labels: " + (", ".join(result.labels) or "none"))
         for note in result.notes:
             st.caption(note)

@@ -69,7 +69,6 @@ from .models import (
     SeedLabelModel,
     evaluate,
     label_table,
-    repeated_photos,
 )
 
 __all__ = [
@@ -801,8 +800,8 @@ def train_forecaster(
     target only (posts without a like count are counted in ``n_hidden``).
     The models learn only from what a new photo also has (no Instagram alt
     text: it is in the label table and the effects, not in the forecast).
-    The label table and the effects count each picture once (a repost is
-    the picture's first showing only, as in the training).
+    The label table and the effects count each picture once (a repost,
+    same sha256 or the catalogue's ``duplicate_of``, only at its first showing).
 
     Raises
     ------
@@ -844,7 +843,9 @@ def train_forecaster(
     from .effects import effects_table
 
     # Each picture once in the tables of what it shows: a repost's likes are the same picture's again.
-    once = train[~repeated_photos(X)].reset_index(drop=True)
+    # Same picture = same sha256 or the archive's duplicate_of (post_frame's "picture"); not the looser
+    # look-alike rule of the regression, which would merge distinct photos of one scene in these counts.
+    once = train[~train["picture"].duplicated()].reset_index(drop=True)
     target_effects = {target: effects_table(once["labels"], once[target], once["account"], once["timestamp"],
                                             random_state=random_state) for target in targets}
     keep = ["post_id", "sha256", "path", *TARGETS, "timestamp", "account", "caption", "labels"]
