@@ -192,21 +192,20 @@ def draw_forecast(data: bytes, result, target: str = "likes") -> None:
                    "(its lowest and highest counts, widened by half). Intervals: split-conformal 80 %, from each "
                    "model's errors on held-out posts (per account when it has 20 or more of them).")
     chart_cols = st.columns(2)
-    seed_c = result.seed_contributions
+    seed_c, ridge_c = result.contributions.get(target, (result.seed_contributions, result.ridge_contributions))
     if len(seed_c):
         fig = px.bar(seed_c, x="contribution", y="label", orientation="h", hover_data=["count", "coefficient"],
-                     labels={"contribution": "share of the forecast (likes)", "label": ""},
+                     labels={"contribution": f"share of the forecast ({target})", "label": ""},
                      title="Seed model: each known label's share")
         fig.update_yaxes(autorange="reversed")
         chart_cols[0].plotly_chart(fig, key="forecast_seed_bars")
     else:
         chart_cols[0].info("No label of this photo appears in your posts: the seed model gives your mean.")
-    ridge_c = result.ridge_contributions
     if len(ridge_c):
         shown = ridge_c.assign(change=(ridge_c["factor"] - 1) * 100)
         fig = go.Figure(go.Bar(x=shown["change"], y=shown["input"], orientation="h",
                                marker_color=np.where(shown["change"] >= 0, "#2ca02c", "#d62728")))
-        fig.update_layout(title="Ridge regression: effect of each input", xaxis_title="% change in likes",
+        fig.update_layout(title="Ridge regression: effect of each input", xaxis_title=f"% change in {target}",
                           yaxis=dict(autorange="reversed"))
         chart_cols[1].plotly_chart(fig, key="forecast_ridge_bars")
     if len(result.similar):

@@ -59,12 +59,17 @@ def test_comments_are_forecast_on_a_real_instaloader_dump(data_dir: Path):
     assert len(effects) and {"label", "factor", "low", "high", "evidence"} <= set(effects.columns)
     assert (effects["low"] <= effects["factor"]).all() and (effects["factor"] <= effects["high"]).all()
     account = "cristiano"
-    photo = model.describe_photo(Path(model.posts["path"].iloc[0]).read_bytes(), account=account)
+    tag = model.labels["label"].iloc[0]  # the hashtag on most posts
+    photo = model.describe_photo(Path(model.posts["path"].iloc[0]).read_bytes(), account=account, caption=tag)
     result = model.predict(photo)
     row = result.table.set_index("model").loc[result.chosen("comments")]
     mine = model.posts.loc[model.posts["account"] == account, "comments"]
     assert mine.min() / 1.5 - 1 <= row["comments"] <= mine.max() * 1.5 + 1
     assert row["comments_low"] <= row["comments"] <= row["comments_high"]
+    assert set(result.contributions) == {"likes", "comments"}
+    seed_likes, seed_comments = result.contributions["likes"][0], result.contributions["comments"][0]
+    assert list(seed_comments["label"]) == [tag]  # the seed model's α (mean comments) of the label, not its γ
+    assert seed_comments["coefficient"].iloc[0] < seed_likes["coefficient"].iloc[0]
 
 
 def test_insights_of_the_api_reach_the_catalogue_and_the_forecast(tmp_path: Path):

@@ -434,20 +434,20 @@ class SeedLabelModel:
         out = np.array([self._one(row) for row in labels]).reshape(len(labels), -1)
         return out[:, 0] if self._flat else out
 
-    def contributions(self, labels: Sequence[str]) -> pd.DataFrame:
-        """Each known label's share of one prediction (shares sum to it).
+    def contributions(self, labels: Sequence[str], target: int = 0) -> pd.DataFrame:
+        """Each known label's share of one prediction of target column ``target`` (shares sum to it).
 
         Returns
         -------
         pandas.DataFrame
-            ``label``, ``count``, ``coefficient`` (γ of the first target) and
-            ``contribution`` (its weight times γ).
+            ``label``, ``count``, ``coefficient`` (the label's mean of that
+            target: γ for likes) and ``contribution`` (its weight times it).
         """
         known = self.known(labels)
         if not known:
             return pd.DataFrame(columns=["label", "count", "coefficient", "contribution"])
         idx = [self._lookup[label] for label in known]
-        gamma, counts = self._means[idx, 0], self._counts[idx]
+        gamma, counts = self._means[idx, target], self._counts[idx]
         weights = counts / counts.sum() if self.weighting == "count" else np.full(len(idx), 1 / len(idx))
         return pd.DataFrame({"label": known, "count": counts.astype(int), "coefficient": gamma,
                              "contribution": weights * gamma})

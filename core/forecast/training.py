@@ -537,6 +537,9 @@ class Forecast:
     fallback : bool
         True when no label is known and the seed model gave the user's mean.
     seed_contributions, ridge_contributions : pandas.DataFrame
+        Of the first target (likes).
+    contributions : dict
+        Target -> ``(seed_contributions, ridge_contributions)`` of that target.
     similar : pandas.DataFrame
         Most similar past posts (``post_id``, ``sha256``, ``path``, ``likes``,
         ``comments``, ``timestamp``, ``caption``, ``distance``).
@@ -554,6 +557,7 @@ class Forecast:
     choice: dict = field(default_factory=dict)
     #: The targets of ``table``, likes first when the archive has them.
     targets: tuple = ("likes", "comments")
+    contributions: dict = field(default_factory=dict)
 
     def chosen(self, target: str = "likes") -> str:
         """The model whose forecast is shown first for ``target``."""
@@ -741,14 +745,18 @@ class Forecaster:
         seed: SeedLabelModel = self.models[MODEL_SEED]  # type: ignore[assignment]
         known = seed.known(photo.labels)
         ridge = self.models.get(MODEL_RIDGE)
-        ridge_contrib = ridge.contributions(X) if isinstance(ridge, EngagementRegressor) else pd.DataFrame()
+        contributions = {target: (seed.contributions(photo.labels, j),
+                                  ridge.contributions(X, j) if isinstance(ridge, EngagementRegressor)
+                                  else pd.DataFrame())
+                         for j, target in enumerate(self.targets)}
+        seed_contrib, ridge_contrib = contributions.get(first, (seed.contributions(photo.labels), pd.DataFrame()))
         notes = list(photo.notes)
         if not known:
             notes.append("None of this photo's labels appears in your posts, so the seed model falls back to "
                          "your mean.")
         return Forecast(pd.DataFrame([rows[name] for name in order]), known, not known,
-                        seed.contributions(photo.labels), ridge_contrib, self.similar_posts(photo, n_similar),
-                        photo.labels, notes, photo.account, dict(self.choice), tuple(self.targets))
+                        seed_contrib, ridge_contrib, self.similar_posts(photo, n_similar),
+                        photo.labels, notes, photo.account, dict(self.choice), tuple(self.targets), contributions)
 
     def similar_posts(self, photo: NewPhoto, k: int = 6) -> pd.DataFrame:
         """The ``k`` training posts whose photos look most like the new one."""
