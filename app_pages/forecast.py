@@ -16,13 +16,7 @@ from core.forecast.training import BASELINES, NO_LIKES_HELP, delete_forecaster
 from core.image.io import UPLOAD_TYPES, ImageError, load_image
 from ui.batch_status import show_batch_status
 from ui.flash import flash, show_flashes
-from ui.forecast_report import (
-    effects_section,
-    held_out_section,
-    labels_section,
-    no_content_effect,
-    target_picker,
-)
+from ui.forecast_report import effects_section, held_out_section, labels_section, no_content_effect, target_picker
 from ui.forecast_runs import run_training, saved_model
 from ui.gallery import photo_grid
 from ui.images import inline
@@ -186,7 +180,9 @@ def draw_forecast(data: bytes, result, target: str = "likes") -> None:
         for note in result.notes:
             st.caption(note)
         columns = ["model", *(f"{t}{end}" for t in shown for end in ("", "_low", "_high"))]
-        st.dataframe(result.table[columns], hide_index=True, column_config={
+        first = result.chosen(target)  # the model shown first for this target, then the others
+        rows = [first, *(m for m in table.index if m != first)]
+        st.dataframe(table.loc[rows].reset_index()[columns], hide_index=True, column_config={
             c: st.column_config.NumberColumn(format="%.0f") for c in columns if c != "model"})
         st.caption("Every model, the one shown first on top. Forecasts are kept within your account's range "
                    "(its lowest and highest counts, widened by half). Intervals: split-conformal 80 %, from each "
