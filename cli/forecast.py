@@ -122,15 +122,16 @@ def forecast(
                                            "is given). Default: this hour.")] = None,
     similar: Annotated[int, typer.Option("--similar", min=0, max=50,
                                          help="How many of the most similar past posts to list.")] = 6,
-    target: Annotated[str, typer.Option(
-        "--target", help="What to forecast: likes, comments, or saves, shares or reach when the archive has "
-                         "Instagram insights (`feedlens train` lists what it has).")] = "likes",
+    target: Annotated[Optional[str], typer.Option(
+        "--target", show_default=False,
+        help="What to forecast: likes, comments, or saves, shares or reach when the archive has Instagram "
+             "insights (`feedlens train` lists what it has). Default: likes (or the first the archive has).")] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Forecast likes (or comments, saves, shares, reach) of a new photo with the archive's saved model."""
     from core.forecast.labels import TARGETS
 
-    if target not in TARGETS:
+    if target is not None and target not in TARGETS:
         raise typer.BadParameter(f"{target!r} is not one of {', '.join(TARGETS)}", param_hint="--target")
     when = _when(posting_time)
     with command(json_output) as run:
@@ -150,6 +151,7 @@ def forecast(
         if model is None:
             raise ModelUnavailableError(f"no forecast model is saved for {arch.root}; train one first: "
                                         f"feedlens train {archive}")
+        target = target or model.targets[0]
         if target not in model.targets:
             raise InputError(f"--target: this archive has no {target} counts to learn from; it has "
                              + ", ".join(f"{t} ({model.target_posts.get(t, 0)} posts)" for t in model.targets))

@@ -153,3 +153,13 @@ def test_feedlens_forecast_target_comments_and_an_absent_target(data_dir: Path, 
     assert "no saves counts" in one_line_error(proc) and "comments (10 posts)" in one_line_error(proc)
     proc = feedlens("forecast", photo, "--archive", boston, "--target", "followers", cache=cache, check=2)
     assert "likes, comments, saves, shares, reach" in proc.stderr
+
+
+def test_an_archive_with_comments_but_no_likes_forecasts_the_comments(data_dir: Path):
+    archive = load_folder(data_dir / "instaloader-boston-2accounts")
+    catalogue = archive.catalogue.assign(likes=pd.array([pd.NA] * len(archive.catalogue), dtype="Int64"))
+    model = _train(catalogue, archive.key + "-no-likes")
+    assert model.targets == ("comments",) and model.n_hidden == len(model.posts) == 10
+    result = model.predict(model.describe_photo(Path(model.posts["path"].iloc[0]).read_bytes()))
+    assert "likes" not in result.table.columns and result.chosen("comments") == result.table["model"].iloc[0]
+    assert model.effects_of("likes").empty
