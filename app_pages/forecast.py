@@ -1,4 +1,4 @@
-"""Forecast page: likes and comments of a new photo, learnt from your own posts.
+"""Forecast page: likes, comments (and saves, shares, reach from insights) of a new photo, learnt from your posts.
 
 Training and forecasting live in :mod:`core.forecast` (run through ``ui.forecast_runs``); this page draws.
 """
@@ -11,12 +11,12 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame
-from core.forecast.training import NO_LIKES_HELP, delete_forecaster
+from core.forecast.labels import LABEL_SOURCES, LabelSources, post_frame, target_counts
+from core.forecast.training import BASELINES, NO_LIKES_HELP, delete_forecaster
 from core.image.io import UPLOAD_TYPES, ImageError, load_image
 from ui.batch_status import show_batch_status
 from ui.flash import flash, show_flashes
-from ui.forecast_report import NO_CONTENT_EFFECT, effects_section, held_out_section, labels_section
+from ui.forecast_report import effects_section, held_out_section, labels_section, no_content_effect, target_picker
 from ui.forecast_runs import run_training, saved_model
 from ui.gallery import photo_grid
 from ui.images import inline
@@ -30,7 +30,8 @@ def intro(archive) -> pd.DataFrame:
     """Title, what the page does, and the posts it can learn from."""
     st.title("Forecast")
     st.caption(
-        "How many likes and comments might a new photo get, and what lifts them? Learnt from your own posts: "
+        "How many likes and comments (and saves, shares and reach, when your archive has Instagram insights) "
+        "might a new photo get, and what lifts them? Learnt from your own posts: "
         "your usual likes, the seed project's per-label averages and a regression that also knows what the "
         "photo looks like, when you post and how your account grows. Every model is judged on your newest "
         "posts, held out from training, and the one shown first is the one with the lowest error there."
@@ -45,9 +46,12 @@ def intro(archive) -> pd.DataFrame:
     cols[0].metric("Posts", len(posts))
     cols[1].metric("With a like count", n_known)
     cols[2].metric("Hidden or unknown likes (left out)", len(posts) - n_known)
-    if n_known == 0:
+    counts = target_counts(posts)
+    if not counts:
         st.info(NO_LIKES_HELP, icon=":material/help:")
         st.stop()
+    if set(counts) - {"likes", "comments"}:
+        st.caption("Counts in this archive: " + ", ".join(f"{t} on {n} posts" for t, n in counts.items()) + ".")
     return posts
 
 
@@ -65,8 +69,8 @@ def train_section(archive, posts: pd.DataFrame, model) -> None:
         if model is not None:
             new = model.new_photos_since(posts)
             st.text(f"Trained {model.trained_at:%Y-%m-%d %H:%M} UTC on {len(model.posts)} posts "
-                    f"({model.n_hidden} without a like count left out). {new} photo(s) are new since then; "
-                    "retraining labels only those.")
+                    f"({model.n_hidden} without a like count, left out of the likes). {new} photo(s) are new since "
+                    "then; retraining labels only those.")
         train_cols = st.columns([1, 1, 3])
         if train_cols[0].button("Retrain" if model else "Train", type="primary", key="forecast_train",
                                 disabled=not chosen):
@@ -142,6 +146,7 @@ def _headline(column, table: pd.DataFrame, result, target: str) -> None:
     """The chosen model's forecast of ``target``, or the usual range when content does not help."""
     name = result.chosen(target)
     low, mid, high = (table.at[name, f"{target}_low"], table.at[name, target], table.at[name, f"{target}_high"])
+    name = name.replace("likes", target) if name in BASELINES else name  # "your usual comments"
     if result.content_helps(target) or low != low:
         column.metric(f"{target.capitalize()} ({name})", _fmt(mid))
         column.caption(f"80 % interval {_fmt(low)} – {_fmt(high)}")
@@ -152,55 +157,61 @@ def _headline(column, table: pd.DataFrame, result, target: str) -> None:
         column.caption(f"Typical: {_fmt(mid)} ({name})")
 
 
-def draw_forecast(data: bytes, result) -> None:
-    """The forecast's numbers, the models beside each other, what drove it, similar posts."""
+def draw_forecast(data: bytes, result, target: str = "likes") -> None:
+    """The forecast's numbers (``target`` first), the models beside each other, what drove it, similar posts."""
     left, right = st.columns([1, 2])
     left.image(inline(load_image(data, max_side=640)), width="stretch")
     table = result.table.set_index("model")
     with right:
         if result.account:
             st.text(f"Account: {result.account}")
-        if not result.content_helps("likes"):
-            c = result.choice.get("likes")
+        if not result.content_helps(target):
+            c = result.choice.get(target)
             why = (f"Only {c.n} of your posts could be held out: too few to tell whether what the photo shows "
-                   "moves your likes." if c is not None and c.best_content and c.n < 10 else NO_CONTENT_EFFECT)
+                   f"moves your {target}." if c is not None and c.best_content and c.n < 10
+                   else no_content_effect(target))
             st.info(why + " So this shows your usual range for any photo, not a number for this one.",
                     icon=":material/balance:")
-        for column, target in zip(st.columns(2), ("likes", "comments")):
-            _headline(column, table, result, target)
+        shown = [target, *(t for t in result.targets if t != target)]
+        for row in range(0, len(shown), 2):  # two a row: five ranges side by side do not fit
+            for column, each in zip(st.columns(2), shown[row:row + 2]):
+                _headline(column, table, result, each)
         st.text("Labels: " + (", ".join(result.labels) or "none"))
         for note in result.notes:
             st.caption(note)
-        st.dataframe(result.table, hide_index=True, column_config={
-            c: st.column_config.NumberColumn(format="%.0f") for c in result.table.columns if c != "model"})
+        columns = ["model", *(f"{t}{end}" for t in shown for end in ("", "_low", "_high"))]
+        first = result.chosen(target)  # the model shown first for this target, then the others
+        rows = [first, *(m for m in table.index if m != first)]
+        st.dataframe(table.loc[rows].reset_index()[columns], hide_index=True, column_config={
+            c: st.column_config.NumberColumn(format="%.0f") for c in columns if c != "model"})
         st.caption("Every model, the one shown first on top. Forecasts are kept within your account's range "
-                   "(its lowest and highest likes, widened by half). Intervals: split-conformal 80 %, from each "
+                   "(its lowest and highest counts, widened by half). Intervals: split-conformal 80 %, from each "
                    "model's errors on held-out posts (per account when it has 20 or more of them).")
     chart_cols = st.columns(2)
-    seed_c = result.seed_contributions
+    seed_c, ridge_c = result.contributions.get(target, (result.seed_contributions, result.ridge_contributions))
     if len(seed_c):
         fig = px.bar(seed_c, x="contribution", y="label", orientation="h", hover_data=["count", "coefficient"],
-                     labels={"contribution": "share of the forecast (likes)", "label": ""},
+                     labels={"contribution": f"share of the forecast ({target})", "label": ""},
                      title="Seed model: each known label's share")
         fig.update_yaxes(autorange="reversed")
         chart_cols[0].plotly_chart(fig, key="forecast_seed_bars")
     else:
         chart_cols[0].info("No label of this photo appears in your posts: the seed model gives your mean.")
-    ridge_c = result.ridge_contributions
     if len(ridge_c):
         shown = ridge_c.assign(change=(ridge_c["factor"] - 1) * 100)
         fig = go.Figure(go.Bar(x=shown["change"], y=shown["input"], orientation="h",
                                marker_color=np.where(shown["change"] >= 0, "#2ca02c", "#d62728")))
-        fig.update_layout(title="Ridge regression: effect of each input", xaxis_title="% change in likes",
+        fig.update_layout(title="Ridge regression: effect of each input", xaxis_title=f"% change in {target}",
                           yaxis=dict(autorange="reversed"))
         chart_cols[1].plotly_chart(fig, key="forecast_ridge_bars")
     if len(result.similar):
         st.subheader("Most similar past posts")
         photo_grid(result.similar, 6, lambda _, row: (
-            f"{row['likes']:,.0f} likes" + (f" · {row['timestamp']:%Y-%m-%d}" if pd.notna(row["timestamp"]) else "")))
+            (f"{row[target]:,.0f} {target}" if pd.notna(row.get(target)) else f"{target} unknown")
+            + (f" · {row['timestamp']:%Y-%m-%d}" if pd.notna(row["timestamp"]) else "")))
 
 
-def predict_section(archive, model) -> None:
+def predict_section(archive, model, target: str) -> None:
     data, name, caption, when, account = photo_to_forecast(model)
     if data is None:
         return
@@ -209,7 +220,7 @@ def predict_section(archive, model) -> None:
     except ImageError as exc:
         st.error(f"{md(name)}: {md(exc)}")
         return
-    draw_forecast(data, result)
+    draw_forecast(data, result, target)
 
 
 def main() -> None:
@@ -223,14 +234,15 @@ def main() -> None:
         return
     for source, why in model.unavailable.items():
         st.warning(f"{LABEL_SOURCES.get(source, source)} not used: {why}", icon=":material/warning:")
-    predict_tab, error_tab, effects_tab, labels_tab = st.tabs(["Predict", "Held-out error", "What lifts your likes",
-                                                               "Labels"])
+    target = target_picker(model)
+    predict_tab, error_tab, effects_tab, labels_tab = st.tabs(["Predict", "Held-out error",
+                                                               f"What lifts your {target}", "Labels"])
     with predict_tab:
-        predict_section(archive, model)
+        predict_section(archive, model, target)
     with error_tab:
-        held_out_section(model)
+        held_out_section(model, target)
     with effects_tab:
-        effects_section(model)
+        effects_section(model, target)
     with labels_tab:
         labels_section(model)
 

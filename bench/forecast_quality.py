@@ -21,6 +21,11 @@ posts; ``instaloader-boston-2accounts``) and on the generated archives of
   archive), ``forecast_reposts_max_ratio`` (largest forecast of any model for
   any photo ÷ that account's largest likes, reposts case; every forecast is clipped
   at 1.5 times it; ``..._chosen``: the model shown first): the issue's names.
+* The same figures for comments on the two real dumps, named
+  ``forecast_<archive>_comments_...`` (e.g. ``forecast_celebs_comments_mae_log_chosen``
+  vs ``forecast_celebs_comments_mae_log_account_mean``), and
+  ``forecast_interval80_coverage_comments`` (chosen models, pooled). Each target has
+  the same baselines, choice, intervals and effects as likes.
 
 Label sources: hashtags, Instagram alt text (kept out of every forecast;
 only in the effects), face count and visual clusters (no ImageNet weights
@@ -75,17 +80,19 @@ def emit(name: str, value: float, unit: str) -> None:
     print(json.dumps({"name": name, "value": round(float(value), 4), "unit": unit}), flush=True)
 
 
-def report(tag: str, model, coverage_pool: list) -> None:
-    """Every model's held-out error and interval, the choice, for one archive."""
+def report(tag: str, model, coverage_pool: list, target: str = "likes") -> None:
+    """Every model's held-out error and interval, the choice, for one archive and target."""
     ev = model.evaluation
     if not ev.ok:
         print(json.dumps({"name": f"forecast_{tag}_note", "value": " ".join(ev.notes), "unit": ""}), flush=True)
         return
-    metrics = ev.metrics[ev.metrics["target"] == "likes"].set_index("model")
+    if target != "likes":
+        tag = f"{tag}_{target}"
+    metrics = ev.metrics[ev.metrics["target"] == target].set_index("model")
     for name, row in metrics.iterrows():
         emit(f"forecast_{tag}_mae_log_{SLUG[name]}", row["mae_log"], "log1p")
         emit(f"forecast_{tag}_mdape_{SLUG[name]}", row["mdape"], "fraction")
-    choice = model.choice["likes"]
+    choice = model.choice[target]
     emit(f"forecast_{tag}_mae_log_chosen", metrics.at[choice.model, "mae_log"], "log1p")
     emit(f"forecast_{tag}_mdape_chosen", metrics.at[choice.model, "mdape"], "fraction")
     emit(f"forecast_{tag}_chosen_is_baseline", choice.model in BASELINES, "bool")
@@ -93,7 +100,7 @@ def report(tag: str, model, coverage_pool: list) -> None:
     emit(f"forecast_{tag}_chosen_over_best_baseline",
          metrics.at[choice.model, "mae_log"] / metrics.at[choice.best_baseline, "mae_log"], "ratio")
     print(json.dumps({"name": f"forecast_{tag}_chosen_model", "value": choice.model, "unit": ""}), flush=True)
-    check = model.interval_check[model.interval_check["target"] == "likes"].set_index("model")
+    check = model.interval_check[model.interval_check["target"] == target].set_index("model")
     for name, row in check.iterrows():
         emit(f"forecast_{tag}_interval80_coverage_{SLUG[name]}", row["coverage"], "fraction")
         emit(f"forecast_{tag}_interval80_width_{SLUG[name]}", row["width_ratio"], "high/low")
@@ -119,6 +126,7 @@ def main() -> None:
     shared = Path(os.environ.get("FEEDLENS_SHARED_DIR", REPO.parent / "shared"))
     os.environ.setdefault("FEEDLENS_MODEL_DIR", str(shared / "models"))
     coverage_pool: list = []
+    comments_pool: list = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cache = DiskCache(tmp / "cache")
@@ -127,7 +135,9 @@ def main() -> None:
         for tag, folder in (("celebs", "instaloader-top20-celebs"), ("boston", "instaloader-boston-2accounts")):
             archive = load_folder(shared / "data" / folder, cache=cache)
             data = prepare_training_data(archive.catalogue, archive.key, REAL_SOURCES, cache=cache)
-            report(tag, train_forecaster(data, archive.key, include_boosting=True), coverage_pool)
+            model = train_forecaster(data, archive.key, include_boosting=True)
+            report(tag, model, coverage_pool)
+            report(tag, model, comments_pool, "comments")
 
         null_baseline, recovered, gains, ratios, chosen_ratios = [], [], [], [], []
         for seed in range(args.seeds):
@@ -161,6 +171,8 @@ def main() -> None:
         emit("forecast_reposts_max_ratio_chosen", max(chosen_ratios), "ratio")
         covered = sum(c * n for c, n in coverage_pool) / sum(n for _, n in coverage_pool)
         emit("forecast_interval80_coverage", covered, "fraction")
+        covered = sum(c * n for c, n in comments_pool) / max(sum(n for _, n in comments_pool), 1)
+        emit("forecast_interval80_coverage_comments", covered, "fraction")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .options import ArchiveArg, JsonOpt
-from .runner import archive_summary, command
+from .runner import InputError, archive_summary, command
 from .text import count, number, table
 
 __all__ = ["train", "forecast"]
@@ -31,7 +31,7 @@ def train(
     boosting: Annotated[bool, typer.Option("--boosting", help="Also try gradient boosting (slower).")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Train the like and comment forecast on the archive's posts and save it (as the Forecast page does).
+    """Train the forecast of likes, comments (and saves, shares, reach from insights) and save it, as the page does.
 
     Only photos new since the last training are labelled; errors are measured
     on the newest posts, held out.
@@ -59,9 +59,12 @@ def train(
             run.warn(f"{LABEL_SOURCES.get(source, source)} not used: {why}")
         ev = model.evaluation
         metrics = ev.wide_table(order=list(model.models)).reset_index() if ev.ok else None
-        lines = [f"Trained on {count(len(model.posts), 'post')} ({model.n_hidden} without a like count left out); "
+        lines = [f"Trained on {count(len(model.posts), 'post')} ({model.n_hidden} without a like count: left out of "
+                 "the likes); "
                  f"{model.new_photos} photo(s) labelled now, {model.reused_photos} read from the cache.",
-                 f"Labels from: {', '.join(model.sources.enabled()) or 'none'}."]
+                 f"Labels from: {', '.join(model.sources.enabled()) or 'none'}.",
+                 "Targets (`feedlens forecast --target`): "
+                 + ", ".join(f"{t} ({model.target_posts.get(t, 0)} posts)" for t in model.targets) + "."]
         if metrics is not None:
             lines.append(f"Held-out error ({ev.scheme}):")
             lines.append(table(["model", "posts", "likes MAE", "likes mdape", "comments MAE"],
@@ -74,6 +77,7 @@ def train(
             "archive": archive_summary(arch),
             "posts": len(model.posts),
             "hidden_likes": model.n_hidden,
+            "targets": {t: model.target_posts.get(t, 0) for t in model.targets},
             "sources": model.sources.enabled(),
             "unavailable": model.unavailable,
             "models": list(model.models),
@@ -118,9 +122,17 @@ def forecast(
                                            "is given). Default: this hour.")] = None,
     similar: Annotated[int, typer.Option("--similar", min=0, max=50,
                                          help="How many of the most similar past posts to list.")] = 6,
+    target: Annotated[Optional[str], typer.Option(
+        "--target", show_default=False,
+        help="What to forecast: likes, comments, or saves, shares or reach when the archive has Instagram "
+             "insights (`feedlens train` lists what it has). Default: likes (or the first the archive has).")] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Forecast likes and comments of a new photo with the archive's saved model."""
+    """Forecast likes (or comments, saves, shares, reach) of a new photo with the archive's saved model."""
+    from core.forecast.labels import TARGETS
+
+    if target is not None and target not in TARGETS:
+        raise typer.BadParameter(f"{target!r} is not one of {', '.join(TARGETS)}", param_hint="--target")
     when = _when(posting_time)
     with command(json_output) as run:
         from core.forecast.labels import post_frame
@@ -139,6 +151,10 @@ def forecast(
         if model is None:
             raise ModelUnavailableError(f"no forecast model is saved for {arch.root}; train one first: "
                                         f"feedlens train {archive}")
+        target = target or model.targets[0]
+        if target not in model.targets:
+            raise InputError(f"--target: this archive has no {target} counts to learn from; it has "
+                             + ", ".join(f"{t} ({model.target_posts.get(t, 0)} posts)" for t in model.targets))
         new = model.new_photos_since(post_frame(arch.catalogue))
         if new:
             run.warn(f"{count(new, 'photo')} of the archive are new since the model was trained; "
@@ -148,33 +164,42 @@ def forecast(
         except ImageError as exc:
             raise ImageError(f"{photo}: {exc}") from exc
         result = model.predict(labelled, n_similar=similar)
-        best = result.chosen()  # the lowest held-out error, baselines included
+        best = result.chosen(target)  # the lowest held-out error, baselines included
         by_model = result.table.set_index("model")
-        rows = result.table.to_dict("records")
+        order = [best, *(m for m in by_model.index if m != best)]
+        rows = result.table.set_index("model").loc[order].reset_index().to_dict("records")
+        interval = _interval(by_model.at[best, f"{target}_low"], by_model.at[best, f"{target}_high"])
+        usual = "" if result.content_helps(target) else (
+            f" On held-out posts, what the photo shows did not beat your usual {target}"
+            + (f": 8 in 10 posts fall in {interval}." if interval != "–" else
+               " (too few held-out posts for an 80 % interval)."))
         lines = [
-            f"{Path(photo).name} posted {when:%Y-%m-%d %H:%M} UTC: about {number(by_model.at[best, 'likes'])} likes "
-            f"and {number(by_model.at[best, 'comments'])} comments ({best}).",
-            table(["model", "likes", "80 % interval", "comments", "80 % interval"],
-                  [[r["model"], number(r["likes"]), _interval(r["likes_low"], r["likes_high"]),
-                    number(r["comments"]), _interval(r["comments_low"], r["comments_high"])] for r in rows]),
+            f"{Path(photo).name} posted {when:%Y-%m-%d %H:%M} UTC: about {number(by_model.at[best, target])} "
+            f"{target} ({best}).{usual}",
+            table(["model", target, "80 % interval"],
+                  [[r["model"], number(r[target]), _interval(r[f"{target}_low"], r[f"{target}_high"])]
+                   for r in rows]),
             "Labels: " + (", ".join(result.labels) or "none"),
             *result.notes,
         ]
         shown = result.similar
         if len(shown):
             lines.append("Most similar past posts:")
-            lines.append(table(["post", "likes", "comments", "posted", "distance"],
-                               [[r.post_id, number(r.likes), number(r.comments),
-                                 f"{r.timestamp:%Y-%m-%d}" if r.timestamp == r.timestamp else "–",
-                                 number(r.distance, 2)] for r in shown.itertuples()]))
-        keep = [c for c in ("post_id", "path", "likes", "comments", "timestamp", "caption", "distance")
+            lines.append(table(["post", target, "posted", "distance"],
+                               [[r["post_id"], number(r[target]),
+                                 f"{r['timestamp']:%Y-%m-%d}" if r["timestamp"] == r["timestamp"] else "–",
+                                 number(r["distance"], 2)] for r in shown.to_dict("records")]))
+        keep = [c for c in ("post_id", "path", *model.targets, "timestamp", "caption", "distance")
                 if c in shown.columns]
         run.done({
             "archive": archive_summary(arch),
             "photo": str(photo),
             "when": when,
             "caption": caption,
+            "target": target,
+            "targets": {t: model.target_posts.get(t, 0) for t in model.targets},
             "best_model": best,
+            "content_helps": result.content_helps(target),
             "forecasts": rows,
             "labels": result.labels,
             "known_labels": result.known_labels,

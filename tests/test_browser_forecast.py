@@ -27,6 +27,10 @@ def test_train_upload_and_forecast(app_server, browser, tmp_path: Path, artifact
     main.get_by_role("button", name="Train", exact=True).click()
     main.get_by_text("Model trained and saved for this archive.").wait_for(timeout=300_000)
     wait_for_app(page)
+    # The target picker offers what the demo has counts of, and nothing else (no insights here).
+    picker = main.locator(".st-key-forecast_target")
+    options = [text for text in picker.locator("button").all_inner_texts() if text]  # not the help icon
+    assert options == ["likes (15 posts)", "comments (15 posts)"]
 
     # A photo the archive has never seen: a crop of scikit-image's coffee, re-encoded.
     from skimage import data

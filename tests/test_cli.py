@@ -318,7 +318,8 @@ def test_forecast_without_a_saved_model_exits_1(boston: Path, cli_cache: Path, t
 
 def test_train_then_forecast_a_photo(boston: Path, cli_cache: Path, tmp_path: Path):
     doc = as_json(feedlens("train", boston, "--no-imagenet", "--boosting", "--json", cache=cli_cache))
-    assert doc["posts"] == N_POSTS - 1 and doc["hidden_likes"] == 1  # one post hides its likes (README)
+    # One post hides its likes (README), not its comments: it trains the comments forecast only.
+    assert doc["posts"] == N_POSTS and doc["hidden_likes"] == 1 and doc["targets"] == {"likes": 9, "comments": 10}
     assert "imagenet" not in doc["sources"] and "hashtags" in doc["sources"]
     assert "gradient boosting" in doc["models"] and Path(doc["model_path"]).is_file()
     assert {m["model"] for m in doc["evaluation"]["metrics"]} == set(doc["models"])

@@ -26,6 +26,7 @@ from core.forecast.models import (
 from core.forecast.synth import make_synthetic_archive, make_synthetic_case
 from core.forecast.training import (
     BASELINES,
+    FORMAT_VERSION,
     MODEL_RIDGE,
     MODEL_SEED,
     MODEL_SEED_COUNT,
@@ -39,6 +40,8 @@ from core.forecast.training import (
 from core.jobs import Cancelled
 
 NO_MODELS = LabelSources.from_names(["hashtags", "alt_text", "cluster"])
+#: Where the current version saves a model in the cache.
+SAVED_KIND = f"forecast-model-v{FORMAT_VERSION}"
 
 
 # -- the seed's model, by hand ----------------------------------------------------
@@ -172,7 +175,9 @@ def test_real_instaloader_dump_trains_saves_loads_and_predicts(data_dir: Path, i
     assert any(label.startswith("alt: ") for row in posts["labels"] for label in row)
     assert any(label.startswith("faces: ") for row in posts["labels"] for label in row)
     model = train_forecaster(data, archive.key)
-    assert model.n_hidden == 1 and len(model.posts) == 9
+    # The post whose likes are hidden still has a comment count: it trains the comments, not the likes.
+    assert model.n_hidden == 1 and len(model.posts) == 10
+    assert model.targets == ("likes", "comments") and model.target_posts == {"likes": 9, "comments": 10}
     assert set(model.evaluation.metrics["model"]) == {*BASELINES, MODEL_SEED, MODEL_SEED_COUNT, MODEL_RIDGE}
     assert (model.evaluation.metrics["n"] > 0).all()
     save_forecaster(model)
@@ -232,7 +237,7 @@ def test_cancel_mid_training_keeps_the_previous_model(tmp_path: Path, isolated_c
     sources = LabelSources.from_names(["hashtags", "cluster"])
     model = train_forecaster(prepare_training_data(first.catalogue, first.key, sources), "my-archive")
     save_forecaster(model)
-    saved = (isolated_cache / "forecast-model-v2").rglob("*.pkl")
+    saved = (isolated_cache / SAVED_KIND).rglob("*.pkl")
     before = {p: p.read_bytes() for p in saved}
     assert len(before) == 1
 
@@ -270,7 +275,7 @@ def test_post_frame_uses_the_cover_and_drops_hidden_likes(data_dir: Path):
 
 def test_a_model_saved_by_another_version_is_ignored(isolated_cache: Path):
     cache = DiskCache(isolated_cache)
-    cache.put("forecast-model-v2", "k", b"not a pickle", ".pkl")
+    cache.put(SAVED_KIND, "k", b"not a pickle", ".pkl")
     assert load_forecaster("k", cache) is None
 
 
@@ -353,7 +358,7 @@ def test_a_model_saved_before_core_was_split_into_packages_still_loads(data_dir:
                                (b"core.forecast.models\n", b"core.forecast_models\n")]:
         old = old.replace(new_name, old_name)
     assert b"core.forecast_models\n" in old and b"core.forecast.models\n" not in old
-    DiskCache(isolated_cache).put("forecast-model-v2", archive.key, old, ".pkl")
+    DiskCache(isolated_cache).put(SAVED_KIND, archive.key, old, ".pkl")
     loaded = load_forecaster(archive.key)
     assert loaded is not None and loaded.trained_at == model.trained_at
 

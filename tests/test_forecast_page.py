@@ -170,3 +170,41 @@ def test_upload_asks_for_the_account_and_the_effects_tab_shows_known_lifts(tmp_p
     assert sorted(at.selectbox(key="forecast_account").options) == ["big.account", "small.account"]
     effects = next(df.value for df in at.dataframe if "effect" in df.value.columns)
     assert {"#tag00", "#tag01"} <= set(effects.loc[effects["effect"] == "evidence", "label"])
+
+
+def test_the_target_picker_lists_only_what_the_archive_has(data_dir: Path):
+    at = _forecast_page(load_folder(data_dir / "instaloader-boston-2accounts"))
+    at.multiselect(key="forecast_sources").set_value(["hashtags", "cluster"]).run()
+    at.button(key="forecast_train").click().run()
+    assert not at.exception, at.exception
+    picker = at.segmented_control(key="forecast_target")
+    assert picker.value == "likes"
+    assert list(picker.options) == ["likes (9 posts)", "comments (10 posts)"]  # no saves, shares or reach here
+    picker.set_value("comments").run()
+    assert not at.exception, at.exception
+    assert [t.label for t in at.tabs][2] == "What lifts your comments"
+    at.segmented_control(key="forecast_photo_source").set_value("One of your posts").run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric][3:]  # after the three counts of the archive
+    assert labels[0].startswith(("Comments (", "Your usual comments")) and "likes" in labels[1].lower()
+    assert any(t.value.startswith("Split: ") for t in at.text)
+
+
+def test_the_target_picker_offers_the_insights_of_an_api_archive(tmp_path: Path):
+    from core.archive.instagram_api import FetchRequest, import_instagram
+    from core.cache import DiskCache
+    from tests.instagram_server import FakeInstagram
+
+    with FakeInstagram(20, token="IGAAtesttoken") as server:
+        _, archive = import_instagram(FetchRequest(token="IGAAtesttoken", base_url=server.url, insights=True,
+                                                   first_wait=0.01), cache=DiskCache(tmp_path / "cache"))
+    at = _forecast_page(archive)
+    assert any("saves on 20 posts" in c.value for c in at.caption)
+    at.multiselect(key="forecast_sources").set_value(["hashtags"]).run()
+    at.button(key="forecast_train").click().run()
+    assert not at.exception, at.exception
+    options = list(at.segmented_control(key="forecast_target").options)
+    assert options == [f"{t} (20 posts)" for t in ("likes", "comments", "saves", "shares", "reach")]
+    at.segmented_control(key="forecast_target").set_value("saves").run()
+    assert not at.exception, at.exception
+    assert [t.label for t in at.tabs][2] == "What lifts your saves"

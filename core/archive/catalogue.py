@@ -58,7 +58,7 @@ __all__ = [
     "prepare_import",
 ]
 
-_VERSION = "catalogue-v3"  # v2: latitude, longitude, archived; v3: duplicate_of
+_VERSION = "catalogue-v4"  # v2: latitude, longitude, archived; v3: duplicate_of; v4: saved, shares, reach of export insights
 _MAX_FOLDER_FILES = 50_000
 
 #: Columns every catalogue has, in this order; format-specific extras follow.

@@ -36,11 +36,13 @@ import pandas as pd
 
 __all__ = [
     "LABEL_SOURCES",
+    "TARGETS",
     "LabelSources",
     "parse_accessibility_caption",
     "face_count_label",
     "hashtag_labels",
     "post_frame",
+    "target_counts",
     "combine_labels",
 ]
 
@@ -52,6 +54,18 @@ LABEL_SOURCES: dict[str, str] = {
     "faces": "Face count (MediaPipe)",
     "people": "People named on the Faces page",
     "cluster": "Visual cluster (K-Means on the photos' look)",
+}
+
+
+#: What can be forecast -> the catalogue columns that may hold it, first found wins. Likes and comments
+#: come from every importer with counts; saves, shares and reach only from Instagram insights (the
+#: Graph API connector's ``saved``/``shares``/``reach`` columns, or the export's insights file).
+TARGETS: dict[str, tuple[str, ...]] = {
+    "likes": ("likes",),
+    "comments": ("comments",),
+    "saves": ("saved", "saves"),
+    "shares": ("shares",),
+    "reach": ("reach",),
 }
 
 
@@ -202,8 +216,9 @@ def post_frame(catalogue: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``post_id``, ``sha256`` and ``path`` of the cover photo, ``picture``
         (the sha256 of the cover's first showing: the catalogue's
-        ``duplicate_of``, else its own sha256), ``likes`` and
-        ``comments`` (float, NaN when unknown or hidden), ``timestamp``,
+        ``duplicate_of``, else its own sha256), one column per
+        :data:`TARGETS` (``likes``, ``comments``, ``saves``, ``shares``,
+        ``reach``: float, NaN when unknown or hidden), ``timestamp``,
         ``account``, ``caption``, ``hashtags`` (list) and
         ``accessibility_caption`` (of every image of the post, one per line).
         Posts without a readable photo are dropped.
@@ -218,7 +233,7 @@ def post_frame(catalogue: pd.DataFrame) -> pd.DataFrame:
     >>> post_frame(cat)[["post_id", "sha256", "likes"]].values.tolist()
     [['a', 's1', 9.0], ['b', 's3', 5.0]]
     """
-    columns = ["post_id", "sha256", "picture", "path", "likes", "comments", "timestamp", "account", "caption",
+    columns = ["post_id", "sha256", "picture", "path", *TARGETS, "timestamp", "account", "caption",
                "hashtags", "accessibility_caption"]
     if catalogue is None or len(catalogue) == 0:
         return pd.DataFrame(columns=columns)
@@ -228,6 +243,9 @@ def post_frame(catalogue: pd.DataFrame) -> pd.DataFrame:
     covers = cat.groupby("post_id", sort=False).head(1).copy()
     repeats = covers["duplicate_of"] if "duplicate_of" in covers else pd.Series(pd.NA, covers.index, "string")
     covers["picture"] = repeats.fillna(covers["sha256"]).astype(str)
+    for target, names in TARGETS.items():
+        found = next((n for n in names if n in covers.columns), None)
+        covers[target] = covers[found] if found is not None else np.nan
     for name in columns:
         if name not in covers.columns:
             covers[name] = None
@@ -238,14 +256,29 @@ def post_frame(catalogue: pd.DataFrame) -> pd.DataFrame:
         lambda s: " \n".join(x for x in s if isinstance(x, str) and x)) if "accessibility_caption" in cat else None
     if alt is not None:
         out["accessibility_caption"] = alt.reindex(out["post_id"]).replace("", None).to_numpy()
-    for name in ("likes", "comments"):
-        values = pd.to_numeric(out[name], errors="coerce").astype(float)
-        out[name] = values.where(values >= 0)  # Instaloader's -1 means hidden
+    for name in TARGETS:
+        values = pd.to_numeric(pd.Series(out[name], dtype=object), errors="coerce").astype(float)
+        out[name] = values.where(values >= 0).to_numpy()  # Instaloader's -1 means hidden
     out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True, errors="coerce")
     out["hashtags"] = [_as_list(h) for h in out["hashtags"]]
     out["account"] = out["account"].fillna("").astype(str)
     out = out.sort_values(["timestamp", "post_id"], kind="stable", na_position="first")
     return out.reset_index(drop=True)
+
+
+def target_counts(posts: pd.DataFrame) -> dict[str, int]:
+    """Target -> how many posts have a count of it, for the targets the archive has (likes first).
+
+    ``posts`` is a :func:`post_frame`. A target no post has a count of is left out.
+
+    Examples
+    --------
+    >>> posts = pd.DataFrame({"likes": [3.0, None], "comments": [1.0, 2.0], "saves": [None, None]})
+    >>> target_counts(posts)
+    {'likes': 1, 'comments': 2}
+    """
+    counts = {t: int(pd.to_numeric(posts[t], errors="coerce").notna().sum()) for t in TARGETS if t in posts}
+    return {t: n for t, n in counts.items() if n > 0}
 
 
 def combine_labels(n_posts: int, *parts: Sequence[Sequence[str]] | None) -> list[list[str]]:

@@ -434,49 +434,61 @@ class SeedLabelModel:
         out = np.array([self._one(row) for row in labels]).reshape(len(labels), -1)
         return out[:, 0] if self._flat else out
 
-    def contributions(self, labels: Sequence[str]) -> pd.DataFrame:
-        """Each known label's share of one prediction (shares sum to it).
+    def contributions(self, labels: Sequence[str], target: int = 0) -> pd.DataFrame:
+        """Each known label's share of one prediction of target column ``target`` (shares sum to it).
 
         Returns
         -------
         pandas.DataFrame
-            ``label``, ``count``, ``coefficient`` (γ of the first target) and
-            ``contribution`` (its weight times γ).
+            ``label``, ``count``, ``coefficient`` (the label's mean of that
+            target: γ for likes) and ``contribution`` (its weight times it).
         """
         known = self.known(labels)
         if not known:
             return pd.DataFrame(columns=["label", "count", "coefficient", "contribution"])
         idx = [self._lookup[label] for label in known]
-        gamma, counts = self._means[idx, 0], self._counts[idx]
+        gamma, counts = self._means[idx, target], self._counts[idx]
         weights = counts / counts.sum() if self.weighting == "count" else np.full(len(idx), 1 / len(idx))
         return pd.DataFrame({"label": known, "count": counts.astype(int), "coefficient": gamma,
                              "contribution": weights * gamma})
 
 
-def label_table(labels: Sequence[Sequence[str]], likes, comments) -> pd.DataFrame:
-    """Per label: posts, mean likes and comments, and their standard errors.
+def label_table(labels: Sequence[Sequence[str]], likes, comments, *, others: dict | None = None) -> pd.DataFrame:
+    """Per label: posts, mean likes and comments (and of each of ``others``), and their standard errors.
 
     Labels seen on a single post have no standard error and are flagged.
+    Each post counts once: pass each picture once (a repost is the same photo).
+
+    Parameters
+    ----------
+    labels : sequence of sequence of str
+    likes, comments : array-like
+        Per post (NaN: unknown, skipped in that column).
+    others : dict, optional
+        More targets, name -> counts per post: ``mean_<name>`` and ``<name>_se`` columns.
 
     Examples
     --------
     >>> t = label_table([["a"], ["a", "b"]], [10, 20], [1, 3])
     >>> t[["label", "posts", "mean_likes", "likes_se", "seen_once"]].values.tolist()
     [['a', 2, 15.0, 5.0, False], ['b', 1, 20.0, nan, True]]
+    >>> label_table([["a"], ["a"]], [10, 20], [1, 3], others={"saves": [4, 6]})["mean_saves"].tolist()
+    [5.0]
     """
-    rows = [(label, lk, cm) for row, lk, cm in zip(labels, likes, comments) for label in dict.fromkeys(row)]
-    columns = ["label", "source", "posts", "mean_likes", "likes_se", "mean_comments", "comments_se", "seen_once"]
+    targets = {"likes": list(likes), "comments": list(comments), **{k: list(v) for k, v in (others or {}).items()}}
+    columns = ["label", "source", "posts"] + [c for t in targets for c in (f"mean_{t}", f"{t}_se")] + ["seen_once"]
+    rows = [(label, *values) for row, *values in zip(labels, *targets.values()) for label in dict.fromkeys(row)]
     if not rows:
         return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(rows, columns=["label", "likes", "comments"]).astype({"likes": float, "comments": float})
+    frame = pd.DataFrame(rows, columns=["label", *targets])
+    for t in targets:
+        frame[t] = pd.to_numeric(frame[t], errors="coerce").astype(float)
     g = frame.groupby("label", sort=False)
-    out = pd.DataFrame({
-        "posts": g.size(),
-        "mean_likes": g["likes"].mean(),
-        "likes_se": g["likes"].std(ddof=1) / np.sqrt(g["likes"].count()),
-        "mean_comments": g["comments"].mean(),
-        "comments_se": g["comments"].std(ddof=1) / np.sqrt(g["comments"].count()),
-    }).reset_index()
+    parts = {"posts": g.size()}
+    for t in targets:
+        parts[f"mean_{t}"] = g[t].mean()
+        parts[f"{t}_se"] = g[t].std(ddof=1) / np.sqrt(g[t].count())
+    out = pd.DataFrame(parts).reset_index()
     out["seen_once"] = out["posts"] == 1
     out.insert(1, "source", [_source_of(label) for label in out["label"]])
     return out.sort_values(["posts", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)[columns]

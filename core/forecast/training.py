@@ -1,4 +1,4 @@
-"""Forecast likes and comments of a new photo from the user's own posts.
+"""Forecast likes, comments (and saves, shares, reach when the archive has them) of a new photo from your posts.
 
 The seed project (Columbia, AWS) labelled each post with Rekognition and
 averaged likes per label. Here the same idea runs on the user's archive,
@@ -51,12 +51,14 @@ from ..jobs import (
     stage_progress,
 )
 from .labels import (
+    TARGETS,
     LabelSources,
     combine_labels,
     face_count_label,
     hashtag_labels,
     parse_accessibility_caption,
     post_frame,
+    target_counts,
 )
 from .models import (
     AccountBaseline,
@@ -109,8 +111,8 @@ MODEL_SEED_COUNT = "seed: count-weighted"
 MODEL_RIDGE = "ridge regression"
 MODEL_BOOSTING = "gradient boosting"
 
-#: Bumped when the saved format changes; older saves are ignored.
-FORMAT_VERSION = 2
+#: Bumped when the saved format changes; older saves are ignored (3: a forecast per target the archive has).
+FORMAT_VERSION = 3
 _MODEL_KIND = f"forecast-model-v{FORMAT_VERSION}"
 
 
@@ -518,9 +520,10 @@ class Forecast:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per model, the chosen one first: ``model``, ``likes``,
-        ``likes_low``, ``likes_high``, ``comments``, ``comments_low``,
-        ``comments_high``. Every forecast is clipped to the account's range;
+        One row per model, the chosen one (for the first target) first:
+        ``model``, then ``<target>``, ``<target>_low``, ``<target>_high`` for
+        each of ``targets`` (``likes``, ``comments``, and ``saves``,
+        ``shares``, ``reach`` when the archive has them). Every forecast is clipped to the account's range;
         the interval is split-conformal 80 % from held-out errors (NaN when
         too few posts were held out).
     account : str
@@ -534,6 +537,9 @@ class Forecast:
     fallback : bool
         True when no label is known and the seed model gave the user's mean.
     seed_contributions, ridge_contributions : pandas.DataFrame
+        Of the first target (likes).
+    contributions : dict
+        Target -> ``(seed_contributions, ridge_contributions)`` of that target.
     similar : pandas.DataFrame
         Most similar past posts (``post_id``, ``sha256``, ``path``, ``likes``,
         ``comments``, ``timestamp``, ``caption``, ``distance``).
@@ -549,6 +555,9 @@ class Forecast:
     notes: list[str] = field(default_factory=list)
     account: str = ""
     choice: dict = field(default_factory=dict)
+    #: The targets of ``table``, likes first when the archive has them.
+    targets: tuple = ("likes", "comments")
+    contributions: dict = field(default_factory=dict)
 
     def chosen(self, target: str = "likes") -> str:
         """The model whose forecast is shown first for ``target``."""
@@ -593,9 +602,23 @@ class Forecaster:
     history: AccountRange | None = None
     #: Coverage and width of each model's 80 % interval, each held-out post left out of its calibration.
     interval_check: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: Who and what lifts likes (:func:`core.forecast.effects.effects_table`).
+    #: Who and what lifts likes (:func:`core.forecast.effects.effects_table`), each picture counted once.
     effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The targets the archive has counts of (:data:`~core.forecast.labels.TARGETS` order), each with
+    #: the same baselines, choice, intervals and effects.
+    targets: tuple = ("likes", "comments")
+    #: Target -> posts with a count of it.
+    target_posts: dict = field(default_factory=dict)
+    #: Target -> its effects table (``effects`` is the likes one).
+    target_effects: dict = field(default_factory=dict)
     version: int = FORMAT_VERSION
+
+    def effects_of(self, target: str = "likes") -> pd.DataFrame:
+        """Who and what lifts ``target`` (empty when the archive has no count of it or too few posts)."""
+        table = self.target_effects.get(target)
+        if table is None:
+            table = self.effects if target == "likes" else pd.DataFrame()
+        return table
 
     @property
     def accounts(self) -> list[str]:
@@ -702,7 +725,7 @@ class Forecaster:
             if self.history is not None:
                 value = self.history.clip(X, value)
             row = {"model": name}
-            for j, target in enumerate(("likes", "comments")):
+            for j, target in enumerate(self.targets):
                 row[target] = float(value[0, j])
                 offsets = self.intervals.get((name, target), {})
                 q = offsets.get(account, offsets.get(""))
@@ -713,22 +736,27 @@ class Forecaster:
         return rows
 
     def predict(self, photo: NewPhoto, *, n_similar: int = 6) -> Forecast:
-        """Forecast likes and comments of a labelled new photo with every model, the chosen one first."""
+        """Forecast every target of a labelled new photo with every model, the chosen one (for likes) first."""
         X = self._inputs(photo)
         rows = self._rows(X, photo.account)
-        chosen = self.choice["likes"].model if "likes" in self.choice else next(iter(rows))
+        first = self.targets[0] if self.targets else "likes"
+        chosen = self.choice[first].model if first in self.choice else next(iter(rows))
         order = [chosen] + [name for name in rows if name != chosen]
         seed: SeedLabelModel = self.models[MODEL_SEED]  # type: ignore[assignment]
         known = seed.known(photo.labels)
         ridge = self.models.get(MODEL_RIDGE)
-        ridge_contrib = ridge.contributions(X) if isinstance(ridge, EngagementRegressor) else pd.DataFrame()
+        contributions = {target: (seed.contributions(photo.labels, j),
+                                  ridge.contributions(X, j) if isinstance(ridge, EngagementRegressor)
+                                  else pd.DataFrame())
+                         for j, target in enumerate(self.targets)}
+        seed_contrib, ridge_contrib = contributions.get(first, (seed.contributions(photo.labels), pd.DataFrame()))
         notes = list(photo.notes)
         if not known:
             notes.append("None of this photo's labels appears in your posts, so the seed model falls back to "
                          "your mean.")
         return Forecast(pd.DataFrame([rows[name] for name in order]), known, not known,
-                        seed.contributions(photo.labels), ridge_contrib, self.similar_posts(photo, n_similar),
-                        photo.labels, notes, photo.account, dict(self.choice))
+                        seed_contrib, ridge_contrib, self.similar_posts(photo, n_similar),
+                        photo.labels, notes, photo.account, dict(self.choice), tuple(self.targets), contributions)
 
     def similar_posts(self, photo: NewPhoto, k: int = 6) -> pd.DataFrame:
         """The ``k`` training posts whose photos look most like the new one."""
@@ -773,58 +801,74 @@ def train_forecaster(
 ) -> Forecaster:
     """Evaluate on each account's held-out newest posts, choose, calibrate, then fit every model on all posts.
 
-    Posts whose likes are hidden or unknown are left out (and counted). The
-    models learn only from what a new photo also has (no Instagram alt
+    Every target the archive has counts of (:func:`~core.forecast.labels.target_counts`:
+    likes, comments, and saves, shares and reach from Instagram insights) gets
+    the same baselines, choice by held-out error, intervals and effects. A
+    post whose count of a target is hidden or unknown is left out of that
+    target only (posts without a like count are counted in ``n_hidden``).
+    The models learn only from what a new photo also has (no Instagram alt
     text: it is in the label table and the effects, not in the forecast).
+    The label table and the effects count each picture once (a repost,
+    same sha256 or the catalogue's ``duplicate_of``, only at its first showing).
 
     Raises
     ------
     NoEngagementError
-        When no post has a like count.
+        When no post has a count of any target.
     Cancelled
         When ``cancel()`` returns True.
     """
     posts = data.posts
-    known = posts["likes"].notna().to_numpy()
-    if not known.any():
+    counts = target_counts(posts)
+    if not counts:
         raise NoEngagementError(NO_LIKES_HELP)
+    targets = tuple(counts)
+    known = posts[list(targets)].notna().any(axis=1).to_numpy()
     train = posts[known].reset_index(drop=True)
     rows = np.flatnonzero(known)
     X = ForecastInputs.build(train["labels"], train["timestamp"], train["account"], data.visual[rows],
                              data.visual_valid[rows], photo=train["picture"]).for_new_photos()
-    y = train[["likes", "comments"]].to_numpy(float)
+    y = train[list(targets)].to_numpy(float)
     factories = model_factories(include_boosting, random_state)
     with _one_thread():
-        evaluation = evaluate(X, y, factories, baselines=BASELINES, cancel=cancel, random_state=random_state)
+        evaluation = evaluate(X, y, factories, targets=targets, baselines=BASELINES, cancel=cancel,
+                              random_state=random_state)
         if cancel is not None and cancel():
             raise Cancelled("training cancelled")
         models = {name: make().fit(X, y) for name, make in factories.items()}
     intervals, choice, check = {}, {}, pd.DataFrame()
     if evaluation.ok:
         for name in factories:
-            for target in ("likes", "comments"):
+            for target in targets:
                 offsets = evaluation.intervals(name, target)
                 if offsets:
                     intervals[(name, target)] = offsets
-        for target in ("likes", "comments"):
+        for target in targets:
             c = evaluation.choose(target)
             if c is not None:
                 choice[target] = c
         check = evaluation.interval_check()
     from .effects import effects_table
 
-    effects = effects_table(train["labels"], train["likes"], train["account"], train["timestamp"],
-                            random_state=random_state)
-    keep = ["post_id", "sha256", "path", "likes", "comments", "timestamp", "account", "caption", "labels"]
+    # Each picture once in the tables of what it shows: a repost's likes are the same picture's again.
+    # Same picture = same sha256 or the archive's duplicate_of (post_frame's "picture"); not the looser
+    # look-alike rule of the regression, which would merge distinct photos of one scene in these counts.
+    once = train[~train["picture"].duplicated()].reset_index(drop=True)
+    target_effects = {target: effects_table(once["labels"], once[target], once["account"], once["timestamp"],
+                                            random_state=random_state) for target in targets}
+    keep = ["post_id", "sha256", "path", *TARGETS, "timestamp", "account", "caption", "labels"]
+    extra = {t: once[t] for t in targets if t not in ("likes", "comments")}
     return Forecaster(
         archive_key=archive_key, sources=data.sources, models=models, evaluation=evaluation,
-        labels=label_table(train["labels"], train["likes"], train["comments"]),
+        labels=label_table(once["labels"], once["likes"], once["comments"], others=extra),
         posts=train[keep].copy(), visual=data.visual[rows].copy(), visual_valid=data.visual_valid[rows].copy(),
         visual_tag=data.visual_tag, look=data.look, clusters=data.clusters, unavailable=dict(data.unavailable),
-        n_hidden=int((~known).sum()), n_posts=len(posts), trained_photos=frozenset(posts["sha256"]),
+        n_hidden=int(posts["likes"].isna().sum()), n_posts=len(posts), trained_photos=frozenset(posts["sha256"]),
         new_photos=data.new_photos, reused_photos=data.reused_photos, people_faces=data.people_faces,
         imagenet_ok=data.imagenet_ok, intervals=intervals, choice=choice,
-        history=AccountRange().fit(X, y), interval_check=check, effects=effects,
+        history=AccountRange().fit(X, y), interval_check=check,
+        effects=target_effects.get("likes", pd.DataFrame()), targets=targets, target_posts=counts,
+        target_effects=target_effects,
     )
 
 

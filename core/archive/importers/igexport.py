@@ -44,7 +44,7 @@ from .base import (
 )
 
 __all__ = ["import_igexport", "find_posts_files", "find_html_export", "read_insights", "INSIGHT_LABELS",
-           "HTML_EXPORT_ADVICE"]
+           "INSIGHT_COLUMNS", "HTML_EXPORT_ADVICE"]
 
 FORMAT = "instagram export"
 _MEDIA_FOLDERS = {"media", "content", "posts"}
@@ -62,7 +62,16 @@ INSIGHT_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
         "de": ("Kommentare",), "it": ("Commenti",), "ru": ("Комментарии",), "tr": ("Yorumlar",),
         "id": ("Komentar",),
     },
+    # Only in insights entries; catalogue columns as the Graph API connector names them (INSIGHT_COLUMNS).
+    "saves": {"en": ("Saves",)},
+    "shares": {"en": ("Shares",)},
+    "reach": {"en": ("Accounts reached",)},
 }
+#: Insights counts beyond likes and comments -> the catalogue column that keeps them (the names of
+#: :data:`core.archive.instagram_api.INSIGHT_METRICS`, so both sources fill the same columns).
+INSIGHT_COLUMNS: dict[str, str] = {"saves": "saved", "shares": "shares", "reach": "reach"}
+_ENGLISH_NAME = {"likes": "Likes", "comments": "Comments", "saves": "Saves", "shares": "Shares",
+                 "reach": "Accounts reached"}
 #: Instagram's English field order in an insights entry, for a language not in :data:`INSIGHT_LABELS`.
 _ENGLISH_ORDER = ("Creation Timestamp", "Profile visits", "Impressions", "Follows", "Accounts reached",
                   "Saves", "Likes", "Comments", "Shares")
@@ -128,7 +137,8 @@ def read_insights(data: Any, *, notes: list[str] | None = None) -> tuple[dict[in
     Returns
     -------
     by_time, by_uri : dict
-        Each maps to ``{"likes": value, "comments": value}`` (raw values).
+        Each maps to ``{"likes": value, "comments": value}`` (raw values), plus
+        ``saves``, ``shares`` and ``reach`` when the entry has them.
 
     Raises
     ------
@@ -171,7 +181,7 @@ def read_insights(data: Any, *, notes: list[str] | None = None) -> tuple[dict[in
             labels = list(values)
             unknown_labels.update(labels)
             if len(labels) == len(_ENGLISH_ORDER):
-                for field, english in (("likes", "Likes"), ("comments", "Comments")):
+                for field, english in _ENGLISH_NAME.items():
                     counts[field] = (values[labels[_ENGLISH_ORDER.index(english)]] or {}).get("value")
                 counts["language"] = "by position"
         stamp = thumb.get("creation_timestamp")
@@ -319,6 +329,14 @@ def import_igexport(files: list[Path], root: Path) -> ImportResult:
                     likes = value
                 else:
                     comments = value
+            more = {}
+            for key, column in INSIGHT_COLUMNS.items():
+                try:
+                    value = parse_count(counts.get(key))
+                except ValueError:
+                    value = None
+                if value is not None:
+                    more[column] = value
             post_id = PurePosixPath(str(first["uri"])).stem or f"post-{number}"
             for position, item in enumerate(media, start=1):
                 path = export_root / str(item["uri"])
@@ -332,7 +350,7 @@ def import_igexport(files: list[Path], root: Path) -> ImportResult:
                     continue
                 result.claimed.add(path)
                 place, camera_time = _exif(item)
-                extras: dict[str, Any] = {"has_insights": bool(counts)}
+                extras: dict[str, Any] = {"has_insights": bool(counts), **more}
                 if camera_time:
                     extras["camera_time"] = camera_time
                 result.records.append(
