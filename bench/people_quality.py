@@ -22,7 +22,8 @@ Data (../shared/data, see the READMEs):
 * Scale: 5,000 and 50,000 descriptors sampled around the real Glint and
   deepface descriptors (identity centres = a real descriptor plus a
   between-person offset; faces = centre plus within-person noise, spreads
-  measured on the Glint crops), about 10 faces per person, in photos of
+  measured on the Glint crops), n/10 people with faces in proportion to
+  1/rank^0.8 (the most frequent person in about 7-14 % of the faces), in photos of
   1–3 faces of different people. Time and peak memory (tracemalloc) of the
   constrained clustering; at 5,000 also scikit-learn's unconstrained
   average linkage side by side.
@@ -193,7 +194,8 @@ def synthetic(n_faces: int, real: np.ndarray, within: float, between: float, see
     n_people = max(2, n_faces // 10)
     dim = real.shape[1]
     centres = real[rng.integers(0, len(real), n_people)] + rng.normal(size=(n_people, dim)) * between / np.sqrt(2 * dim)
-    people = rng.zipf(1.6, n_faces) % n_people  # a few people in many photos, most in few
+    share = 1.0 / np.arange(1, n_people + 1) ** 0.8  # a few people in many photos, most in few
+    people = rng.choice(n_people, n_faces, p=share / share.sum())
     X = centres[people] + rng.normal(size=(n_faces, dim)) * within / np.sqrt(2 * dim)
     photos = np.empty(n_faces, np.int64)  # photos of 1-3 faces, never one person twice
     i, photo = 0, 0

@@ -107,7 +107,12 @@ def queue_section(people: People, cache: DiskCache) -> None:
         st.text(f"{row['name']}: {plural(int(row['n_faces']), 'face')} in {plural(int(row['n_photos']), 'photo')}")
         if row["suggestion"] is not None:
             name = str(row["suggestion_name"])
-            st.text(f"Is this {name}? (distance {row['distance']:.2f})")
+            theirs = people.table.set_index("person_id").loc[row["suggestion"]]
+            face, question = st.columns([1, 7], vertical_alignment="center")
+            chip = face_chip(theirs["sha256"], theirs["face_no"], cache)
+            if chip is not None:
+                face.image(inline(chip), width="stretch")
+            question.text(f"Is this {name}? (distance {row['distance']:.2f})")
             yes, no, skip, hide = st.columns(4)
             if yes.button(f"Yes, {name}", key="faces_queue_yes", type="primary", width="stretch"):
                 guarded(people, cache, "merge", (row["suggestion"], pid), f"Added to {md(name)}.")

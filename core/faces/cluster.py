@@ -83,23 +83,30 @@ def _codes(values, n: int) -> np.ndarray:
 
 
 def _pairwise(X: np.ndarray) -> np.ndarray:
-    """Euclidean distances, float64, ``(n, n)``."""
+    """Euclidean distances, float64, ``(n, n)``, computed in place (one ``n × n`` array at the peak)."""
     X = np.asarray(X, np.float64)
     sq = np.einsum("ij,ij->i", X, X)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * (X @ X.T)
-    np.maximum(d2, 0.0, out=d2)
-    return np.sqrt(d2, out=d2)
+    d = X @ X.T
+    d *= -2.0
+    d += sq[:, None]
+    d += sq[None, :]
+    np.maximum(d, 0.0, out=d)
+    return np.sqrt(d, out=d)
 
 
 def _conflicts(labels: np.ndarray, n_clusters: int, codes: np.ndarray) -> np.ndarray:
     """``(k, k)`` bool: clusters holding items of one same code (a photo, a seed)."""
-    from scipy import sparse
-
     has = codes >= 0
     if not has.any():
         return np.zeros((n_clusters, n_clusters), bool)
-    m = sparse.csr_matrix((np.ones(int(has.sum())), (labels[has], codes[has])),
-                          shape=(n_clusters, int(codes.max()) + 1))
+    _, local = np.unique(codes[has], return_inverse=True)  # this block's photos, numbered 0..p-1
+    if n_clusters * (int(local.max()) + 1) <= 40_000:  # small: a dense membership product
+        member = np.zeros((n_clusters, int(local.max()) + 1), np.float32)
+        member[labels[has], local] = 1.0
+        return (member @ member.T) > 0
+    from scipy import sparse
+
+    m = sparse.csr_matrix((np.ones(int(has.sum())), (labels[has], local)), shape=(n_clusters, int(local.max()) + 1))
     return (m @ m.T).toarray() > 0
 
 
@@ -198,22 +205,37 @@ def threshold_components(X: np.ndarray, threshold: float, *, links: np.ndarray |
     X = np.ascontiguousarray(X, np.float32)
     n = len(X)
     sq = np.einsum("ij,ij->i", X, X)
-    rows, cols = [], []
     t2 = np.float32(threshold) ** 2
+    # Components so far; each chunk's edges are read as edges between components, so an edge inside
+    # a component already found is dropped at once (one person's thousand faces give no million edges).
+    comp = np.arange(n)
+    if links is not None and len(links):
+        comp = _merge_components(comp, np.asarray(links)[:, 0], np.asarray(links)[:, 1])
     for s in range(0, n, chunk):
         q = X[s : s + chunk]
-        d2 = sq[s : s + chunk, None] + sq[None, :] - 2.0 * (q @ X.T)
+        d2 = q @ X[s:].T  # the upper triangle only: each pair once
+        d2 *= -2.0
+        d2 += sq[s : s + chunk, None]
+        d2 += sq[None, s:]
         r, c = np.nonzero(d2 < t2)
-        keep = c > r + s  # each pair once
-        rows.append(r[keep] + s)
-        cols.append(c[keep])
-    if links is not None and len(links):
-        rows.append(np.asarray(links)[:, 0])
-        cols.append(np.asarray(links)[:, 1])
-    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    graph = sparse.coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+        del d2
+        comp = _merge_components(comp, r + s, c + s)
+    return np.unique(comp, return_inverse=True)[1]
+
+
+def _merge_components(comp: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``comp`` (a label per item) after joining the components of each pair ``a[i], b[i]``."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    ca, cb = comp[a], comp[b]
+    across = ca != cb
+    if not across.any():
+        return comp
+    pairs = np.unique(np.stack([ca[across], cb[across]], axis=1), axis=0)
+    n = len(comp)
+    graph = sparse.coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(graph, directed=False)[1][comp]
 
 
 def _split(X: np.ndarray, max_block: int, seed: int = 0) -> list[np.ndarray]:
