@@ -368,3 +368,44 @@ def test_a_fake_index_of_photos_with_two_faces():
     assert assign_people(index, book, honour_cannot=False)["s4-0"] == "p1"
     book.confirm(["s4-0"], "p1")  # the user changes their mind: their latest word wins
     assert assign_people(index, book)["s4-0"] == "p1" and "s4-0" not in book.cannot
+
+
+def test_a_face_that_drifts_over_the_years_is_offered_not_merged():
+    """One person photographed each year from 2010 to 2021, slowly changing; another unrelated."""
+    rng = np.random.default_rng(5)
+    start, drift = rng.normal(size=128), rng.normal(size=128)
+    start *= 0.3 / np.linalg.norm(start)
+    drift *= 1.6 / np.linalg.norm(drift)  # first to last year: far beyond the same-person distance
+    years = np.repeat(np.arange(2010, 2022), 3)
+    ageing = np.stack([start + drift * (y - 2010) / 11 + rng.normal(size=128) * 0.01 for y in years])
+    stranger = np.stack([rng.normal(size=128) * 0.01 + drift * 0.5 + rng.normal(size=128) * 0.1 for _ in range(4)])
+    vectors = np.vstack([ageing, stranger]).astype(np.float32)
+    n = len(vectors)
+    shas = [f"{i:04x}" for i in range(n)]
+    faces = pd.DataFrame({
+        "face_key": [f"{s}-0" for s in shas], "sha256": shas, "face_no": 0, "x": 0.1, "y": 0.1, "w": 0.2,
+        "h": 0.2, "score": 0.9, "recognisable": True, "post_id": shas, "file": "f.jpg", "path": "/f.jpg"})
+    index = FaceIndex(faces=faces, embeddings=vectors, n_photos=n, n_done=n)
+    when = [pd.Timestamp(f"{y}-06-01") for y in years] + [pd.Timestamp("2015-06-01")] * 4
+    catalogue = pd.DataFrame({"post_id": shas, "sha256": shas, "file": "f.jpg", "path": "/f.jpg",
+                              "likes": 1, "timestamp": when})
+    from core.faces.people import People, people_table
+    from core.faces.suggest import age_suggestions
+
+    book = PeopleBook()
+    ids = assign_people(index, book)
+    people = People("k", index, book, ids, people_table(index, ids, book, catalogue))
+    ageing_people = ids.iloc[: len(ageing)].unique()
+    assert len(ageing_people) >= 2  # the clustering (rightly) does not merge ten years of change
+    offered = age_suggestions(people, catalogue)
+    assert len(offered) >= 1 and offered["link_distance"].max() < 0.6 < offered["distance"].min()
+    stranger_ids = set(ids.iloc[len(ageing):])
+    linked = set(offered["person_a"]) | set(offered["person_b"])
+    assert linked <= set(ageing_people) and not linked & stranger_ids
+    # Chained, the offers link every year-group of the ageing person.
+    group = {pid: pid for pid in ageing_people}
+    for a, b in zip(offered["person_a"], offered["person_b"]):
+        ra, rb = group[a], group[b]
+        group = {pid: (ra if root == rb else root) for pid, root in group.items()}
+    big = people.table.set_index("person_id").loc[ageing_people, "n_faces"] >= 3
+    assert len({group[pid] for pid in big[big].index}) == 1

@@ -18,8 +18,16 @@ from core.cache import DiskCache
 from core.faces.draw import draw_faces
 from core.faces.engine import SAME_PERSON_THRESHOLD
 from core.faces.index import face_chip
-from core.faces.people import People, hide_person, remove_faces, set_cover, set_min_faces, split_person
-from core.faces.suggest import merge_suggestions
+from core.faces.people import (
+    People,
+    hide_person,
+    reject_person,
+    remove_faces,
+    set_cover,
+    set_min_faces,
+    split_person,
+)
+from core.faces.suggest import age_suggestions, merge_suggestions
 from ui.faces_common import likes_text, plural, preview, short
 from ui.faces_queue import guarded, pending_confirmation, queue_section
 from ui.flash import flash
@@ -33,6 +41,7 @@ GALLERY_PAGE = 24
 PHOTOS_PAGE = 12
 FACES_SHOWN = 12
 MERGE_CHOICES = 10
+SUGGESTIONS = 8
 
 
 def people_tab(people: People, catalogue: pd.DataFrame, cache: DiskCache, suffix: str) -> None:
@@ -42,6 +51,7 @@ def people_tab(people: People, catalogue: pd.DataFrame, cache: DiskCache, suffix
         return
     pending_confirmation(people, cache)
     queue_section(people, cache)
+    suggestions_section(people, catalogue, cache)
     st.divider()
     gallery(people, cache, suffix)
     pid = st.session_state.get("faces_person")
@@ -63,6 +73,41 @@ def people_tab(people: People, catalogue: pd.DataFrame, cache: DiskCache, suffix
     edit_person(people, pid, bool(person["hidden"]), cache)
     person_faces(people, pid, cache)
     person_photos(people, pid, catalogue, suffix)
+
+
+def suggestions_section(people: People, catalogue: pd.DataFrame, cache: DiskCache) -> None:
+    """Pairs of people who may be one, nearest first, and people who may be one person years apart."""
+    near = merge_suggestions(people, k=SUGGESTIONS)
+    aged = age_suggestions(people, catalogue, k=SUGGESTIONS)
+    if near.empty and aged.empty:
+        return
+    with st.expander(f"Merge suggestions ({len(near) + len(aged)})", expanded=False):
+        st.caption("Pairs of people who look alike, nearest first (people in one photo are never offered). "
+                   "Nothing is merged until you say so.")
+        for kind, pairs in (("near", near), ("aged", aged)):
+            if kind == "aged" and len(pairs):
+                st.caption("The same person years apart? Faces change with age: these two are far apart as a whole, "
+                           "but the earlier one's last year looks like the later one's first.")
+            for row in pairs.itertuples():
+                _suggested_pair(people, cache, kind, row)
+
+
+def _suggested_pair(people: People, cache: DiskCache, kind: str, row) -> None:
+    by_id = people.table.set_index("person_id")
+    cols = st.columns([1, 1, 4, 2, 2], vertical_alignment="center")
+    for col, pid in zip(cols[:2], (row.person_a, row.person_b)):
+        chip = face_chip(by_id.at[pid, "sha256"], by_id.at[pid, "face_no"], cache)
+        if chip is not None:
+            col.image(inline(chip), width="stretch")
+    extra = f" · {row.years} (last year to first year {row.link_distance:.2f})" if kind == "aged" else ""
+    cols[2].text(f"{row.name_a} and {row.name_b}: distance {row.distance:.2f}{extra}")
+    key = f"faces_suggest_{kind}_{row.person_a}_{row.person_b}"
+    if cols[3].button("Merge", key=f"{key}_yes", width="stretch"):
+        guarded(people, cache, "merge", (row.person_a, row.person_b), "People merged.")
+        st.rerun()
+    if cols[4].button("Not the same", key=f"{key}_no", width="stretch"):
+        reject_person(people, row.person_b, row.person_a, cache=cache)
+        st.rerun()
 
 
 def _signature(labels: dict[str, str]) -> str:

@@ -199,8 +199,6 @@ def threshold_components(X: np.ndarray, threshold: float, *, links: np.ndarray |
     >>> threshold_components(X, 0.6).tolist()
     [0, 0, 0, 1]
     """
-    from scipy import sparse
-    from scipy.sparse.csgraph import connected_components
 
     X = np.ascontiguousarray(X, np.float32)
     n = len(X)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .people import People
 
-__all__ = ["SUGGEST_DISTANCE", "person_means", "naming_queue", "merge_suggestions"]
+__all__ = ["SUGGEST_DISTANCE", "person_means", "naming_queue", "merge_suggestions", "photo_years", "age_suggestions"]
 
 #: People further apart than this are not suggested (the same-person threshold is 0.6).
 SUGGEST_DISTANCE = 0.8
@@ -192,3 +192,74 @@ def merge_suggestions(people: People, person_id: str | None = None, *, k: int = 
     found = found[:k]
     names = dict(zip(table["person_id"], table["name"]))
     return pd.DataFrame([(a, b, names[a], names[b], d) for a, b, d in found], columns=columns)
+
+
+def photo_years(people: People, catalogue: pd.DataFrame) -> pd.Series:
+    """The year each face's photo was first posted (NaN when unknown), indexed like ``people.faces``."""
+    if catalogue is None or "timestamp" not in catalogue or len(catalogue) == 0:
+        return pd.Series(np.nan, index=people.faces.index)
+    when = pd.to_datetime(catalogue["timestamp"], errors="coerce", utc=True)
+    first = when.groupby(catalogue["sha256"].to_numpy()).min()
+    return pd.Series(first.reindex(people.faces["sha256"]).dt.year.to_numpy(float), index=people.faces.index)
+
+
+def age_suggestions(people: People, catalogue: pd.DataFrame, *, threshold: float = 0.6, gap_years: int = 2,
+                    k: int = 10) -> pd.DataFrame:
+    """People who may be one person years apart: the faces drift with age, so their means are far apart.
+
+    Two people are offered when one's faces come before the other's (their
+    median years differ) and the mean of the earlier one's last year is
+    closer than ``threshold`` to the mean of the later one's first year, at
+    most ``gap_years`` later; never two people of one photo nor two the user
+    kept apart, and never merged without the user.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``person_a`` (the earlier), ``person_b``, ``name_a``, ``name_b``,
+        ``distance`` (of the people as a whole), ``link_distance`` (last year
+        against first year), ``years`` (e.g. ``"2012–2015 → 2016–2020"``);
+        closest links first.
+    """
+    columns = ["person_a", "person_b", "name_a", "name_b", "distance", "link_distance", "years"]
+    faces = people.faces
+    years = photo_years(people, catalogue)
+    if len(people) < 2 or years.isna().all():
+        return pd.DataFrame(columns=columns)
+    X = people.index.embeddings[faces.index.to_numpy()].astype(np.float64)
+    frame = pd.DataFrame({"pid": faces["person_id"].to_numpy(), "year": years.to_numpy()}).reset_index(drop=True)
+    dated = frame["year"].notna().to_numpy()
+    span = frame[dated].groupby("pid")["year"].agg(["min", "max", "median"])
+    span = span[span.index.isin(set(people.table["person_id"]))]
+    if len(span) < 2:
+        return pd.DataFrame(columns=columns)
+    ends = {}
+    for pid, rows in frame[dated].groupby("pid").groups.items():
+        rows = np.asarray(rows)
+        y = frame.loc[rows, "year"].to_numpy()
+        ends[pid] = (X[rows[y == y.min()]].mean(axis=0), X[rows[y == y.max()]].mean(axis=0))
+    ids, means, spread = person_means(people)
+    photos = _photo_matrix(people, ids)
+    ruled_out = _ruled_out(people)
+    names = dict(zip(people.table["person_id"], people.table["name"]))
+    found = []
+    order = span.sort_values("median")
+    pids = order.index.to_numpy()
+    first_means = np.stack([ends[p][0] for p in pids])
+    median, start, end = (order[c].to_numpy() for c in ("median", "min", "max"))
+    for i, a in enumerate(pids):
+        # b starts after a ends, soon after, and a's last year looks like b's first.
+        cand = np.flatnonzero((median > median[i]) & (start - end[i] >= 0) & (start - end[i] <= gap_years))
+        if len(cand) == 0:
+            continue
+        links = np.linalg.norm(first_means[cand] - ends[a][1], axis=1)
+        for j, link in zip(cand[links < threshold], links[links < threshold]):
+            b = pids[j]
+            ia, ib = ids.get_loc(a), ids.get_loc(b)
+            if (a, b) in ruled_out or photos[ia].multiply(photos[ib]).nnz:
+                continue
+            whole = float(np.sqrt(max(np.sum((means[ia] - means[ib]) ** 2) + spread[ia] + spread[ib], 0.0)))
+            years_text = f"{int(start[i])}–{int(end[i])} → {int(start[j])}–{int(end[j])}"
+            found.append((a, b, names[a], names[b], whole, float(link), years_text))
+    found.sort(key=lambda r: r[5])
+    return pd.DataFrame(found[:k], columns=columns)
