@@ -1,24 +1,32 @@
-"""People: the faces of an archive grouped by person, with the user's names.
+"""People: the faces of an archive grouped by person, with the user's names and decisions.
 
 :class:`PeopleClusterer` groups face descriptors into people. By default it
 uses average-linkage agglomerative clustering cut at dlib's same-person
 distance (0.6): on the 24 × 10 Glint celebrity crops it gives a purity of
 0.99 against 0.94–0.98 for DBSCAN at ε = 0.5, whose single-linkage chains
-join look-alikes (bench/faces_quality.py). Above ``max_agglomerative`` faces
-(its memory grows with the square of the count) it falls back to DBSCAN.
+join look-alikes (bench/faces_quality.py). Two faces of one photo are never
+one person: the clustering is :func:`core.faces.cluster.average_linkage`,
+which refuses such merges (and scales per connected component).
 
-:class:`PeopleBook` holds what the user decided: names, merges, splits. It
-is saved per archive (``Archive.key``) as JSON in the cache. Until the first
-edit, people are simply the clusters. The first edit freezes the current
-face → person assignment into the book; later, faces of newly indexed photos
-join the person of their nearest assigned face when it is within the
-threshold, and the rest are clustered into new people.
+:class:`PeopleBook` holds what the user decided: names, merges, splits,
+"this is Anna" (``must``), "not Anna" (``cannot``), hidden people, cover
+faces. It is saved per archive (``Archive.key``) as JSON in the cache.
+Until the first edit, people are simply the clusters. The first edit
+freezes the current face → person assignment into the book; later, faces of
+newly indexed photos join the person of their nearest assigned face when it
+is within the threshold, not in their photo already and not ruled out by
+the user, and the rest are clustered into new people. So the book wins on
+every re-index, and a face taken out of a person never rejoins it.
 
 :func:`find_people` is the whole "group people" step for one archive (cached
 face index + saved book → :class:`People`, no Streamlit, no model run);
-:func:`rename_person`, :func:`merge_people` and :func:`split_person` save the
-user's edits of what :func:`find_people` showed. :func:`post_person_labels`
-turns people into per-post labels for other pages ("posts with Anna").
+:func:`rename_person`, :func:`merge_people`, :func:`split_person`,
+:func:`remove_faces`, :func:`confirm_faces`, :func:`reject_person`,
+:func:`hide_person`, :func:`set_cover` and :func:`set_min_faces` save the
+user's edits of what :func:`find_people` showed; an edit that would make
+two faces of one photo one person raises :class:`SamePhotoError` unless
+forced. :func:`post_person_labels` turns people into per-post labels for
+other pages ("posts with Anna").
 """
 
 from __future__ import annotations
