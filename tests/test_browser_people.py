@@ -38,7 +38,7 @@ def test_name_three_through_the_queue_merge_two_and_restart(browser, shared_dir,
 
         # Three names, typed and sent with Enter: the queue moves on to the next person each time.
         for name in ("Drew", "Keanu", "Tina <b>Fey</b>"):
-            box = main.get_by_label("Their name")
+            box = main.get_by_label("Who is it?")
             box.fill(name)
             box.press("Enter")
             main.get_by_text(f"Named {name}.", exact=True).wait_for(timeout=60_000)

@@ -124,7 +124,7 @@ def gallery(people: People, cache: DiskCache, suffix: str) -> None:
     st.subheader("Everyone")
     table = people.table
     controls = st.columns([2, 1, 1])
-    query = controls[0].text_input("Find a person by name", key="faces_find", placeholder="e.g. Anna")
+    query = controls[0].text_input("Find a person", key="faces_find", placeholder="a name, e.g. Anna")
     show_hidden = controls[1].toggle("Show hidden", key="faces_show_hidden")
     with controls[2].form("faces_min_form", border=False):
         least = st.number_input("Hide people with fewer faces than", 1, 1000, int(people.book.min_faces),

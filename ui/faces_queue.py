@@ -131,7 +131,7 @@ def queue_section(people: People, cache: DiskCache) -> None:
             flash("faces", "Hidden.")
             st.rerun()
         with st.form("faces_queue_form", border=False, clear_on_submit=True):
-            name = st.text_input("Their name", max_chars=60, placeholder="e.g. Anna", key="faces_queue_name")
+            name = st.text_input("Who is it?", max_chars=60, placeholder="e.g. Anna", key="faces_queue_name")
             if st.form_submit_button("Name them") and name.strip():
                 guarded(people, cache, "rename", (pid, name), f"Named {md(name.strip())}.")
                 st.rerun()
