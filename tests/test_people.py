@@ -409,3 +409,33 @@ def test_a_face_that_drifts_over_the_years_is_offered_not_merged():
         group = {pid: (ra if root == rb else root) for pid, root in group.items()}
     big = people.table.set_index("person_id").loc[ageing_people, "n_faces"] >= 3
     assert len({group[pid] for pid in big[big].index}) == 1
+
+
+def test_a_pack_grouped_the_old_way_is_not_trusted_and_is_packed_again(tmp_path):
+    """Packs written before the cannot-link carry people that may join two faces of one photo."""
+    from core.faces import index as face_index
+
+    rng = np.random.default_rng(2)
+    cache = DiskCache(tmp_path)
+    shas = [f"{i:02x}" * 32 for i in range(6)]
+    catalogue = pd.DataFrame({"post_id": shas, "sha256": shas, "file": "f.jpg", "path": "/f.jpg"})
+    face = rng.normal(size=128) * 0.05
+    for i, sha in enumerate(shas):  # photo 0 shows the same face twice (a mirror): two faces of one photo
+        rows = np.full((2 if i == 0 else 1, face_index._ROW), 0.2, np.float32)
+        rows[:, 4] = 0.9
+        rows[:, 17:] = face + rng.normal(size=(len(rows), 128)) * 0.01
+        cache.put_array(face_index._KIND, sha, rows)
+    assert face_index.pack_face_index(catalogue, cache).written
+    packed = face_index.load_face_index(catalogue, cache)
+    assert packed.people_labels is not None and packed.people_labels[0] != packed.people_labels[1]
+    # The same pack as an older version wrote it: no grouping name in its metadata, one-photo faces joined.
+    key = face_index._pack_key(shas)
+    arrays, meta = face_index._decode_pack(cache.get(face_index._PACK, key, ".bin"))
+    del meta["people"]
+    arrays["people_labels"] = np.zeros_like(arrays["people_labels"])
+    cache.put(face_index._PACK, key, face_index._encode_pack(arrays, meta), ".bin")
+    old = face_index.load_face_index(catalogue, cache)
+    assert old.people_labels is None and len(old.faces) == 7  # the faces are read, the grouping is not
+    assert _photos_with_one_person_twice(assign_people(old)) == 0
+    assert face_index.pack_face_index(catalogue, cache).written  # packed again, the new way
+    assert face_index.load_face_index(catalogue, cache).people_labels is not None
