@@ -58,7 +58,7 @@ class ClusterReport:
     n_approximate : int
         Items of components larger than ``max_block``, clustered block by block.
     n_refused : int
-        Merges refused because of a cannot-link (each would have been made without it).
+        Pairs of items (or seeds) closer than the threshold that a cannot-link kept apart.
     """
 
     n_components: int = 1
