@@ -27,6 +27,7 @@ from core.faces.people import People, PeopleBook, delete_people, find_people
 from ui.batch_status import show_batch_status
 from ui.faces_common import engine_or_error
 from ui.faces_people import people_tab
+from ui.faces_queue import CONFIRM_KEY, SKIP_KEY
 from ui.faces_search import RESULT_KEY, search_tab
 from ui.flash import flash, show_flashes
 from ui.jobs import cancelled, clear_cancelled, run_job
@@ -36,7 +37,7 @@ from ui.text import md
 CANCEL_KEY = "faces_cancel"
 #: Session keys of what the page keeps between runs (dropped when the index is deleted).
 SESSION_KEYS = ("faces_index", "faces_index_token", "faces_people", "faces_people_token",
-                RESULT_KEY, "faces_person", "faces_delete_sure")
+                RESULT_KEY, "faces_person", "faces_delete_sure", CONFIRM_KEY, SKIP_KEY)
 
 
 def header(archive: Archive) -> None:
@@ -115,7 +116,9 @@ def load_people(archive: Archive, cache: DiskCache, done: int) -> tuple[FaceInde
         st.session_state["faces_index_token"] = token
     index = st.session_state["faces_index"]
     book = PeopleBook.load(archive.key, cache)
-    book_token = (token, repr(sorted(book.assign.items())), repr(sorted(book.names.items())))
+    book_token = (token, repr((sorted(book.assign.items()), sorted(book.names.items()), sorted(book.must.items()),
+                               sorted((k, sorted(v)) for k, v in book.cannot.items()), sorted(book.hidden),
+                               book.min_faces, sorted(book.covers.items()))))
     if st.session_state.get("faces_people_token") != book_token:
         st.session_state["faces_people"] = find_people(archive.catalogue, archive.key, cache=cache,
                                                        index=index, book=book)

@@ -66,6 +66,9 @@ __all__ = [
 
 #: Layout of a packed face index; part of its cache key, so a new layout never reads an old pack.
 PACK_FORMAT = 1
+#: How the pack's people were grouped; a pack grouped otherwise (before faces of one photo were kept
+#: apart) has its people ignored and is written again by the next :func:`pack_face_index`.
+PEOPLE_GROUPING = "average-cannot-link-1"
 
 # One row per face in the cache: box (4), score, 6 keypoints (12), descriptor (128).
 # Box and keypoints are stored as fractions of the photo's width and height.
@@ -507,7 +510,9 @@ def _load_pack(photos: pd.DataFrame, cache: DiskCache) -> FaceIndex | None:
         if not (len(entries.photo) == len(entries.face_no) == len(entries.boxes) == len(embeddings)
                 and len(done) == len(shas) and np.array_equal(~np.isnan(embeddings[:, 0]), recognisable)):
             return None
-        people_labels = arrays["people_labels"].astype(np.int64) if "people_labels" in arrays else None
+        people_labels = None
+        if "people_labels" in arrays and meta.get("people") == PEOPLE_GROUPING:  # else grouped the old way
+            people_labels = arrays["people_labels"].astype(np.int64)
         return _assemble(photos, entries, searcher, people_labels)
     except (ValueError, KeyError, TypeError, IndexError, OSError, EOFError, zipfile.BadZipFile):
         return None  # damaged or from another layout: the per-photo entries are the truth
@@ -586,7 +591,8 @@ def pack_face_index(
         report(progress, 0, 1, f"grouping {int(recognisable.sum()):,} faces into people")
         check_cancel(cancel)
         arrays["people_labels"] = PeopleClusterer().fit_predict(
-            entries.embeddings[recognisable], entries.boxes[recognisable, 4].astype(float)).astype(np.int32)
+            entries.embeddings[recognisable], entries.boxes[recognisable, 4].astype(float),
+            photos=entries.photo[recognisable]).astype(np.int32)
     approximate = int(recognisable.sum()) >= ann_min_faces
     if approximate:
         searcher = AnnFaceSearcher().fit(entries.embeddings[recognisable], progress=progress, cancel=cancel)
@@ -595,6 +601,7 @@ def pack_face_index(
         arrays["embeddings"] = entries.embeddings
     index_of = {sha: i for i, sha in enumerate(shas)}
     meta = {"format": PACK_FORMAT, "model": MODEL_VERSION, "deletions": deletions, "ann": approximate,
+            "people": PEOPLE_GROUPING,
             "failed": [[index_of[sha], message] for sha, message in entries.failed.items()]}
     check_cancel(cancel)
     blob = _encode_pack(arrays, meta)

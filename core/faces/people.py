@@ -1,27 +1,32 @@
-"""People: the faces of an archive grouped by person, with the user's names.
+"""People: the faces of an archive grouped by person, with the user's names and decisions.
 
 :class:`PeopleClusterer` groups face descriptors into people. By default it
 uses average-linkage agglomerative clustering cut at dlib's same-person
 distance (0.6): on the 24 × 10 Glint celebrity crops it gives a purity of
 0.99 against 0.94–0.98 for DBSCAN at ε = 0.5, whose single-linkage chains
-join look-alikes (bench/faces_quality.py). Above ``max_agglomerative`` faces
-(its memory grows with the square of the count) it falls back to DBSCAN's
-partition (single linkage cut at ε), computed by :func:`radius_components`
-in bounded memory: sklearn's DBSCAN keeps every neighbourhood, which took
-the batch driver to 7.7 GB at 100,000 photos.
+join look-alikes (bench/faces_quality.py). Two faces of one photo are never
+one person: the clustering is :func:`core.faces.cluster.average_linkage`,
+which refuses such merges (and scales per connected component).
 
-:class:`PeopleBook` holds what the user decided: names, merges, splits. It
-is saved per archive (``Archive.key``) as JSON in the cache. Until the first
-edit, people are simply the clusters. The first edit freezes the current
-face → person assignment into the book; later, faces of newly indexed photos
-join the person of their nearest assigned face when it is within the
-threshold, and the rest are clustered into new people.
+:class:`PeopleBook` holds what the user decided: names, merges, splits,
+"this is Anna" (``must``), "not Anna" (``cannot``), hidden people, cover
+faces. It is saved per archive (``Archive.key``) as JSON in the cache.
+Until the first edit, people are simply the clusters. The first edit
+freezes the current face → person assignment into the book; later, faces of
+newly indexed photos join the person of their nearest assigned face when it
+is within the threshold, not in their photo already and not ruled out by
+the user, and the rest are clustered into new people. So the book wins on
+every re-index, and a face taken out of a person never rejoins it.
 
 :func:`find_people` is the whole "group people" step for one archive (cached
 face index + saved book → :class:`People`, no Streamlit, no model run);
-:func:`rename_person`, :func:`merge_people` and :func:`split_person` save the
-user's edits of what :func:`find_people` showed. :func:`post_person_labels`
-turns people into per-post labels for other pages ("posts with Anna").
+:func:`rename_person`, :func:`merge_people`, :func:`split_person`,
+:func:`remove_faces`, :func:`confirm_faces`, :func:`reject_person`,
+:func:`hide_person`, :func:`set_cover` and :func:`set_min_faces` save the
+user's edits of what :func:`find_people` showed; an edit that would make
+two faces of one photo one person raises :class:`SamePhotoError` unless
+forced. :func:`post_person_labels` turns people into per-post labels for
+other pages ("posts with Anna").
 """
 
 from __future__ import annotations
@@ -36,13 +41,14 @@ import numpy as np
 import pandas as pd
 
 from ..cache import DiskCache, default_cache
+from ..jobs import JobError
+from .cluster import MAX_BLOCK, ClusterReport, attach_nearest, average_linkage
 from .engine import EMBEDDING_DIM, SAME_PERSON_THRESHOLD
 from .index import FaceIndex, load_face_index
-from .search import FaceSearcher
 
 __all__ = [
     "PeopleClusterer",
-    "radius_components",
+    "SamePhotoError",
     "PeopleBook",
     "People",
     "clean_name",
@@ -52,6 +58,13 @@ __all__ = [
     "rename_person",
     "merge_people",
     "split_person",
+    "shared_photos",
+    "remove_faces",
+    "confirm_faces",
+    "reject_person",
+    "hide_person",
+    "set_cover",
+    "set_min_faces",
     "post_people",
     "post_person_labels",
     "delete_people",
@@ -62,7 +75,7 @@ _MAX_NAME = 60
 
 
 class PeopleClusterer:
-    """Group face descriptors into people (scikit-learn style).
+    """Group face descriptors into people (scikit-learn style); faces of one photo stay apart.
 
     Poor faces (blurred, half hidden, turned away: low detector confidence)
     get descriptors near the "average face", close to each other whoever they
@@ -71,25 +84,38 @@ class PeopleClusterer:
     joins the person of its nearest good face if it is closer than
     ``attach_threshold``, and stays alone otherwise.
 
+    Two faces found in one photo are two people: given ``photos``, the
+    clustering (:func:`core.faces.cluster.average_linkage`) refuses every
+    merge that would join them, and a poorer face never joins a person who
+    is already in its photo.
+
     Parameters
     ----------
     threshold : float
         Same-person distance; for ``"average"`` the linkage cut.
     method : {"average", "dbscan"}
-        Average-linkage agglomerative clustering, or DBSCAN.
+        Constrained average-linkage agglomerative clustering, or DBSCAN
+        (unconstrained: a baseline for the benches).
     eps : float
-        DBSCAN's neighbourhood radius (used by ``"dbscan"`` and the fallback).
+        DBSCAN's neighbourhood radius.
     max_agglomerative : int
-        Above this many faces ``"average"`` falls back to DBSCAN.
+        Largest block clustered in one piece (its matrix takes 8·n² bytes);
+        above it the faces are clustered per connected component (exact),
+        and a component larger than this block by block (see
+        :mod:`core.faces.cluster`).
     min_score : float
         Detector confidence a face needs to take part in the clustering.
     attach_threshold : float
         Distance within which a poorer face joins a person.
+    constrained : bool
+        Honour ``photos`` (``False``: the old, unconstrained grouping, for comparison).
 
     Attributes
     ----------
     labels_ : numpy.ndarray
         Cluster of each face, ``0`` for the largest cluster, ``1`` for the next...
+    report_ : core.faces.cluster.ClusterReport
+        Components, blocks and refused merges of the last fit.
 
     Examples
     --------
@@ -98,49 +124,59 @@ class PeopleClusterer:
     [1, 1, 0, 0, 0, 2]
     >>> PeopleClusterer().fit(X, scores=[0.9, 0.5, 0.9, 0.9, 0.9, 0.5]).labels_.tolist()
     [1, 1, 0, 0, 0, 2]
+    >>> PeopleClusterer().fit(X, photos=["a", "a", "b", "c", "d", "e"]).labels_.tolist()
+    [1, 2, 0, 0, 0, 3]
     """
 
     def __init__(self, threshold: float = SAME_PERSON_THRESHOLD, method: str = "average",
-                 eps: float = 0.5, max_agglomerative: int = 5000, min_score: float = 0.8,
-                 attach_threshold: float = 0.5) -> None:
+                 eps: float = 0.5, max_agglomerative: int = MAX_BLOCK, min_score: float = 0.8,
+                 attach_threshold: float = 0.5, constrained: bool = True) -> None:
         self.threshold = threshold
         self.method = method
         self.eps = eps
         self.max_agglomerative = max_agglomerative
         self.min_score = min_score
         self.attach_threshold = attach_threshold
+        self.constrained = constrained
 
-    def _cluster(self, X: np.ndarray) -> np.ndarray:
+    def _cluster(self, X: np.ndarray, photos) -> np.ndarray:
         if len(X) < 2:
             return np.zeros(len(X), int)
-        if self.method == "average" and len(X) <= self.max_agglomerative:
-            from sklearn.cluster import AgglomerativeClustering
+        if self.method == "average":
+            return average_linkage(X, self.threshold, photos=photos, max_block=self.max_agglomerative,
+                                   report=self.report_)
+        from sklearn.cluster import DBSCAN
 
-            return AgglomerativeClustering(n_clusters=None, distance_threshold=self.threshold,
-                                           linkage="average").fit(X).labels_
-        return radius_components(X, self.eps)
+        return DBSCAN(eps=self.eps, min_samples=1).fit(X).labels_
 
-    def fit(self, X: np.ndarray, scores: np.ndarray | None = None) -> "PeopleClusterer":
-        """Cluster the descriptors ``X`` (``(n, d)``), optionally with detector scores."""
+    def fit(self, X: np.ndarray, scores: np.ndarray | None = None, photos=None) -> "PeopleClusterer":
+        """Cluster the descriptors ``X`` (``(n, d)``), optionally with detector scores and photos.
+
+        ``photos`` gives each face's photo (any hashable, ``None`` for none):
+        faces of one photo never share a person.
+        """
         X = np.asarray(X, dtype=np.float64)
         n = len(X)
         if self.method not in ("average", "dbscan"):
             raise ValueError(f"method must be 'average' or 'dbscan', not {self.method!r}")
+        self.report_ = ClusterReport()
+        photos = list(photos) if photos is not None and self.constrained else None
+        if photos is not None and len(photos) != n:
+            raise ValueError(f"{len(photos)} photos for {n} faces")
         good = np.ones(n, bool) if scores is None else np.asarray(scores, float) >= self.min_score
         if n and not good.any():  # nothing reliable: cluster what there is
             good[:] = True
+        good_idx, poor = np.flatnonzero(good), np.flatnonzero(~good)
         raw = np.full(n, -1, int)
-        raw[good] = self._cluster(X[good])
-        poor = np.flatnonzero(~good)
+        raw[good] = self._cluster(X[good], None if photos is None else [photos[i] for i in good_idx])
         if len(poor):
-            good_idx = np.flatnonzero(good)
-            dist, nearest = FaceSearcher().fit(X[good_idx]).kneighbors(X[poor], 1)
-            next_label = raw.max() + 1
-            for i, d, j in zip(poor, dist[:, 0], nearest[:, 0]):
-                if d < self.attach_threshold:
-                    raw[i] = raw[good_idx[j]]
-                else:
-                    raw[i], next_label = next_label, next_label + 1
+            attached = attach_nearest(
+                X[good_idx], raw[good_idx], X[poor], self.attach_threshold, k=1 if photos is None else 10,
+                ref_photos=None if photos is None else [photos[i] for i in good_idx],
+                new_photos=None if photos is None else [photos[i] for i in poor])
+            alone = attached < 0
+            attached[alone] = raw.max() + 1 + np.arange(int(alone.sum()))
+            raw[poor] = attached
         # Renumber: biggest cluster first, ties by first appearance.
         uniq, first, counts = np.unique(raw, return_index=True, return_counts=True)
         order = sorted(range(len(uniq)), key=lambda i: (-counts[i], first[i]))
@@ -148,68 +184,9 @@ class PeopleClusterer:
         self.labels_ = np.array([mapping[v] for v in raw], dtype=int)
         return self
 
-    def fit_predict(self, X: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+    def fit_predict(self, X: np.ndarray, scores: np.ndarray | None = None, photos=None) -> np.ndarray:
         """Cluster ``X`` and return :attr:`labels_`."""
-        return self.fit(X, scores).labels_
-
-
-def radius_components(X: np.ndarray, eps: float, *, block_elements: int = 1 << 21) -> np.ndarray:
-    """Connected components of the graph joining points at most ``eps`` apart (Euclidean).
-
-    The partition of ``sklearn.cluster.DBSCAN(eps, min_samples=1)`` (single
-    linkage cut at ``eps``), in memory bounded by ``block_elements`` whatever
-    the data: DBSCAN keeps every point's whole neighbourhood, which grows with
-    the square of the faces per person (10,000 faces of 2 people took 1.3 GB).
-    Here the distances are computed a block of rows at a time and each
-    block's close pairs are folded into the components at once.
-
-    Parameters
-    ----------
-    X : array of shape (n, d)
-    eps : float
-    block_elements : int
-        Distances computed at a time (about 40 bytes each with the pairs found: 80 MB by default).
-
-    Returns
-    -------
-    numpy.ndarray of int, shape (n,)
-        Component of each point, numbered from 0 in order of first appearance.
-
-    Examples
-    --------
-    >>> radius_components(np.array([[0.0], [0.4], [0.8], [5.0], [5.3]]), 0.5).tolist()
-    [0, 0, 0, 1, 1]
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    X = np.asarray(X, dtype=np.float64)
-    n = len(X)
-    root = np.arange(n)  # each point's component, named by one of its points
-    if n < 2:
-        return root
-    squared = np.einsum("ij,ij->i", X, X)
-    rows = max(1, block_elements // n)
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        # Only pairs j >= i (the rest were seen with an earlier block); one array, filled in place.
-        d2 = X[start:stop] @ X[start:].T
-        d2 *= -2.0
-        d2 += squared[start:stop, None]
-        d2 += squared[None, start:]
-        i, j = np.nonzero(d2 <= eps * eps)
-        del d2
-        a, b = root[i + start], root[j + start]
-        apart = a != b
-        if not apart.any():
-            continue  # within one person, most pairs join what is joined already
-        # Join the components (named by their points) that the block's pairs link.
-        graph = coo_matrix((np.ones(int(apart.sum()), np.int8), (a[apart], b[apart])), shape=(n, n))
-        _, component = connected_components(graph, directed=False)
-        _, first = np.unique(component, return_index=True)
-        root = first[component[root]]
-    _, numbered = np.unique(root, return_inverse=True)  # numbered in order of each component's first point
-    return numbered
+        return self.fit(X, scores, photos).labels_
 
 
 def clean_name(name: str) -> str:
@@ -228,9 +205,27 @@ def _pid_number(pid: str) -> int:
     return int(pid[1:]) if pid[:1] == "p" and pid[1:].isdigit() else 0
 
 
+class SamePhotoError(JobError, ValueError):
+    """An edit would make two faces of one photo the same person; ``photos`` names those photos.
+
+    Attributes
+    ----------
+    photos : list of str
+        File names of the photos (one per photo).
+    """
+
+    def __init__(self, message: str, photos: list[str]) -> None:
+        super().__init__(message)
+        self.photos = photos
+
+
 @dataclass
 class PeopleBook:
     """The user's decisions about people in one archive.
+
+    The machine's grouping is only a proposal: what is in the book wins on
+    every re-index (:func:`assign_people`), and a face the user took out of
+    a person never joins that person again.
 
     Attributes
     ----------
@@ -240,6 +235,16 @@ class PeopleBook:
         ``person id -> name``.
     next_id : int
         Number of the next new person id (``"p<n>"``).
+    must : dict
+        ``face_key -> person id``: the user said "this is <person>".
+    cannot : dict
+        ``face_key -> set of person ids``: the user said "this is not <person>".
+    hidden : set
+        Person ids the user hid.
+    min_faces : int
+        People with fewer faces are hidden (1: nobody).
+    covers : dict
+        ``person id -> face_key`` of the face the user chose to show.
 
     Examples
     --------
@@ -250,11 +255,19 @@ class PeopleBook:
     >>> book.merge("p1", "p2")
     >>> book.display_name("p1"), sorted(set(book.assign.values()))
     ('Grace', ['p1'])
+    >>> book.remove(["b-0"], "p1")
+    >>> book.assign, book.cannot
+    ({'a-0': 'p1', 'c-0': 'p1'}, {'b-0': {'p1'}})
     """
 
     assign: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     next_id: int = 1
+    must: dict[str, str] = field(default_factory=dict)
+    cannot: dict[str, set[str]] = field(default_factory=dict)
+    hidden: set[str] = field(default_factory=set)
+    min_faces: int = 1
+    covers: dict[str, str] = field(default_factory=dict)
 
     # ----- persistence
     @staticmethod
@@ -272,14 +285,21 @@ class PeopleBook:
             data = json.loads(raw)
             return cls(assign={str(k): str(v) for k, v in data.get("assign", {}).items()},
                        names={str(k): clean_name(v) for k, v in data.get("names", {}).items()},
-                       next_id=int(data.get("next_id", 1)))
+                       next_id=int(data.get("next_id", 1)),
+                       must={str(k): str(v) for k, v in data.get("must", {}).items()},
+                       cannot={str(k): {str(p) for p in v} for k, v in data.get("cannot", {}).items() if v},
+                       hidden={str(p) for p in data.get("hidden", [])},
+                       min_faces=max(1, int(data.get("min_faces", 1))),
+                       covers={str(k): str(v) for k, v in data.get("covers", {}).items()})
         except (ValueError, TypeError, AttributeError):
             return cls()
 
     def save(self, archive_key: str, cache: DiskCache | None = None) -> None:
         """Write the book atomically."""
         cache = cache or default_cache()
-        data = {"version": 1, "assign": self.assign, "names": self.names, "next_id": self.next_id}
+        data = {"version": 2, "assign": self.assign, "names": self.names, "next_id": self.next_id,
+                "must": self.must, "cannot": {k: sorted(v) for k, v in self.cannot.items() if v},
+                "hidden": sorted(self.hidden), "min_faces": self.min_faces, "covers": self.covers}
         cache.put(_KIND, self._key(archive_key), json.dumps(data, ensure_ascii=False).encode("utf-8"), ".json")
 
     # ----- names
@@ -310,43 +330,118 @@ class PeopleBook:
         if not name:
             self.names.pop(pid, None)
             return pid
-        for other, existing in list(self.names.items()):
-            if other != pid and existing.casefold() == name.casefold():
-                self.merge(other, pid)
-                self.names[other] = name
-                return other
+        other = self.named(name)
+        if other is not None and other != pid:
+            self.merge(other, pid)
+            self.names[other] = name
+            return other
         self.names[pid] = name
         return pid
 
+    def named(self, name: str) -> str | None:
+        """The id of the person called ``name`` (ignoring case), if any."""
+        name = clean_name(name).casefold()
+        return next((pid for pid, existing in self.names.items() if existing.casefold() == name), None)
+
     def merge(self, keep: str, other: str) -> None:
-        """Move every face of ``other`` to ``keep``; ``keep``'s name wins."""
+        """Move every face of ``other`` to ``keep``; ``keep``'s name (and cover) wins.
+
+        The user's latest word wins: a face of either that was "not" the other is no longer so.
+        """
         if keep == other:
             return
         for key, pid in self.assign.items():
             if pid == other:
                 self.assign[key] = keep
+        for key, pid in self.must.items():
+            if pid == other:
+                self.must[key] = keep
+        merged = {k for k, p in self.assign.items() if p == keep}
+        for key, banned in list(self.cannot.items()):
+            if other in banned:
+                banned.discard(other)
+                banned.add(keep)
+            if key in merged:
+                banned.discard(keep)
+            if not banned:
+                del self.cannot[key]
         other_name = self.names.pop(other, None)
         if other_name and not self.names.get(keep):
             self.names[keep] = other_name
+        other_cover = self.covers.pop(other, None)
+        if other_cover and keep not in self.covers:
+            self.covers[keep] = other_cover
+        self.hidden.discard(other)
 
     def split(self, face_keys: list[str]) -> str:
-        """Move the given faces to a new, unnamed person; return its id."""
+        """Move the given faces to a new, unnamed person; return its id.
+
+        The faces are no longer their old person (they never rejoin it).
+        """
         pid = self.new_id()
         for key in face_keys:
+            old = self.assign.get(key)
+            if old is not None and old != pid:
+                self.cannot.setdefault(key, set()).add(old)
             self.assign[key] = pid
+            self.must.pop(key, None)
         return pid
+
+    def remove(self, face_keys: list[str], pid: str) -> None:
+        """"Not this person": the faces leave ``pid`` and never join it again.
+
+        Each is grouped afresh on the next :func:`assign_people` (with another
+        person if one is close, else alone).
+        """
+        for key in face_keys:
+            self.cannot.setdefault(key, set()).add(pid)
+            if self.assign.get(key) == pid:
+                del self.assign[key]
+            if self.must.get(key) == pid:
+                del self.must[key]
+
+    def confirm(self, face_keys: list[str], pid: str) -> None:
+        """"This is <person>": the faces belong to ``pid``, whatever the clustering says."""
+        for key in face_keys:
+            self.assign[key] = pid
+            self.must[key] = pid
+            banned = self.cannot.get(key)
+            if banned:
+                banned.discard(pid)
+                if not banned:
+                    del self.cannot[key]
+
+    def hide(self, pid: str, hidden: bool = True) -> None:
+        """Hide a person from the gallery and the naming queue (or show it again)."""
+        (self.hidden.add if hidden else self.hidden.discard)(pid)
+
+    def set_cover(self, pid: str, face_key: str) -> None:
+        """Show this face for the person."""
+        self.covers[pid] = face_key
 
 
 def assign_people(index: FaceIndex, book: PeopleBook | None = None, *,
-                  clusterer: PeopleClusterer | None = None) -> pd.Series:
+                  clusterer: PeopleClusterer | None = None, honour_cannot: bool = True) -> pd.Series:
     """The person id of every recognisable face of an index.
 
-    Faces in the book keep their person. Others join the person of their
-    nearest assigned face if it is within the same-person threshold; the rest
-    are clustered into new people (ids after the book's). When none is in
-    the book and no ``clusterer`` is given, a packed index's
-    :attr:`~core.faces.index.FaceIndex.people_labels` are that clustering,
-    computed by the batch job.
+    The book wins: a face the user confirmed ("this is Anna") is that
+    person, and every face in the book keeps its person. Other faces join
+    the person of their nearest assigned face if it is within the
+    same-person threshold, that person is not in the face's photo already
+    and the user did not say the face is not that person; the rest are
+    clustered into new people (ids after the book's), never two faces of one
+    photo together. When none is in the book and no ``clusterer`` is given,
+    a packed index's :attr:`~core.faces.index.FaceIndex.people_labels` are
+    that clustering, computed by the batch job.
+
+    Parameters
+    ----------
+    index : FaceIndex
+    book : PeopleBook, optional
+    clusterer : PeopleClusterer, optional
+    honour_cannot : bool
+        ``False`` forgets the user's "not this person" (what photo apps did
+        before: the bench's baseline).
 
     Returns
     -------
@@ -358,23 +453,34 @@ def assign_people(index: FaceIndex, book: PeopleBook | None = None, *,
     clusterer = clusterer or PeopleClusterer()
     faces = index.recognisable
     keys = faces["face_key"].tolist()
+    photos = faces["sha256"].tolist() if len(faces) else []
     X = index.embeddings[faces.index.to_numpy()] if len(faces) else np.zeros((0, EMBEDDING_DIM), np.float32)
-    ids = np.array([book.assign.get(k, "") for k in keys], dtype=object)
+    cannot = book.cannot if honour_cannot else {}
+    ids = np.array([book.must.get(k) or book.assign.get(k, "") for k in keys], dtype=object)
+    for i, key in enumerate(keys):
+        if ids[i] and ids[i] in cannot.get(key, ()):
+            ids[i] = ""  # the user took it out of that person: grouped afresh
     known = np.flatnonzero(ids != "")
     unknown = np.flatnonzero(ids == "")
     scores = faces["score"].to_numpy(float) if len(faces) else np.zeros(0)
     if len(known) and len(unknown):
-        dist, nearest = FaceSearcher().fit(X[known]).kneighbors(X[unknown], 1)
+        codes, pids = pd.factorize(pd.Series(ids[known], dtype=object))
+        code_of = {pid: c for c, pid in enumerate(pids)}
         limit = np.where(scores[unknown] >= clusterer.min_score, clusterer.threshold, clusterer.attach_threshold)
-        close = dist[:, 0] < limit
-        ids[unknown[close]] = ids[known[nearest[close, 0]]]
+        forbidden = [{code_of[p] for p in cannot.get(keys[i], ()) if p in code_of} for i in unknown]
+        joined = attach_nearest(
+            X[known], codes, X[unknown], limit, forbidden=forbidden,
+            ref_photos=[photos[i] for i in known] if clusterer.constrained else None,
+            new_photos=[photos[i] for i in unknown] if clusterer.constrained else None)
+        close = joined >= 0
+        ids[unknown[close]] = np.asarray(pids, dtype=object)[joined[close]]
         unknown = unknown[~close]
     if len(unknown):
         if packed is not None and len(unknown) == len(keys):
             labels = packed  # the same clustering, done when the index was packed
         else:
-            labels = clusterer.fit_predict(X[unknown], scores[unknown])
-        start = book.next_id if book.assign else 1
+            labels = clusterer.fit_predict(X[unknown], scores[unknown], [photos[i] for i in unknown])
+        start = book.next_id if (book.assign or book.must or book.cannot) else 1
         ids[unknown] = [f"p{start + int(label)}" for label in labels]
     return pd.Series(ids.astype(str) if len(ids) else np.array([], dtype=str), index=keys, name="person_id",
                      dtype=object)
@@ -402,10 +508,14 @@ def people_table(index: FaceIndex, person_ids: pd.Series, book: PeopleBook,
     pandas.DataFrame
         ``person_id``, ``name``, ``n_faces``, ``n_photos``, ``n_posts``,
         ``mean_likes`` (NaN when no post's likes are known), ``face_key``,
-        ``sha256``, ``face_no`` of the representative face; most faces first
-        (the order of the automatic person numbers).
+        ``sha256``, ``face_no`` of the face to show (the user's cover, else
+        the face nearest the person's mean), ``named`` (the user named
+        them), ``hidden`` (hidden by the user, or fewer faces than the
+        book's ``min_faces``); most faces first (the order of the automatic
+        person numbers).
     """
-    columns = ["person_id", "name", "n_faces", "n_photos", "n_posts", "mean_likes", "face_key", "sha256", "face_no"]
+    columns = ["person_id", "name", "n_faces", "n_photos", "n_posts", "mean_likes", "face_key", "sha256", "face_no",
+               "named", "hidden"]
     faces = index.recognisable.assign(person_id=person_ids.reindex(index.recognisable["face_key"]).to_numpy())
     faces = faces[faces["person_id"].notna()]  # a face given no person is in no one's row
     if faces.empty:
@@ -417,6 +527,13 @@ def people_table(index: FaceIndex, person_ids: pd.Series, book: PeopleBook,
     size = (faces["w"] * faces["h"]).to_numpy()
     rep = np.array([group[_representative_at(X[group], size[group])]
                     for group in np.split(order, starts[1:])])
+    if book.covers:  # the user's choice, when the face is still that person's
+        position = pd.Series(np.arange(len(faces)), index=faces["face_key"].to_numpy())
+        pid_at = {pid: i for i, pid in enumerate(pids)}
+        for pid, key in book.covers.items():
+            at = position.get(key)
+            if pid in pid_at and at is not None and codes[at] == pid_at[pid]:
+                rep[pid_at[pid]] = at
     posts = post_people(index, person_ids, book, catalogue)[["person_id", "post_id"]].drop_duplicates()
     posts["likes"] = _post_likes(catalogue).reindex(posts["post_id"]).to_numpy()
     by_person = posts.groupby("person_id", sort=False)
@@ -430,7 +547,9 @@ def people_table(index: FaceIndex, person_ids: pd.Series, book: PeopleBook,
         "face_key": faces["face_key"].to_numpy()[rep],
         "sha256": faces["sha256"].to_numpy()[rep],
         "face_no": faces["face_no"].to_numpy()[rep].astype(int),
+        "named": [pid in book.names for pid in pids],
     }, columns=columns)
+    table["hidden"] = table["person_id"].isin(book.hidden) | (table["n_faces"] < book.min_faces)
     table["_num"] = table["person_id"].map(_pid_number)
     table = table.sort_values(["n_faces", "n_posts", "_num"], ascending=[False, False, True])
     return table.drop(columns="_num").reset_index(drop=True)
@@ -539,7 +658,36 @@ def _edit(people: People, edit, cache: DiskCache | None):
     return result
 
 
-def rename_person(people: People, person_id: str, name: str, *, cache: DiskCache | None = None) -> str:
+def shared_photos(people: People, a: str, b: str) -> list[str]:
+    """The photos (sha256) in which both people ``a`` and ``b`` have a face, in index order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cat = pd.DataFrame({"post_id": ["a"], "sha256": ["ab12"], "file": ["x.jpg"], "path": ["/x.jpg"]})
+    >>> shared_photos(find_people(cat, "k", cache=DiskCache(tempfile.mkdtemp())), "p1", "p2")
+    []
+    """
+    faces = people.faces
+    mine = faces.loc[faces["person_id"] == a, "sha256"]
+    theirs = set(faces.loc[faces["person_id"] == b, "sha256"])
+    return list(dict.fromkeys(sha for sha in mine if sha in theirs))
+
+
+def _refuse_same_photo(people: People, a: str, b: str) -> None:
+    shas = shared_photos(people, a, b) if a != b else []
+    if not shas:
+        return
+    files = people.faces.drop_duplicates("sha256").set_index("sha256")["file"]
+    names = [str(files.get(sha, sha)) for sha in shas]
+    more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+    raise SamePhotoError(
+        f"{people.book.display_name(a)} and {people.book.display_name(b)} are both in the photo {names[0]}{more}: "
+        "two faces of one photo are usually two different people.", names)
+
+
+def rename_person(people: People, person_id: str, name: str, *, cache: DiskCache | None = None,
+                  force: bool = False) -> str:
     """Name a person (an empty name removes it) and save; see :meth:`PeopleBook.rename`.
 
     Returns
@@ -547,18 +695,95 @@ def rename_person(people: People, person_id: str, name: str, *, cache: DiskCache
     str
         The id that carries the name afterwards (another person already
         named so absorbs this one).
+
+    Raises
+    ------
+    SamePhotoError
+        When another person already has this name and both are in one
+        photo (``force=True`` merges them anyway).
     """
+    other = people.book.named(name) if clean_name(name) else None
+    if other is not None and not force:
+        _refuse_same_photo(people, other, person_id)
     return _edit(people, lambda book: book.rename(person_id, name), cache)
 
 
-def merge_people(people: People, keep: str, other: str, *, cache: DiskCache | None = None) -> None:
-    """Move every face of ``other`` to ``keep`` and save; see :meth:`PeopleBook.merge`."""
+def merge_people(people: People, keep: str, other: str, *, cache: DiskCache | None = None,
+                 force: bool = False) -> None:
+    """Move every face of ``other`` to ``keep`` and save; see :meth:`PeopleBook.merge`.
+
+    Raises
+    ------
+    SamePhotoError
+        When the two have faces in one photo: two faces of one photo are
+        two people. ``force=True`` (the user confirmed: a mirror, a poster)
+        merges them anyway.
+    """
+    if not force:
+        _refuse_same_photo(people, keep, other)
     _edit(people, lambda book: book.merge(keep, other), cache)
 
 
 def split_person(people: People, face_keys: list[str], *, cache: DiskCache | None = None) -> str:
     """Move the given faces to a new, unnamed person and save; return the new id."""
     return _edit(people, lambda book: book.split(face_keys), cache)
+
+
+def remove_faces(people: People, face_keys: list[str], person_id: str, *, cache: DiskCache | None = None) -> None:
+    """"Not this person": take the faces out of ``person_id`` for good and save; see :meth:`PeopleBook.remove`."""
+    _edit(people, lambda book: book.remove(face_keys, person_id), cache)
+
+
+def confirm_faces(people: People, face_keys: list[str], person_id: str, *, cache: DiskCache | None = None,
+                  force: bool = False) -> None:
+    """"This is <person>": put the faces in ``person_id`` for good and save; see :meth:`PeopleBook.confirm`.
+
+    Raises
+    ------
+    SamePhotoError
+        When a face's photo already shows that person in another face
+        (``force=True`` confirms anyway).
+    """
+    if not force:
+        faces = people.faces.set_index("face_key")
+        theirs = set(people.faces_of(person_id)["sha256"])
+        clash = [k for k in face_keys if k in faces.index and faces.at[k, "person_id"] != person_id
+                 and faces.at[k, "sha256"] in theirs]
+        if clash:
+            names = list(dict.fromkeys(str(faces.at[k, "file"]) for k in clash))
+            raise SamePhotoError(f"{people.book.display_name(person_id)} is already in the photo {names[0]}"
+                                 f"{f' (and {len(names) - 1} more)' if len(names) > 1 else ''}: two faces of one "
+                                 "photo are usually two different people.", names)
+    _edit(people, lambda book: book.confirm(face_keys, person_id), cache)
+
+
+def reject_person(people: People, person_id: str, not_person: str, *, cache: DiskCache | None = None) -> None:
+    """"Not <not_person>": none of the faces of ``person_id`` is ever that person; save."""
+    keys = list(people.faces_of(person_id)["face_key"])
+
+    def edit(book: PeopleBook) -> None:
+        for key in keys:
+            book.cannot.setdefault(key, set()).add(not_person)
+
+    _edit(people, edit, cache)
+
+
+def hide_person(people: People, person_id: str, hidden: bool = True, *, cache: DiskCache | None = None) -> None:
+    """Hide a person from the gallery and the naming queue (or show it again) and save."""
+    _edit(people, lambda book: book.hide(person_id, hidden), cache)
+
+
+def set_cover(people: People, person_id: str, face_key: str, *, cache: DiskCache | None = None) -> None:
+    """Show ``face_key`` as the person's face and save."""
+    _edit(people, lambda book: book.set_cover(person_id, face_key), cache)
+
+
+def set_min_faces(archive_key: str, min_faces: int, *, cache: DiskCache | None = None) -> None:
+    """Hide everyone with fewer than ``min_faces`` faces (1: nobody) and save; needs no grouping."""
+    cache = cache or default_cache()
+    book = PeopleBook.load(archive_key, cache)
+    book.min_faces = max(1, int(min_faces))
+    book.save(archive_key, cache)
 
 
 def _post_likes(catalogue: pd.DataFrame) -> pd.Series:
