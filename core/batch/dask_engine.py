@@ -40,8 +40,7 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
     """Run the chunks on a Dask cluster, calling ``emit(ChunkResult)`` as each one finishes (and running
     the chunks it returns)."""
     import dask
-    from distributed import Client, KilledWorker, LocalCluster, wait
-    from distributed.client import FIRST_COMPLETED
+    from distributed import Client, KilledWorker, LocalCluster, as_completed
 
     from .engines import failed_result
 
@@ -53,6 +52,10 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
                                    dashboard_address=None)
         client = Client(cluster if cluster is not None else address)
         running: dict = {}  # future -> (chunk, is a suspect)
+        # One callback per future, polled without blocking. Not distributed.wait(timeout=...): each call
+        # leaves one pending asyncio task per future it waited on, until that future ends (1,000 futures
+        # polled 100 times: 100,000 tasks, 250 MB): the driver reached 7.7 GB at 100,000 photos that way.
+        completed = as_completed(loop=client.loop)
         try:
             queue = deque(chunks)
             # The photos of a chunk Dask gave up on, run one at a time: Dask blames every task queued on a
@@ -70,11 +73,10 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
                     future = client.submit(run_chunk, chunk, cache_root, pure=False,
                                            key=f"feedlens-chunk-{chunk.number}-{serial}")
                     running[future] = (chunk, suspect)
-                try:
-                    finished = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED).done
-                except TimeoutError:
-                    finished = set()
+                    completed.add(future)
+                finished = completed.next_batch(block=False) if completed.has_ready() else []
                 if not finished:
+                    time.sleep(0.2)
                     patience = NO_WORKERS_S if cluster is not None else 10 * NO_WORKERS_S
                     if time.monotonic() - quiet_since > patience and not client.nthreads():
                         where = "the local Dask cluster" if cluster is not None else f"the scheduler at {address}"
@@ -83,12 +85,15 @@ def map_chunks_dask(chunks, cache_root, emit, cancel, *, workers: int, address: 
                     continue
                 quiet_since = time.monotonic()
                 for future in finished:
+                    if future not in running:  # yielded twice (added again after its result was lost)
+                        continue
                     chunk, suspect = running.pop(future)
                     if future.status == "finished":
                         try:
                             value = future.result(timeout=5)
                         except TimeoutError:  # its result went down with its worker: Dask computes it again
                             running[future] = (chunk, suspect)
+                            completed.add(future)
                             continue
                         queue.extend(emit(value) or ())  # emit may ask for more chunks
                         continue
