@@ -23,14 +23,17 @@ from core.explore.mapping import cluster_names
 from core.explore.photomap import MIN_MAP_PHOTOS, effective_perplexity, suggest_k
 from core.explore.tables import likes_of, photo_table
 from core.jobs import TooFewPhotosError
+from ui.auth import current_scope
 from ui.batch_status import show_batch_status
+from ui.explore_atlas import atlas_controls, atlas_map, over_time_tab
 from ui.explore_features import compute_features_job, feature_controls
 from ui.explore_map import (
     cached_clusters,
-    cached_map,
     cached_silhouette,
+    layout_map,
     map_thumbnails,
     placement_of,
+    refit_map,
     selected_rows,
 )
 from ui.explore_tabs import engagement_tab, export_tab, labels_tab, new_photo_tab
@@ -144,6 +147,18 @@ def view_controls(table: pd.DataFrame) -> dict:
     return view
 
 
+def refit_row(layout_key: tuple, placed_count: int) -> None:
+    """How many photos were placed on the fitted map since, and the Re-fit button."""
+    cols = st.columns([6, 1])
+    if placed_count:
+        cols[0].caption(f":material/push_pin: {placed_count} photo(s) added since this map was laid out were "
+                        "placed onto it (openTSNE transform), so nothing else moved. Re-fit for a fresh layout.")
+    if cols[1].button("Re-fit", key="explore_refit", icon=":material/refresh:",
+                      help="Lay out the map again from all photos (the layout changes)."):
+        refit_map(layout_key)
+        st.rerun()
+
+
 def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> None:
     if not selected:
         st.info("Drag a box on the map (or use the lasso in the toolbar, or click a point) to see the photos "
@@ -192,11 +207,14 @@ def main() -> None:
     with controls[2]:
         perplexity = float(perplexity_control(n))
     map_key = (archive_key, extractor.cache_tag, n)
+    layout_key = (str(archive.root), current_scope(), extractor.cache_tag, perplexity)
     try:
-        photo_map = cached_map(map_key, feature_name, perplexity, result.features[valid_rows])
+        photo_map, placed_count = layout_map(layout_key, feature_name, perplexity, tuple(rows["sha256"]),
+                                             result.features[valid_rows])
     except TooFewPhotosError as exc:
         st.info(str(exc))
         st.stop()
+    refit_row(layout_key, placed_count)
     if photo_map.degenerate_:
         st.info("Every photo has the same features (identical photos?), so the map cannot order them: they are "
                 "drawn on a circle.", icon=":material/content_copy:")
@@ -205,12 +223,15 @@ def main() -> None:
     probs = None if result.probs is None else result.probs[valid_rows]
     table = photo_table(rows, photo_map.coords_, cluster_names(clusters), probs=probs, tag=extractor.cache_tag)
     view = view_controls(table)
+    atlas = atlas_controls(table)
     # "Where would this photo land?" is answered before the map is drawn, so the map can show it.
     placed, placed_name, upload_error = placement_of(extractor, photo_map, clusters, (map_key, perplexity))
     map_slot = st.container()
     gallery_slot = st.container(key="explore_gallery")
-    tab_eng, tab_labels, tab_new, tab_export = st.tabs(
-        ["Engagement", "ImageNet labels", "Where would this photo land?", "Export"])
+    tab_time, tab_eng, tab_labels, tab_new, tab_export = st.tabs(
+        ["Over time", "Engagement", "ImageNet labels", "Where would this photo land?", "Export"])
+    with tab_time:
+        over_time_tab(table, atlas, archive.illustrative_engagement)
     with tab_eng:
         engagement_tab(table, archive.illustrative_engagement)
     with tab_labels:
@@ -220,11 +241,11 @@ def main() -> None:
     with tab_export:
         export_tab(table, archive.name, feature_name)
     thumbnails = map_thumbnails(tuple(rows["sha256"]), tuple(rows["path"])) if view["thumbs"] else None
-    figure = explore_figure(
-        table, colour_by=view["colour_by"], highlight=view["highlight"], size_by_likes=view["size_by_likes"],
-        thumbnails=thumbnails, placed=placed, placed_name=placed_name,
-        title=f"t-SNE of {spec.label} · {n} photos · perplexity {photo_map.perplexity_:g}")
     with map_slot:
+        figure = atlas_map(table, atlas) if atlas.on else explore_figure(
+            table, colour_by=view["colour_by"], highlight=view["highlight"], size_by_likes=view["size_by_likes"],
+            thumbnails=thumbnails, placed=placed, placed_name=placed_name,
+            title=f"t-SNE of {spec.label} · {n} photos · perplexity {photo_map.perplexity_:g}")
         event = st.plotly_chart(figure, key="explore_map", on_select="rerun",
                                 selection_mode=("points", "box", "lasso"),
                                 config={"scrollZoom": False, "displaylogo": False})

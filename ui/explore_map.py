@@ -4,9 +4,14 @@ Each step of :mod:`core.explore.mapping` is cached on its own inputs, so a
 slider reruns only its step: the map on the perplexity, the silhouette
 curve on the PCA features, the clusters on the method and its parameter.
 ``map_key`` is ``(archive key, feature cache tag, number of mapped photos)``.
+The map itself is kept per layout (folder, user, feature set, perplexity)
+and grows with the archive: new photos are placed on it, old ones stay.
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -14,21 +19,61 @@ import streamlit as st
 
 from core.archive.ingest import thumbnail_bytes
 from core.cache import default_cache
-from core.explore.mapping import K_RANGE, cluster_photos, fit_map, score_k
+from core.explore.mapping import K_RANGE, cluster_photos, fit_map, grow_map, score_k
 from core.explore.photomap import PhotoMap
 from core.explore.placement import Placement, place_photo
 from core.image.geometry import square_resize
 from core.image.io import ImageError, load_image
 from ui.images import inline
 
-__all__ = ["cached_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of", "selected_rows"]
+__all__ = ["layout_map", "refit_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of", "selected_rows"]
 
 MAP_THUMB_SIDE = 72  # pixels of a photo drawn on the map
 
 
-@st.cache_resource(show_spinner="Laying out the map (PCA, then t-SNE)…", max_entries=8)
-def cached_map(map_key: tuple, feature_name: str, perplexity: float, _features: np.ndarray) -> PhotoMap:
-    return fit_map(_features, feature_name, perplexity=perplexity)
+LAYOUTS_KEPT = 8  # fitted layouts kept per server (archives × feature sets × perplexities)
+
+
+@st.cache_resource
+def _layouts() -> tuple[threading.Lock, OrderedDict]:
+    """Fitted maps per layout key: ``(photo keys, PhotoMap, photos placed since the fit)``, newest last."""
+    return threading.Lock(), OrderedDict()
+
+
+def layout_map(layout_key: tuple, feature_name: str, perplexity: float, keys: tuple,
+               features: np.ndarray) -> tuple[PhotoMap, int]:
+    """The archive's map and how many of its photos were placed onto it after the fit.
+
+    ``layout_key`` names one layout (the archive's folder and user, the
+    feature set, the perplexity): when the archive grows, its new photos are
+    placed on the layout already fitted (:func:`core.explore.mapping.grow_map`),
+    so the map does not move; :func:`refit_map` forgets the layout.
+    """
+    lock, layouts = _layouts()
+    with lock:
+        held = layouts.get(layout_key)
+    if held is not None and held[0] == keys:
+        return held[1], held[2]
+    if held is not None:
+        with st.spinner("Placing new photos on the map (openTSNE transform)…"):
+            photo_map, placed = grow_map(held[1], held[0], keys, features)
+        placed += held[2]
+    else:
+        with st.spinner("Laying out the map (PCA, then t-SNE)…"):
+            photo_map, placed = fit_map(features, feature_name, perplexity=perplexity), 0
+    with lock:
+        layouts[layout_key] = (keys, photo_map, placed)
+        layouts.move_to_end(layout_key)
+        while len(layouts) > LAYOUTS_KEPT:
+            layouts.popitem(last=False)
+    return photo_map, placed
+
+
+def refit_map(layout_key: tuple) -> None:
+    """Forget the layout, so the next :func:`layout_map` fits a fresh one."""
+    lock, layouts = _layouts()
+    with lock:
+        layouts.pop(layout_key, None)
 
 
 @st.cache_data(show_spinner=f"Scoring k from {K_RANGE[0]} to {K_RANGE[1]} (silhouette)…", max_entries=16)

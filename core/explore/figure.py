@@ -1,4 +1,4 @@
-"""The Explore page's figures: the map with its hover text, the silhouette curve, the label sunburst.
+"""The Explore page's figures: the map with its hover text, the silhouette curve, the label sunburst, the atlas.
 
 :func:`explore_figure` composes :func:`~core.explore.photomap.map_figure`
 from a :func:`~core.explore.tables.photo_table`: colours (clusters,
@@ -33,6 +33,9 @@ __all__ = [
     "explore_figure",
     "silhouette_figure",
     "sunburst_figure",
+    "atlas_figure",
+    "shares_figure",
+    "cluster_likes_figure",
 ]
 
 #: What the map can be coloured by (the page offers those that apply).
@@ -210,4 +213,139 @@ def sunburst_figure(table: pd.DataFrame):
         hovertemplate="%{label}: %{value} photo(s)<extra></extra>",
     ))
     fig.update_layout(height=420, margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    return fig
+
+
+def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: str, centres: pd.DataFrame, *,
+                 title: str = "", lean: bool = False):
+    """The style atlas: one period's photos in colour on the whole map (the rest grey), and the path of centres.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`~core.explore.tables.photo_table` (``x, y, cluster`` ...).
+    periods : sequence of str or None
+        The period of each row (:func:`core.explore.atlas.period_labels`).
+    current : str
+        The period drawn in colour.
+    centres : pandas.DataFrame
+        :func:`core.explore.atlas.period_centres`: the path, the current
+        period's centre marked.
+    lean : bool
+        Hover shows the row only (large maps: no per-photo text is sent).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Grey points carry no ``customdata``, so a box selection picks the
+        period's photos only.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"x": [0.0, 1, 2], "y": [0.0, 1, 0], "file": ["a", "b", "c"],
+    ...                   "cluster": ["C1", "C2", "C1"], "likes": pd.array([1, 2, 3], dtype="Int64")})
+    >>> c = pd.DataFrame({"period": ["2020", "2021"], "x": [0.5, 2.0], "y": [0.5, 0.0], "photos": [2, 1]})
+    >>> fig = atlas_figure(t, ["2020", "2020", "2021"], "2020", c)
+    >>> [trace.name for trace in fig.data]
+    ['other periods (1)', 'C1 (1)', 'C2 (1)', 'path of period centres', '2020 centre']
+    """
+    import plotly.graph_objects as go
+
+    n = len(table)
+    xy = np.round(table[["x", "y"]].to_numpy(dtype=float), 3)
+    now = np.asarray([p == current for p in periods], dtype=bool)
+    clusters = table["cluster"].astype(str).to_numpy()
+    palette = cluster_palette(clusters)
+    Scatter = go.Scattergl if n > WEBGL_ABOVE else go.Scatter
+    size = 9.0 if n <= 300 else 6.0 if n <= 3000 else 3.0
+    fig = go.Figure()
+    fig.add_trace(Scatter(x=xy[~now, 0], y=xy[~now, 1], mode="markers", name=f"other periods ({int((~now).sum())})",
+                          hoverinfo="skip", marker={"size": size * 0.8, "color": "#d9d9d9"}))
+    custom = np.c_[np.arange(n)] if lean else hover_data(table)
+    hover = "row %{customdata[0]}<extra></extra>" if lean else HOVER
+    for name in palette:
+        mask = now & (clusters == name)
+        if mask.any():
+            fig.add_trace(Scatter(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=f"{name} ({int(mask.sum())})",
+                                  customdata=custom[mask], hovertemplate=hover,
+                                  marker={"size": size + 2, "color": palette[name],
+                                          "line": {"width": 0.5 if n <= WEBGL_ABOVE else 0, "color": "white"}}))
+    if len(centres):
+        photos = centres["photos"].to_numpy(dtype=float)
+        fig.add_trace(go.Scatter(
+            x=centres["x"], y=centres["y"], mode="lines+markers", name="path of period centres",
+            line={"color": "#444444", "width": 1.5}, text=centres["period"],
+            marker={"size": 5 + 10 * np.sqrt(photos / max(photos.max(), 1.0)), "color": "#444444"},
+            hovertemplate="%{text}: centre of %{customdata} photo(s)<extra></extra>", customdata=centres["photos"],
+        ))
+        here = centres[centres["period"] == current]
+        if len(here):
+            fig.add_trace(go.Scatter(
+                x=here["x"], y=here["y"], mode="markers+text", name=f"{current} centre", text=[current],
+                textposition="top center", hoverinfo="skip",
+                marker={"symbol": "x", "size": 16, "color": "black", "line": {"width": 2, "color": "white"}},
+            ))
+    fig.update_layout(
+        height=620, dragmode="select", hovermode="closest", margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"itemsizing": "constant", "title": {"text": "Cluster"}}, title={"text": title, "font": {"size": 13}},
+        xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        plot_bgcolor="#fafafa",
+    )
+    return fig
+
+
+def shares_figure(shares: pd.DataFrame, current: str | None = None):
+    """Stacked area of each cluster's share of the posts per period (:func:`core.explore.atlas.cluster_shares`).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"period": ["2020", "2020", "2021", "2021"], "cluster": ["C1", "C2", "C1", "C2"],
+    ...                   "photos": [1, 1, 0, 2], "share": [0.5, 0.5, 0.0, 1.0]})
+    >>> [trace.stackgroup for trace in shares_figure(s, "2021").data]
+    ['shares', 'shares']
+    """
+    import plotly.graph_objects as go
+
+    palette = cluster_palette(shares["cluster"].astype(str))
+    fig = go.Figure()
+    for name in palette:
+        part = shares[shares["cluster"] == name]
+        fig.add_trace(go.Scatter(
+            x=part["period"], y=part["share"] * 100, mode="lines", stackgroup="shares", name=name,
+            line={"width": 0.5, "color": palette[name]}, customdata=part["photos"],
+            hovertemplate=f"{html.escape(name)} · %{{x}}: %{{y:.0f}}% (%{{customdata}} photo(s))<extra></extra>",
+        ))
+    if current is not None:
+        fig.add_vline(x=current, line_dash="dot", line_color="black")
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title_text="Cluster shares over time",
+                      title_font_size=13, yaxis={"title": "% of the period's posts", "range": [0, 100]},
+                      xaxis={"type": "category", "title": None}, hovermode="x unified")
+    return fig
+
+
+def cluster_likes_figure(likes: pd.DataFrame):
+    """Median likes per cluster (rows) and period (columns), as a heat map (:func:`core.explore.atlas.cluster_likes`).
+
+    Examples
+    --------
+    >>> l = pd.DataFrame({"period": ["2020", "2021"], "cluster": ["C1", "C1"], "photos": [2, 1],
+    ...                   "median_likes": [10.0, 30.0], "mean_likes": [10.0, 30.0]})
+    >>> cluster_likes_figure(l).data[0].z.tolist()
+    [[10.0, 30.0]]
+    """
+    import plotly.graph_objects as go
+
+    grid = likes.pivot(index="cluster", columns="period", values="median_likes")
+    counts = likes.pivot(index="cluster", columns="period", values="photos")
+    periods = list(dict.fromkeys(likes["period"]))
+    clusters = list(cluster_palette(likes["cluster"].astype(str)))
+    grid, counts = grid.reindex(index=clusters, columns=periods), counts.reindex(index=clusters, columns=periods)
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(dtype=float), x=periods, y=clusters, colorscale="Viridis",
+        customdata=counts.fillna(0).to_numpy(dtype=int), colorbar={"title": {"text": "median likes"}, "thickness": 12},
+        hovertemplate="%{y} · %{x}: median %{z:,.0f} likes (%{customdata} photo(s))<extra></extra>",
+    ))
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title_text="Median likes per cluster",
+                      title_font_size=13, xaxis={"type": "category"}, yaxis={"autorange": "reversed"})
     return fig
