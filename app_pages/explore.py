@@ -179,9 +179,14 @@ def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> Non
         lines.append(shorten(row["caption"], 120))
         return "\n".join(lines)
 
-    photo_grid(chosen.iloc[:GALLERY_MAX], GALLERY_COLUMNS, text)
-    if len(chosen) > GALLERY_MAX:
-        st.caption(f"Showing the first {GALLERY_MAX} of {len(chosen)}; export the table for all.")
+    pages = -(-len(chosen) // GALLERY_MAX)
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="explore_gallery_page"))
+        first = (page - 1) * GALLERY_MAX
+        st.caption(f"Photos {first + 1:,}–{min(first + GALLERY_MAX, len(chosen)):,} of {len(chosen):,}; "
+                   "the Export tab has them all.")
+    photo_grid(chosen.iloc[(page - 1) * GALLERY_MAX : page * GALLERY_MAX], GALLERY_COLUMNS, text)
 
 
 def main() -> None:

@@ -70,7 +70,7 @@ def atlas_controls(table: pd.DataFrame) -> AtlasView:
     return AtlasView(unit, periods, current if on else None, labels)
 
 
-def atlas_map(table: pd.DataFrame, view: AtlasView, *, lean: bool = False):
+def atlas_map(table: pd.DataFrame, view: AtlasView, *, lean: bool | None = None):
     """The atlas figure for the period shown, with a caption of what is in colour."""
     centres = period_centres(table, view.unit)
     in_period = int((view.labels == view.current).sum())

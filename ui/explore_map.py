@@ -129,6 +129,8 @@ def selected_rows(event) -> list[int]:
     if event is not None and event.get("selection"):
         for point in event["selection"].get("points", []):
             data = point.get("customdata")
+            if isinstance(data, (int, float)):  # a one-column typed array can come back as a number
+                data = [data]
             if data is not None and len(data) and int(data[0]) >= 0:
                 selected.add(int(data[0]))
     return sorted(selected)

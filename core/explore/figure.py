@@ -27,6 +27,8 @@ __all__ = [
     "CLUSTER_COLOURS",
     "WEBGL_ABOVE",
     "HOVER",
+    "LEAN_ABOVE",
+    "LEAN_HOVER",
     "cluster_palette",
     "point_sizes",
     "hover_data",
@@ -50,6 +52,10 @@ WEBGL_ABOVE = 1000
 #: Hover text of a photo; ``customdata`` columns as :func:`hover_data` makes them.
 HOVER = ("<b>%{customdata[1]}</b><br>%{customdata[2]} · %{customdata[3]}<br>cluster %{customdata[4]}"
          " · likes %{customdata[5]}<extra></extra>")
+#: Points above which the map sends only coordinates and row numbers (no per-photo text): :func:`explore_figure`'s ``lean``.
+LEAN_ABOVE = 20_000
+#: Hover text of a lean map: the trace (cluster or group) and the row.
+LEAN_HOVER = "<b>%{fullData.name}</b><br>photo #%{customdata[0]}<extra></extra>"
 
 
 def cluster_palette(names: Sequence[str]) -> dict[str, str]:
@@ -101,7 +107,7 @@ def hover_data(table: pd.DataFrame) -> np.ndarray:
 def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: str = "",
                    highlight: str | None = None, size_by_likes: bool = False,
                    thumbnails: Sequence[str | None] | None = None, placed: Placement | None = None,
-                   placed_name: str = ""):
+                   placed_name: str = "", lean: bool | None = None):
     """The Explore map of a :func:`~core.explore.tables.photo_table`.
 
     Parameters
@@ -121,6 +127,10 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
         A new photo, drawn as a gold star "your photo".
     placed_name : str
         Its file name (hover text).
+    lean : bool, optional
+        Send only float32 coordinates and int32 row numbers per photo (hover:
+        cluster and row; the gallery shows the photos): what keeps 100,000
+        points at about 1.5 MB. Default: above :data:`LEAN_ABOVE` points.
 
     Returns
     -------
@@ -141,8 +151,14 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
     likes = likes_of(table)
     labelled = "imagenet_group" in table.columns
     groups = table["imagenet_group"].to_numpy() if labelled else None
+    lean = n > LEAN_ABOVE if lean is None else lean
+    if lean:
+        coords = coords.astype(np.float32)
+        custom, hover = np.arange(n, dtype=np.int32)[:, None], LEAN_HOVER
+    else:
+        custom, hover = hover_data(table), HOVER
     common = dict(sizes=point_sizes(n, likes, by_likes=size_by_likes, thumbnails=thumbnails is not None),
-                  customdata=hover_data(table), hovertemplate=HOVER, webgl_above=WEBGL_ABOVE, title=title,
+                  customdata=custom, hovertemplate=hover, webgl_above=WEBGL_ABOVE, title=title,
                   legend_title=colour_by)
     if highlight and labelled:
         common.update(highlight=np.asarray(groups) == highlight, highlight_name=f"{highlight} (highlighted)",
@@ -217,7 +233,7 @@ def sunburst_figure(table: pd.DataFrame):
 
 
 def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: str, centres: pd.DataFrame, *,
-                 title: str = "", lean: bool = False):
+                 title: str = "", lean: bool | None = None):
     """The style atlas: one period's photos in colour on the whole map (the rest grey), and the path of centres.
 
     Parameters
@@ -231,8 +247,9 @@ def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: st
     centres : pandas.DataFrame
         :func:`core.explore.atlas.period_centres`: the path, the current
         period's centre marked.
-    lean : bool
-        Hover shows the row only (large maps: no per-photo text is sent).
+    lean : bool, optional
+        Hover shows the cluster and row only (no per-photo text is sent);
+        default: above :data:`LEAN_ABOVE` points.
 
     Returns
     -------
@@ -252,7 +269,8 @@ def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: st
     import plotly.graph_objects as go
 
     n = len(table)
-    xy = np.round(table[["x", "y"]].to_numpy(dtype=float), 3)
+    lean = n > LEAN_ABOVE if lean is None else lean
+    xy = np.round(table[["x", "y"]].to_numpy(dtype=np.float32 if lean else float), 3)
     now = np.asarray([p == current for p in periods], dtype=bool)
     clusters = table["cluster"].astype(str).to_numpy()
     palette = cluster_palette(clusters)
@@ -261,8 +279,8 @@ def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: st
     fig = go.Figure()
     fig.add_trace(Scatter(x=xy[~now, 0], y=xy[~now, 1], mode="markers", name=f"other periods ({int((~now).sum())})",
                           hoverinfo="skip", marker={"size": size * 0.8, "color": "#d9d9d9"}))
-    custom = np.c_[np.arange(n)] if lean else hover_data(table)
-    hover = "row %{customdata[0]}<extra></extra>" if lean else HOVER
+    custom = np.arange(n, dtype=np.int32)[:, None] if lean else hover_data(table)
+    hover = LEAN_HOVER if lean else HOVER
     for name in palette:
         mask = now & (clusters == name)
         if mask.any():
