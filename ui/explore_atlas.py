@@ -23,7 +23,7 @@ from core.explore.atlas import (
 )
 from core.explore.figure import atlas_figure, cluster_likes_figure, shares_figure
 
-__all__ = ["AtlasView", "atlas_controls", "atlas_map", "over_time_tab"]
+__all__ = ["AtlasView", "atlas_controls", "atlas_caption", "atlas_map", "over_time_tab"]
 
 UNIT_KEY, PERIOD_KEY, ON_KEY = "explore_atlas_unit", "explore_atlas_period", "explore_atlas"
 
@@ -70,12 +70,17 @@ def atlas_controls(table: pd.DataFrame) -> AtlasView:
     return AtlasView(unit, periods, current if on else None, labels)
 
 
-def atlas_map(table: pd.DataFrame, view: AtlasView, *, lean: bool | None = None):
-    """The atlas figure for the period shown, with a caption of what is in colour."""
-    centres = period_centres(table, view.unit)
+def atlas_caption(table: pd.DataFrame, view: AtlasView) -> None:
+    """What the atlas shows: the period, its posts in colour, the path."""
     in_period = int((view.labels == view.current).sum())
     st.caption(f"{view.current}: {in_period} post(s) in colour; the line joins each {view.unit}'s centre "
                f"(larger dots: more posts). Drag a box to see this period's photos.")
+
+
+def atlas_map(table: pd.DataFrame, view: AtlasView, *, lean: bool | None = None):
+    """The atlas figure for the period shown."""
+    centres = period_centres(table, view.unit)
+    in_period = int((view.labels == view.current).sum())
     return atlas_figure(table, view.labels.tolist(), view.current, centres, lean=lean,
                         title=f"Style atlas · {view.current} · {in_period} of {len(table)} photos")
 

@@ -26,7 +26,8 @@ from core.image.geometry import square_resize
 from core.image.io import ImageError, load_image
 from ui.images import inline
 
-__all__ = ["layout_map", "refit_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of", "selected_rows"]
+__all__ = ["layout_map", "refit_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of",
+           "selected_rows", "remembered_figure"]
 
 MAP_THUMB_SIDE = 72  # pixels of a photo drawn on the map
 
@@ -131,6 +132,22 @@ def selected_rows(event) -> list[int]:
             data = point.get("customdata")
             if isinstance(data, (int, float)):  # a one-column typed array can come back as a number
                 data = [data]
+            elif isinstance(data, dict):  # or as a typed array's row, {"0": value} (the lean map's int32 rows)
+                data = [data[k] for k in sorted(data, key=int)]
             if data is not None and len(data) and int(data[0]) >= 0:
                 selected.add(int(data[0]))
     return sorted(selected)
+
+
+def remembered_figure(key: tuple, build):
+    """The figure ``build()`` makes, rebuilt only when ``key`` changed since this session's last run.
+
+    Selecting points reruns the page without changing the map; at 100,000
+    points building the figure again would cost more than the rest of the run.
+    """
+    held = st.session_state.get("explore_figure_memo")
+    if held is not None and held[0] == key:
+        return held[1]
+    figure = build()
+    st.session_state["explore_figure_memo"] = (key, figure)
+    return figure

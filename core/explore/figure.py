@@ -38,6 +38,7 @@ __all__ = [
     "atlas_figure",
     "shares_figure",
     "cluster_likes_figure",
+    "standalone_html",
 ]
 
 #: What the map can be coloured by (the page offers those that apply).
@@ -294,7 +295,9 @@ def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: st
             x=centres["x"], y=centres["y"], mode="lines+markers", name="path of period centres",
             line={"color": "#444444", "width": 1.5}, text=centres["period"],
             marker={"size": 5 + 10 * np.sqrt(photos / max(photos.max(), 1.0)), "color": "#444444"},
-            hovertemplate="%{text}: centre of %{customdata} photo(s)<extra></extra>", customdata=centres["photos"],
+            # No customdata: a selection reads photo rows from it, and these points are not photos.
+            hovertext=[f"{p}: centre of {int(k)} photo(s)" for p, k in zip(centres["period"], photos)],
+            hovertemplate="%{hovertext}<extra></extra>",
         ))
         here = centres[centres["period"] == current]
         if len(here):
@@ -367,3 +370,20 @@ def cluster_likes_figure(likes: pd.DataFrame):
     fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title_text="Median likes per cluster",
                       title_font_size=13, xaxis={"type": "category"}, yaxis={"autorange": "reversed"})
     return fig
+
+
+def standalone_html(fig, title: str = "Feedlens map") -> bytes:
+    """The figure as one HTML file that opens offline: plotly.js inside, no network, no server.
+
+    Box selection stays on (the drag mode) but nothing listens to it; zoom,
+    pan and hover work as on the page.
+
+    Examples
+    --------
+    >>> import plotly.graph_objects as go
+    >>> page = standalone_html(go.Figure(go.Scatter(x=[0, 1], y=[1, 0])), "a <map>")
+    >>> b"<title>a &lt;map&gt;</title>" in page, b"https://cdn" in page[:2000]
+    (True, False)
+    """
+    body = fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False, "scrollZoom": True})
+    return body.replace("<head>", f"<head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>", 1).encode()

@@ -99,7 +99,7 @@ class PhotoMap:
         Threads for openTSNE.
     random_state : int
         Seed of PCA and t-SNE.
-    max_fit : int or None, default 25,000
+    max_fit : int or None, default 20,000
         Above this many photos, PCA and t-SNE are fitted on a random sample of
         ``max_fit`` photos and the others are placed into that map with
         :meth:`transform`, ``chunk`` rows at a time (bench/explore_scale.py:
@@ -144,7 +144,7 @@ class PhotoMap:
         neighbors: str = "auto",
         n_jobs: int = 2,
         random_state: int = 0,
-        max_fit: int | None = 25_000,
+        max_fit: int | None = 20_000,
         chunk: int = 10_000,
     ) -> None:
         self.n_pca = n_pca
@@ -214,7 +214,7 @@ class PhotoMap:
             self.fit(X_raw[sample])
         finally:
             self.max_fit = max_fit
-        if self.degenerate_:  # 25,000 identical photos in a random sample: the rest are alike too
+        if self.degenerate_:  # 20,000 identical photos in a random sample: the rest are alike too
             return self._circle(n)
         coords = np.empty((n, 2), np.float32)
         Z = np.empty((n, self.pca_features_.shape[1]), np.float32)
