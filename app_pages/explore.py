@@ -33,7 +33,7 @@ from ui.explore_map import (
     layout_map,
     map_thumbnails,
     placement_of,
-    refit_map,
+    refit_row,
     remembered_figure,
     selected_rows,
 )
@@ -99,7 +99,7 @@ def cluster_controls(photo_map, map_key: tuple) -> tuple[str, int]:
         help="K-Means (on the PCA features) needs a k; HDBSCAN (on the map) finds the number of clusters itself "
              "and leaves outliers unclustered.")
     curve = cached_silhouette(map_key, photo_map)
-    _, tag, n = map_key
+    tag, n = map_key[1], map_key[2]
     k_suggested = suggest_k(curve, default=1)
     with cols[1]:
         if method == "HDBSCAN":
@@ -146,18 +146,6 @@ def view_controls(table: pd.DataFrame) -> dict:
         else:
             st.caption("ImageNet groups need a CNN feature set with ImageNet weights.")
     return view
-
-
-def refit_row(layout_key: tuple, placed_count: int) -> None:
-    """How many photos were placed on the fitted map since, and the Re-fit button."""
-    cols = st.columns([6, 1])
-    if placed_count:
-        cols[0].caption(f":material/push_pin: {placed_count} photo(s) added since this map was laid out were "
-                        "placed onto it (openTSNE transform), so nothing else moved. Re-fit for a fresh layout.")
-    if cols[1].button("Re-fit", key="explore_refit", icon=":material/refresh:",
-                      help="Lay out the map again from all photos (the layout changes)."):
-        refit_map(layout_key)
-        st.rerun()
 
 
 def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> None:
@@ -221,6 +209,8 @@ def main() -> None:
         st.info(str(exc))
         st.stop()
     refit_row(layout_key, placed_count)
+    # A grown map and its re-fit hold the same photos, not the same layout: later steps' caches tell them apart.
+    map_key = (*map_key, placed_count)
     if photo_map.degenerate_:
         st.info("Every photo has the same features (identical photos?), so the map cannot order them: they are "
                 "drawn on a circle.", icon=":material/content_copy:")
@@ -248,7 +238,7 @@ def main() -> None:
     with map_slot:
         if atlas.on:
             atlas_caption(table, atlas)
-        # A selection reruns the page: the figure (1.7 s at 100,000 points) is rebuilt only when what it shows changed.
+        # A selection reruns the page: the figure (1.7 s at 100,000 points) is rebuilt only when what it shows changes.
         figure = remembered_figure(
             (id(photo_map), n, method, param, tuple(view.values()), placed_name, None if placed is None else
              tuple(placed.xy), atlas.unit, atlas.current),

@@ -3,7 +3,8 @@
 Each step of :mod:`core.explore.mapping` is cached on its own inputs, so a
 slider reruns only its step: the map on the perplexity, the silhouette
 curve on the PCA features, the clusters on the method and its parameter.
-``map_key`` is ``(archive key, feature cache tag, number of mapped photos)``.
+``map_key`` is ``(archive key, feature cache tag, number of mapped photos,
+photos placed since the fit)``.
 The map itself is kept per layout (folder, user, feature set, perplexity)
 and grows with the archive: new photos are placed on it, old ones stay.
 """
@@ -26,7 +27,7 @@ from core.image.geometry import square_resize
 from core.image.io import ImageError, load_image
 from ui.images import inline
 
-__all__ = ["layout_map", "refit_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of",
+__all__ = ["layout_map", "refit_row", "refit_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of",
            "selected_rows", "remembered_figure"]
 
 MAP_THUMB_SIDE = 72  # pixels of a photo drawn on the map
@@ -68,6 +69,18 @@ def layout_map(layout_key: tuple, feature_name: str, perplexity: float, keys: tu
         while len(layouts) > LAYOUTS_KEPT:
             layouts.popitem(last=False)
     return photo_map, placed
+
+
+def refit_row(layout_key: tuple, placed_count: int) -> None:
+    """How many photos were placed on the fitted map since, and the Re-fit button."""
+    cols = st.columns([6, 1])
+    if placed_count:
+        cols[0].caption(f":material/push_pin: {placed_count} photo(s) added since this map was laid out were "
+                        "placed onto it (openTSNE transform), so nothing else moved. Re-fit for a fresh layout.")
+    if cols[1].button("Re-fit", key="explore_refit", icon=":material/refresh:",
+                      help="Lay out the map again from all photos (the layout changes)."):
+        refit_map(layout_key)
+        st.rerun()
 
 
 def refit_map(layout_key: tuple) -> None:

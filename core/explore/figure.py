@@ -53,7 +53,7 @@ WEBGL_ABOVE = 1000
 #: Hover text of a photo; ``customdata`` columns as :func:`hover_data` makes them.
 HOVER = ("<b>%{customdata[1]}</b><br>%{customdata[2]} · %{customdata[3]}<br>cluster %{customdata[4]}"
          " · likes %{customdata[5]}<extra></extra>")
-#: Points above which the map sends only coordinates and row numbers (no per-photo text): :func:`explore_figure`'s ``lean``.
+#: Points above which the map sends only coordinates and row numbers, no per-photo text (``explore_figure``'s ``lean``).
 LEAN_ABOVE = 20_000
 #: Hover text of a lean map: the trace (cluster or group) and the row.
 LEAN_HOVER = "<b>%{fullData.name}</b><br>photo #%{customdata[0]}<extra></extra>"
