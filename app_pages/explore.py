@@ -23,14 +23,18 @@ from core.explore.mapping import cluster_names
 from core.explore.photomap import MIN_MAP_PHOTOS, effective_perplexity, suggest_k
 from core.explore.tables import likes_of, photo_table
 from core.jobs import TooFewPhotosError
+from ui.auth import current_scope
 from ui.batch_status import show_batch_status
+from ui.explore_atlas import atlas_caption, atlas_controls, atlas_map, over_time_tab
 from ui.explore_features import compute_features_job, feature_controls
 from ui.explore_map import (
     cached_clusters,
-    cached_map,
     cached_silhouette,
+    layout_map,
     map_thumbnails,
     placement_of,
+    refit_row,
+    remembered_figure,
     selected_rows,
 )
 from ui.explore_tabs import engagement_tab, export_tab, labels_tab, new_photo_tab
@@ -96,7 +100,7 @@ def cluster_controls(photo_map, map_key: tuple) -> tuple[str, int]:
         help="K-Means (on the PCA features) needs a k; HDBSCAN (on the map) finds the number of clusters itself "
              "and leaves outliers unclustered.")
     curve = cached_silhouette(map_key, photo_map)
-    _, tag, n = map_key
+    tag, n = map_key[1], map_key[2]
     k_suggested = suggest_k(curve, default=1)
     with cols[1]:
         if method == "HDBSCAN":
@@ -167,9 +171,14 @@ def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> Non
         lines.append(shorten(row["caption"], 120))
         return "\n".join(lines)
 
-    photo_grid(chosen.iloc[:GALLERY_MAX], GALLERY_COLUMNS, text)
-    if len(chosen) > GALLERY_MAX:
-        st.caption(f"Showing the first {GALLERY_MAX} of {len(chosen)}; export the table for all.")
+    pages = -(-len(chosen) // GALLERY_MAX)
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="explore_gallery_page"))
+        first = (page - 1) * GALLERY_MAX
+        st.caption(f"Photos {first + 1:,}–{min(first + GALLERY_MAX, len(chosen)):,} of {len(chosen):,}; "
+                   "the Export tab has them all.")
+    photo_grid(chosen.iloc[(page - 1) * GALLERY_MAX : page * GALLERY_MAX], GALLERY_COLUMNS, text)
 
 
 def main() -> None:
@@ -195,11 +204,16 @@ def main() -> None:
     with controls[2]:
         perplexity = float(perplexity_control(n))
     map_key = (archive_key, extractor.cache_tag, n)
+    layout_key = (str(archive.root), current_scope(), extractor.cache_tag, perplexity)
     try:
-        photo_map = cached_map(map_key, feature_name, perplexity, result.features[valid_rows])
+        photo_map, placed_count = layout_map(layout_key, feature_name, perplexity, tuple(rows["sha256"]),
+                                             result.features[valid_rows])
     except TooFewPhotosError as exc:
         st.info(str(exc))
         st.stop()
+    refit_row(layout_key, placed_count)
+    # A grown map and its re-fit hold the same photos, not the same layout: later steps' caches tell them apart.
+    map_key = (*map_key, placed_count)
     if photo_map.degenerate_:
         st.info("Every photo has the same features (identical photos?), so the map cannot order them: they are "
                 "drawn on a circle.", icon=":material/content_copy:")
@@ -208,36 +222,50 @@ def main() -> None:
     probs = None if result.probs is None else result.probs[valid_rows]
     table = photo_table(rows, photo_map.coords_, cluster_names(clusters), probs=probs, tag=extractor.cache_tag)
     view = view_controls(table)
+    atlas = atlas_controls(table)
     # "Where would this photo land?" is answered before the map is drawn, so the map can show it.
     placed, placed_name, upload_error = placement_of(extractor, photo_map, clusters, (map_key, perplexity))
     map_slot = st.container()
     gallery_slot = st.container(key="explore_gallery")
-    tab_eng, tab_labels, tab_new, tab_export = st.tabs(
-        ["Engagement", "ImageNet labels", "Where would this photo land?", "Export"])
+    tab_time, tab_eng, tab_labels, tab_new, tab_export = st.tabs(
+        ["Over time", "Engagement", "ImageNet labels", "Where would this photo land?", "Export"])
+    with tab_time:
+        over_time_tab(table, atlas, archive.illustrative_engagement)
     with tab_eng:
         engagement_tab(table, archive.illustrative_engagement)
     with tab_labels:
         labels_tab(table)
     with tab_new:
         new_photo_tab(rows, placed, upload_error)
-    with tab_export:
-        export_tab(table, archive.name, feature_name)
     thumbnails = map_thumbnails(tuple(rows["sha256"]), tuple(rows["path"])) if view["thumbs"] else None
     title = f"t-SNE of {spec.label} · {n} photos · perplexity {photo_map.perplexity_:g}"
 
     def build():
+        if atlas.on:
+            return atlas_map(table, atlas)
         return explore_figure(
             table, colour_by=view["colour_by"], highlight=view["highlight"], size_by_likes=view["size_by_likes"],
             thumbnails=thumbnails, placed=placed, placed_name=placed_name, title=title)
 
-    # The map (a layout image per thumbnail) is built once per table and view for every session (ui.run_cache);
-    # a placed upload is one visitor's own: built for them.
-    view_key = (view["colour_by"], view["highlight"], view["size_by_likes"], thumbnails, title)
-    figure = build() if placed is not None else reuse("explore_map", (frame_key(table), view_key), build, 32)
+    def shared():
+        # Built once per table and view for every session (ui.run_cache); a placed upload is one visitor's own.
+        if placed is not None:
+            return build()
+        view_key = (tuple(view.values()), thumbnails, title, atlas.on, atlas.unit, atlas.current)
+        return reuse("explore_map", (frame_key(table), view_key), build, 32)
+
     with map_slot:
+        if atlas.on:
+            atlas_caption(table, atlas)
+        # A selection reruns the page: the figure (1.7 s at 100,000 points) is rebuilt only when what it shows changes.
+        figure = remembered_figure(
+            (id(photo_map), n, method, param, tuple(view.values()), placed_name, None if placed is None else
+             tuple(placed.xy), atlas.unit, atlas.current), shared)
         event = st.plotly_chart(figure, key="explore_map", on_select="rerun",
                                 selection_mode=("points", "box", "lasso"),
                                 config={"scrollZoom": False, "displaylogo": False})
+    with tab_export:
+        export_tab(table, archive.name, feature_name, figure)
     with gallery_slot:
         gallery(rows, table, selected_rows(event))
 

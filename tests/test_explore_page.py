@@ -77,7 +77,7 @@ def test_offline_default_says_so_and_falls_back_to_colour_texture():
     # 15 photos: perplexity stays below (15 - 1) / 3.
     assert at.slider(key="explore_perplexity").max <= 4
     assert any("Suggested k" in c.value for c in at.caption)
-    assert len(at.get("dataframe")) == 2
+    assert len(at.get("dataframe")) == 4  # engagement, export, and the Over time tab's two tables
 
     # A second visit reuses the features from memory: no job runs.
     at.run()
@@ -93,8 +93,8 @@ def test_use_random_weights_button_runs_the_cnn_and_shows_imagenet_groups():
     assert any("Random weights" in w.value for w in at.warning)
     assert at.toggle(key="explore_random_weights").value is True
     # Labels exist, so the group chips, the per-group engagement table and the sunburst appear.
-    # (per cluster, per group, labels, export; without labels only per cluster and export)
-    assert len(at.get("dataframe")) == 4
+    # (per cluster, per group, labels, export, the Over time tab's two; without labels no group or labels)
+    assert len(at.get("dataframe")) == 6
     at.session_state["explore_colour_by"] = "ImageNet group"
     at.session_state["explore_group"] = "Objects"
     at.run()
@@ -112,7 +112,7 @@ def test_raw_pixels_hdbscan_and_export():
     assert not at.exception, at.exception
     assert at.slider(key="explore_min_cluster").value >= 2
     downloads = [el for el in at.get("download_button")]
-    assert len(downloads) == 2
+    assert len(downloads) == 3  # CSV, Parquet, the map as HTML
 
 
 def _folder_of(tmp_path: Path, photos: list[Path]) -> Path:

@@ -3,10 +3,16 @@
 Each step of :mod:`core.explore.mapping` is cached on its own inputs, so a
 slider reruns only its step: the map on the perplexity, the silhouette
 curve on the PCA features, the clusters on the method and its parameter.
-``map_key`` is ``(archive key, feature cache tag, number of mapped photos)``.
+``map_key`` is ``(archive key, feature cache tag, number of mapped photos,
+photos placed since the fit)``.
+The map itself is kept per layout (folder, user, feature set, perplexity)
+and grows with the archive: new photos are placed on it, old ones stay.
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -14,21 +20,74 @@ import streamlit as st
 
 from core.archive.ingest import thumbnail_bytes
 from core.cache import default_cache
-from core.explore.mapping import K_RANGE, cluster_photos, fit_map, score_k
+from core.explore.mapping import K_RANGE, cluster_photos, fit_map, grow_map, score_k
 from core.explore.photomap import PhotoMap
 from core.explore.placement import Placement, place_photo
 from core.image.geometry import square_resize
 from core.image.io import ImageError, load_image
 from ui.images import inline
 
-__all__ = ["cached_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of", "selected_rows"]
+__all__ = ["layout_map", "refit_row", "refit_map", "cached_silhouette", "cached_clusters", "map_thumbnails", "placement_of",
+           "selected_rows", "remembered_figure"]
 
 MAP_THUMB_SIDE = 72  # pixels of a photo drawn on the map
 
 
-@st.cache_resource(show_spinner="Laying out the map (PCA, then t-SNE)…", max_entries=8)
-def cached_map(map_key: tuple, feature_name: str, perplexity: float, _features: np.ndarray) -> PhotoMap:
-    return fit_map(_features, feature_name, perplexity=perplexity)
+LAYOUTS_KEPT = 8  # fitted layouts kept per server (archives × feature sets × perplexities)
+
+
+@st.cache_resource
+def _layouts() -> tuple[threading.Lock, OrderedDict]:
+    """Fitted maps per layout key: ``(photo keys, PhotoMap, photos placed since the fit)``, newest last."""
+    return threading.Lock(), OrderedDict()
+
+
+def layout_map(layout_key: tuple, feature_name: str, perplexity: float, keys: tuple,
+               features: np.ndarray) -> tuple[PhotoMap, int]:
+    """The archive's map and how many of its photos were placed onto it after the fit.
+
+    ``layout_key`` names one layout (the archive's folder and user, the
+    feature set, the perplexity): when the archive grows, its new photos are
+    placed on the layout already fitted (:func:`core.explore.mapping.grow_map`),
+    so the map does not move; :func:`refit_map` forgets the layout.
+    """
+    lock, layouts = _layouts()
+    with lock:
+        held = layouts.get(layout_key)
+    if held is not None and held[0] == keys:
+        return held[1], held[2]
+    if held is not None:
+        with st.spinner("Placing new photos on the map (openTSNE transform)…"):
+            photo_map, placed = grow_map(held[1], held[0], keys, features)
+        placed += held[2]
+    else:
+        with st.spinner("Laying out the map (PCA, then t-SNE)…"):
+            photo_map, placed = fit_map(features, feature_name, perplexity=perplexity), 0
+    with lock:
+        layouts[layout_key] = (keys, photo_map, placed)
+        layouts.move_to_end(layout_key)
+        while len(layouts) > LAYOUTS_KEPT:
+            layouts.popitem(last=False)
+    return photo_map, placed
+
+
+def refit_row(layout_key: tuple, placed_count: int) -> None:
+    """How many photos were placed on the fitted map since, and the Re-fit button."""
+    cols = st.columns([6, 1])
+    if placed_count:
+        cols[0].caption(f":material/push_pin: {placed_count} photo(s) added since this map was laid out were "
+                        "placed onto it (openTSNE transform), so nothing else moved. Re-fit for a fresh layout.")
+    if cols[1].button("Re-fit", key="explore_refit", icon=":material/refresh:",
+                      help="Lay out the map again from all photos (the layout changes)."):
+        refit_map(layout_key)
+        st.rerun()
+
+
+def refit_map(layout_key: tuple) -> None:
+    """Forget the layout, so the next :func:`layout_map` fits a fresh one."""
+    lock, layouts = _layouts()
+    with lock:
+        layouts.pop(layout_key, None)
 
 
 @st.cache_data(show_spinner=f"Scoring k from {K_RANGE[0]} to {K_RANGE[1]} (silhouette)…", max_entries=16)
@@ -84,6 +143,24 @@ def selected_rows(event) -> list[int]:
     if event is not None and event.get("selection"):
         for point in event["selection"].get("points", []):
             data = point.get("customdata")
+            if isinstance(data, (int, float)):  # a one-column typed array can come back as a number
+                data = [data]
+            elif isinstance(data, dict):  # or as a typed array's row, {"0": value} (the lean map's int32 rows)
+                data = [data[k] for k in sorted(data, key=int)]
             if data is not None and len(data) and int(data[0]) >= 0:
                 selected.add(int(data[0]))
     return sorted(selected)
+
+
+def remembered_figure(key: tuple, build):
+    """The figure ``build()`` makes, rebuilt only when ``key`` changed since this session's last run.
+
+    Selecting points reruns the page without changing the map; at 100,000
+    points building the figure again would cost more than the rest of the run.
+    """
+    held = st.session_state.get("explore_figure_memo")
+    if held is not None and held[0] == key:
+        return held[1]
+    figure = build()
+    st.session_state["explore_figure_memo"] = (key, figure)
+    return figure

@@ -12,7 +12,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from core.explore.figure import sunburst_figure
+from core.explore.figure import standalone_html, sunburst_figure
 from core.explore.placement import Placement
 from core.explore.tables import cluster_engagement, group_engagement
 from core.image.geometry import crop_square
@@ -67,11 +67,12 @@ def new_photo_tab(rows: pd.DataFrame, placed: Placement | None, upload_error: st
         _show_nearest(rows, placed)
 
 
-def export_tab(table: pd.DataFrame, archive_name: str, feature_name: str) -> None:
-    st.caption("Map coordinates, clusters and labels of every photo.")
+def export_tab(table: pd.DataFrame, archive_name: str, feature_name: str, figure=None) -> None:
+    st.caption("Map coordinates, clusters, labels and dates of every photo (CSV, Parquet for pandas, DuckDB or "
+               "Arrow), and the map itself as one HTML file that opens offline (zoom, pan, hover).")
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"feedlens_map_{archive_name}_{feature_name}")
-    cols = st.columns(2)
-    # Both files are written when their button is clicked, not on every run.
+    cols = st.columns(3)
+    # Every file is written when its button is clicked, not on every run.
     cols[0].download_button("Download CSV", lambda: table.to_csv(index=False).encode("utf-8"),
                             file_name=f"{stem}.csv", mime="text/csv", key="explore_csv", icon=":material/download:",
                             on_click="ignore")
@@ -84,6 +85,11 @@ def export_tab(table: pd.DataFrame, archive_name: str, feature_name: str) -> Non
     cols[1].download_button("Download Parquet", parquet, file_name=f"{stem}.parquet",
                             mime="application/vnd.apache.parquet", key="explore_parquet", icon=":material/download:",
                             on_click="ignore")
+    if figure is not None:
+        # plotly.js alone is 4.6 MB.
+        cols[2].download_button("Download map (HTML)", lambda: standalone_html(figure, f"Feedlens map: {archive_name}"),
+                                file_name=f"{stem}.html", mime="text/html", key="explore_html",
+                                icon=":material/download:", on_click="ignore")
     st.dataframe(table.drop(columns=["sha256"]), hide_index=True, key="explore_export_table")
 
 

@@ -1,4 +1,4 @@
-"""The Explore page's figures: the map with its hover text, the silhouette curve, the label sunburst.
+"""The Explore page's figures: the map with its hover text, the silhouette curve, the label sunburst, the atlas.
 
 :func:`explore_figure` composes :func:`~core.explore.photomap.map_figure`
 from a :func:`~core.explore.tables.photo_table`: colours (clusters,
@@ -27,12 +27,18 @@ __all__ = [
     "CLUSTER_COLOURS",
     "WEBGL_ABOVE",
     "HOVER",
+    "LEAN_ABOVE",
+    "LEAN_HOVER",
     "cluster_palette",
     "point_sizes",
     "hover_data",
     "explore_figure",
     "silhouette_figure",
     "sunburst_figure",
+    "atlas_figure",
+    "shares_figure",
+    "cluster_likes_figure",
+    "standalone_html",
 ]
 
 #: What the map can be coloured by (the page offers those that apply).
@@ -47,6 +53,10 @@ WEBGL_ABOVE = 1000
 #: Hover text of a photo; ``customdata`` columns as :func:`hover_data` makes them.
 HOVER = ("<b>%{customdata[1]}</b><br>%{customdata[2]} · %{customdata[3]}<br>cluster %{customdata[4]}"
          " · likes %{customdata[5]}<extra></extra>")
+#: Points above which the map sends only coordinates and row numbers, no per-photo text (``explore_figure``'s ``lean``).
+LEAN_ABOVE = 20_000
+#: Hover text of a lean map: the trace (cluster or group) and the row.
+LEAN_HOVER = "<b>%{fullData.name}</b><br>photo #%{customdata[0]}<extra></extra>"
 
 
 def cluster_palette(names: Sequence[str]) -> dict[str, str]:
@@ -98,7 +108,7 @@ def hover_data(table: pd.DataFrame) -> np.ndarray:
 def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: str = "",
                    highlight: str | None = None, size_by_likes: bool = False,
                    thumbnails: Sequence[str | None] | None = None, placed: Placement | None = None,
-                   placed_name: str = ""):
+                   placed_name: str = "", lean: bool | None = None):
     """The Explore map of a :func:`~core.explore.tables.photo_table`.
 
     Parameters
@@ -118,6 +128,10 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
         A new photo, drawn as a gold star "your photo".
     placed_name : str
         Its file name (hover text).
+    lean : bool, optional
+        Send only float32 coordinates and int32 row numbers per photo (hover:
+        cluster and row; the gallery shows the photos): what keeps 100,000
+        points at about 1.5 MB. Default: above :data:`LEAN_ABOVE` points.
 
     Returns
     -------
@@ -138,8 +152,14 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
     likes = likes_of(table)
     labelled = "imagenet_group" in table.columns
     groups = table["imagenet_group"].to_numpy() if labelled else None
+    lean = n > LEAN_ABOVE if lean is None else lean
+    if lean:
+        coords = coords.astype(np.float32)
+        custom, hover = np.arange(n, dtype=np.int32)[:, None], LEAN_HOVER
+    else:
+        custom, hover = hover_data(table), HOVER
     common = dict(sizes=point_sizes(n, likes, by_likes=size_by_likes, thumbnails=thumbnails is not None),
-                  customdata=hover_data(table), hovertemplate=HOVER, webgl_above=WEBGL_ABOVE, title=title,
+                  customdata=custom, hovertemplate=hover, webgl_above=WEBGL_ABOVE, title=title,
                   legend_title=colour_by)
     if highlight and labelled:
         common.update(highlight=np.asarray(groups) == highlight, highlight_name=f"{highlight} (highlighted)",
@@ -211,3 +231,159 @@ def sunburst_figure(table: pd.DataFrame):
     ))
     fig.update_layout(height=420, margin={"l": 0, "r": 0, "t": 10, "b": 0})
     return fig
+
+
+def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: str, centres: pd.DataFrame, *,
+                 title: str = "", lean: bool | None = None):
+    """The style atlas: one period's photos in colour on the whole map (the rest grey), and the path of centres.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`~core.explore.tables.photo_table` (``x, y, cluster`` ...).
+    periods : sequence of str or None
+        The period of each row (:func:`core.explore.atlas.period_labels`).
+    current : str
+        The period drawn in colour.
+    centres : pandas.DataFrame
+        :func:`core.explore.atlas.period_centres`: the path, the current
+        period's centre marked.
+    lean : bool, optional
+        Hover shows the cluster and row only (no per-photo text is sent);
+        default: above :data:`LEAN_ABOVE` points.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Grey points carry no ``customdata``, so a box selection picks the
+        period's photos only.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"x": [0.0, 1, 2], "y": [0.0, 1, 0], "file": ["a", "b", "c"],
+    ...                   "cluster": ["C1", "C2", "C1"], "likes": pd.array([1, 2, 3], dtype="Int64")})
+    >>> c = pd.DataFrame({"period": ["2020", "2021"], "x": [0.5, 2.0], "y": [0.5, 0.0], "photos": [2, 1]})
+    >>> fig = atlas_figure(t, ["2020", "2020", "2021"], "2020", c)
+    >>> [trace.name for trace in fig.data]
+    ['other periods (1)', 'C1 (1)', 'C2 (1)', 'path of period centres', '2020 centre']
+    """
+    import plotly.graph_objects as go
+
+    n = len(table)
+    lean = n > LEAN_ABOVE if lean is None else lean
+    xy = np.round(table[["x", "y"]].to_numpy(dtype=np.float32 if lean else float), 3)
+    now = np.asarray([p == current for p in periods], dtype=bool)
+    clusters = table["cluster"].astype(str).to_numpy()
+    palette = cluster_palette(clusters)
+    Scatter = go.Scattergl if n > WEBGL_ABOVE else go.Scatter
+    size = 9.0 if n <= 300 else 6.0 if n <= 3000 else 3.0
+    fig = go.Figure()
+    fig.add_trace(Scatter(x=xy[~now, 0], y=xy[~now, 1], mode="markers", name=f"other periods ({int((~now).sum())})",
+                          hoverinfo="skip", marker={"size": size * 0.8, "color": "#d9d9d9"}))
+    custom = np.arange(n, dtype=np.int32)[:, None] if lean else hover_data(table)
+    hover = LEAN_HOVER if lean else HOVER
+    for name in palette:
+        mask = now & (clusters == name)
+        if mask.any():
+            fig.add_trace(Scatter(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=f"{name} ({int(mask.sum())})",
+                                  customdata=custom[mask], hovertemplate=hover,
+                                  marker={"size": size + 2, "color": palette[name],
+                                          "line": {"width": 0.5 if n <= WEBGL_ABOVE else 0, "color": "white"}}))
+    if len(centres):
+        photos = centres["photos"].to_numpy(dtype=float)
+        fig.add_trace(go.Scatter(
+            x=centres["x"], y=centres["y"], mode="lines+markers", name="path of period centres",
+            line={"color": "#444444", "width": 1.5}, text=centres["period"],
+            marker={"size": 5 + 10 * np.sqrt(photos / max(photos.max(), 1.0)), "color": "#444444"},
+            # No customdata: a selection reads photo rows from it, and these points are not photos.
+            hovertext=[f"{p}: centre of {int(k)} photo(s)" for p, k in zip(centres["period"], photos)],
+            hovertemplate="%{hovertext}<extra></extra>",
+        ))
+        here = centres[centres["period"] == current]
+        if len(here):
+            fig.add_trace(go.Scatter(
+                x=here["x"], y=here["y"], mode="markers+text", name=f"{current} centre", text=[current],
+                textposition="top center", hoverinfo="skip",
+                marker={"symbol": "x", "size": 16, "color": "black", "line": {"width": 2, "color": "white"}},
+            ))
+    fig.update_layout(
+        height=620, dragmode="select", hovermode="closest", margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"itemsizing": "constant", "title": {"text": "Cluster"}}, title={"text": title, "font": {"size": 13}},
+        xaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
+        plot_bgcolor="#fafafa",
+    )
+    return fig
+
+
+def shares_figure(shares: pd.DataFrame, current: str | None = None):
+    """Stacked area of each cluster's share of the posts per period (:func:`core.explore.atlas.cluster_shares`).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"period": ["2020", "2020", "2021", "2021"], "cluster": ["C1", "C2", "C1", "C2"],
+    ...                   "photos": [1, 1, 0, 2], "share": [0.5, 0.5, 0.0, 1.0]})
+    >>> [trace.stackgroup for trace in shares_figure(s, "2021").data]
+    ['shares', 'shares']
+    """
+    import plotly.graph_objects as go
+
+    palette = cluster_palette(shares["cluster"].astype(str))
+    fig = go.Figure()
+    for name in palette:
+        part = shares[shares["cluster"] == name]
+        fig.add_trace(go.Scatter(
+            x=part["period"], y=part["share"] * 100, mode="lines", stackgroup="shares", name=name,
+            line={"width": 0.5, "color": palette[name]}, customdata=part["photos"],
+            hovertemplate=f"{html.escape(name)} · %{{x}}: %{{y:.0f}}% (%{{customdata}} photo(s))<extra></extra>",
+        ))
+    if current is not None:
+        fig.add_vline(x=current, line_dash="dot", line_color="black")
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title_text="Cluster shares over time",
+                      title_font_size=13, yaxis={"title": "% of the period's posts", "range": [0, 100]},
+                      xaxis={"type": "category", "title": None}, hovermode="x unified")
+    return fig
+
+
+def cluster_likes_figure(likes: pd.DataFrame):
+    """Median likes per cluster (rows) and period (columns), as a heat map (:func:`core.explore.atlas.cluster_likes`).
+
+    Examples
+    --------
+    >>> l = pd.DataFrame({"period": ["2020", "2021"], "cluster": ["C1", "C1"], "photos": [2, 1],
+    ...                   "median_likes": [10.0, 30.0], "mean_likes": [10.0, 30.0]})
+    >>> cluster_likes_figure(l).data[0].z.tolist()
+    [[10.0, 30.0]]
+    """
+    import plotly.graph_objects as go
+
+    grid = likes.pivot(index="cluster", columns="period", values="median_likes")
+    counts = likes.pivot(index="cluster", columns="period", values="photos")
+    periods = list(dict.fromkeys(likes["period"]))
+    clusters = list(cluster_palette(likes["cluster"].astype(str)))
+    grid, counts = grid.reindex(index=clusters, columns=periods), counts.reindex(index=clusters, columns=periods)
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(dtype=float), x=periods, y=clusters, colorscale="Viridis",
+        customdata=counts.fillna(0).to_numpy(dtype=int), colorbar={"title": {"text": "median likes"}, "thickness": 12},
+        hovertemplate="%{y} · %{x}: median %{z:,.0f} likes (%{customdata} photo(s))<extra></extra>",
+    ))
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title_text="Median likes per cluster",
+                      title_font_size=13, xaxis={"type": "category"}, yaxis={"autorange": "reversed"})
+    return fig
+
+
+def standalone_html(fig, title: str = "Feedlens map") -> bytes:
+    """The figure as one HTML file that opens offline: plotly.js inside, no network, no server.
+
+    Box selection stays on (the drag mode) but nothing listens to it; zoom,
+    pan and hover work as on the page.
+
+    Examples
+    --------
+    >>> import plotly.graph_objects as go
+    >>> page = standalone_html(go.Figure(go.Scatter(x=[0, 1], y=[1, 0])), "a <map>")
+    >>> b"<title>a &lt;map&gt;</title>" in page, b"https://cdn" in page[:2000]
+    (True, False)
+    """
+    body = fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False, "scrollZoom": True})
+    return body.replace("<head>", f"<head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>", 1).encode()

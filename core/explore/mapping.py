@@ -36,6 +36,7 @@ __all__ = [
     "MapResult",
     "cluster_method",
     "fit_map",
+    "grow_map",
     "score_k",
     "cluster_photos",
     "cluster_names",
@@ -211,6 +212,48 @@ def fit_map(features: np.ndarray, feature_set: str, *, perplexity: float = 30.0,
     """
     spec = FEATURE_SETS[feature_set]
     return PhotoMap(perplexity=perplexity, l2_normalise=spec.l2_normalise, random_state=random_state).fit(features)
+
+
+def grow_map(photo_map: PhotoMap, old_keys: Sequence[str], keys: Sequence[str],
+             features: np.ndarray) -> tuple[PhotoMap, int]:
+    """The map of ``keys`` grown from a fitted map of ``old_keys``, every old photo where it was.
+
+    Photos of ``keys`` not in ``old_keys`` are placed onto the map with
+    openTSNE's ``transform`` (:meth:`PhotoMap.extend`); photos gone from
+    ``keys`` are dropped; nothing else moves. This is how the page keeps one
+    map while an archive grows; a re-fit makes a fresh layout.
+
+    Parameters
+    ----------
+    photo_map : PhotoMap
+        Fitted on the photos ``old_keys`` (one key per row, e.g. sha256).
+    old_keys, keys : sequence of str
+        The map's photos, and the photos wanted now (distinct keys).
+    features : ndarray (len(keys), d)
+        Feature rows of ``keys``, in that order (only the new rows are read).
+
+    Returns
+    -------
+    (PhotoMap, int)
+        The map with one row per key of ``keys``, in that order, and how many
+        photos were placed.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 6))
+    >>> keys = [f"p{i}" for i in range(40)]
+    >>> old = fit_map(X[:30], "raw", perplexity=5)
+    >>> grown, placed = grow_map(old, keys[:30], keys[5:], X[5:])
+    >>> placed, grown.coords_.shape, bool((grown.coords_[:25] == old.coords_[5:]).all())
+    (10, (35, 2), True)
+    """
+    where = {str(key): i for i, key in enumerate(old_keys)}
+    new_rows = [i for i, key in enumerate(keys) if str(key) not in where]
+    grown = photo_map.extend(np.asarray(features)[new_rows]) if new_rows else photo_map
+    appended = {i: len(where) + j for j, i in enumerate(new_rows)}
+    order = [where[str(key)] if str(key) in where else appended[i] for i, key in enumerate(keys)]
+    return grown.take(np.asarray(order, dtype=int)), len(new_rows)
 
 
 def score_k(photo_map: PhotoMap, *, k_min: int = K_RANGE[0], k_max: int = K_RANGE[1],

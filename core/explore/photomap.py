@@ -99,6 +99,15 @@ class PhotoMap:
         Threads for openTSNE.
     random_state : int
         Seed of PCA and t-SNE.
+    max_fit : int or None, default 20,000
+        Above this many photos, PCA and t-SNE are fitted on a random sample of
+        ``max_fit`` photos and the others are placed into that map with
+        :meth:`transform`, ``chunk`` rows at a time (bench/explore_scale.py:
+        100,000 photos in a fraction of a full run's time and memory, with
+        the same trustworthiness). ``None`` fits every photo.
+    chunk : int, default 10,000
+        Rows normalised, reduced and placed at a time above ``max_fit``, so
+        a memory-mapped feature matrix is read in pieces.
 
     Attributes
     ----------
@@ -110,6 +119,9 @@ class PhotoMap:
         The perplexity actually used.
     degenerate_ : bool
         True when every photo had the same features (no t-SNE was run).
+    fitted_rows_ : ndarray of int
+        Rows t-SNE was fitted on (all of them up to ``max_fit``); the
+        others were placed with :meth:`transform`.
 
     Examples
     --------
@@ -132,6 +144,8 @@ class PhotoMap:
         neighbors: str = "auto",
         n_jobs: int = 2,
         random_state: int = 0,
+        max_fit: int | None = 20_000,
+        chunk: int = 10_000,
     ) -> None:
         self.n_pca = n_pca
         self.perplexity = perplexity
@@ -141,6 +155,8 @@ class PhotoMap:
         self.neighbors = neighbors
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.max_fit = max_fit
+        self.chunk = chunk
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
@@ -160,6 +176,8 @@ class PhotoMap:
         """
         from sklearn.decomposition import PCA
 
+        if self.max_fit is not None and np.shape(X)[0] > int(self.max_fit) >= MIN_MAP_PHOTOS:
+            return self._fit_sample(X)
         X = self._prepare(X)
         n = X.shape[0]
         if n < MIN_MAP_PHOTOS:
@@ -175,12 +193,7 @@ class PhotoMap:
         self.degenerate_ = spread <= 1e-6 * scale or scale == 0.0
         if self.degenerate_:
             # Identical photos: any layout is as true as another; put them on a small circle.
-            self.pca_ = None
-            self.pca_features_ = np.zeros((n, 1), np.float32)
-            angle = np.linspace(0, 2 * np.pi, n, endpoint=False)
-            self.coords_ = np.c_[np.cos(angle), np.sin(angle)].astype(np.float32)
-            self.embedding_ = None
-            return self
+            return self._circle(n)
         k = int(max(1, min(self.n_pca, n - 1, X.shape[1])))
         solver = "randomized" if min(X.shape) > 4 * k else "full"
         self.pca_ = PCA(n_components=k, svd_solver=solver, random_state=self.random_state)
@@ -188,6 +201,38 @@ class PhotoMap:
         self.pca_features_ = Z
         self.embedding_ = self._tsne(Z)
         self.coords_ = np.asarray(self.embedding_, dtype=np.float32)
+        self.fitted_rows_ = np.arange(n)
+        return self
+
+    def _fit_sample(self, X_raw: np.ndarray) -> "PhotoMap":
+        """Fit on ``max_fit`` random rows, then reduce and place the rest ``chunk`` rows at a time."""
+        n = X_raw.shape[0]
+        rng = np.random.default_rng(self.random_state)
+        sample = np.sort(rng.choice(n, int(self.max_fit), replace=False))
+        self.max_fit, max_fit = None, self.max_fit
+        try:
+            self.fit(X_raw[sample])
+        finally:
+            self.max_fit = max_fit
+        if self.degenerate_:  # 20,000 identical photos in a random sample: the rest are alike too
+            return self._circle(n)
+        coords = np.empty((n, 2), np.float32)
+        Z = np.empty((n, self.pca_features_.shape[1]), np.float32)
+        coords[sample], Z[sample] = self.coords_, self.pca_features_
+        rest = np.setdiff1d(np.arange(n), sample)
+        for start in range(0, len(rest), int(self.chunk)):
+            rows = rest[start : start + int(self.chunk)]
+            Z[rows] = self.reduce(X_raw[rows])
+            coords[rows] = self._place(Z[rows])
+        self.coords_, self.pca_features_, self.fitted_rows_ = coords, Z, sample
+        return self
+
+    def _circle(self, n: int) -> "PhotoMap":
+        self.pca_, self.embedding_, self.degenerate_ = None, None, True
+        self.pca_features_ = np.zeros((n, 1), np.float32)
+        angle = np.linspace(0, 2 * np.pi, n, endpoint=False)
+        self.coords_ = np.c_[np.cos(angle), np.sin(angle)].astype(np.float32)
+        self.fitted_rows_ = np.arange(n)
         return self
 
     def _tsne(self, Z: np.ndarray):
@@ -214,14 +259,51 @@ class PhotoMap:
         openTSNE initialises each new point at the median of its nearest
         existing points and optimises it against the fixed map.
         """
-        Z = self.reduce(X)
+        return self._place(self.reduce(X))
+
+    def _place(self, Z: np.ndarray) -> np.ndarray:
         if self.embedding_ is None:
             return np.zeros((Z.shape[0], 2), np.float32)
-        n = self.coords_.shape[0]
+        n = len(self.fitted_rows_)
         k = int(max(1, min(25, n - 1)))
         perplexity = float(max(1.0, min(5.0, (k - 1) / 3.0)))
-        placed = self.embedding_.transform(Z, perplexity=perplexity, k=k)
+        placed = self.embedding_.transform(np.ascontiguousarray(Z, dtype=np.float32), perplexity=perplexity, k=k)
         return np.asarray(placed, dtype=np.float32)
+
+    def extend(self, X_new: np.ndarray) -> "PhotoMap":
+        """A copy of this map with new photos placed on it; every existing coordinate stays where it was.
+
+        What the page does when the archive grows: the new photos are
+        reduced with the fitted PCA and placed with :meth:`transform` against
+        the photos t-SNE was fitted on, so the map does not move. Their rows
+        are appended to ``coords_`` and ``pca_features_``. Re-fitting (a new
+        :meth:`fit`) gives a fresh layout instead.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(30, 6))
+        >>> old = PhotoMap(n_pca=4, perplexity=5).fit(X)
+        >>> grown = old.extend(rng.normal(size=(5, 6)))
+        >>> grown.coords_.shape, bool((grown.coords_[:30] == old.coords_).all())
+        ((35, 2), True)
+        """
+        import copy
+
+        Z = self.reduce(X_new)
+        grown = copy.copy(self)
+        grown.coords_ = np.vstack([self.coords_, self._place(Z)]).astype(np.float32)
+        grown.pca_features_ = np.vstack([self.pca_features_, Z]).astype(np.float32)
+        return grown
+
+    def take(self, rows: np.ndarray) -> "PhotoMap":
+        """A copy holding only ``rows`` of the map, in that order (same layout, same fitted t-SNE)."""
+        import copy
+
+        rows = np.asarray(rows, dtype=int)
+        taken = copy.copy(self)
+        taken.coords_, taken.pca_features_ = self.coords_[rows], self.pca_features_[rows]
+        return taken
 
 
 def run_tsne(
@@ -321,11 +403,17 @@ def map_figure(
     """
     import plotly.graph_objects as go
 
-    xy = np.round(np.asarray(coords, dtype=float), 3)
+    coords = np.asarray(coords)
+    # float32 coordinates stay float32: Plotly sends NumPy arrays as typed arrays, half the bytes at 100,000 points.
+    xy = np.round(coords.astype(np.float32 if coords.dtype == np.float32 else float), 3)
     n = len(xy)
     Scatter = go.Scattergl if n > webgl_above else go.Scatter
     sizes = np.full(n, 8.0) if sizes is None else np.asarray(sizes, dtype=float)
-    custom = np.c_[np.arange(n)].astype(object) if customdata is None else np.asarray(customdata, dtype=object)
+    if customdata is None:
+        custom = np.c_[np.arange(n)].astype(object)
+    else:
+        custom = np.asarray(customdata)
+        custom = custom if custom.dtype.kind in "iu" else custom.astype(object)
     hover = hovertemplate or "%{customdata[0]}<extra></extra>"
     fig = go.Figure()
     line = {"width": 0.5, "color": "white"} if n <= webgl_above else {"width": 0}
@@ -341,7 +429,7 @@ def map_figure(
         fig.add_trace(Scatter(
             x=xy[known, 0], y=xy[known, 1], mode="markers", customdata=custom[known], hovertemplate=hover,
             name="photos", showlegend=False,
-            marker={"size": sizes[known], "color": colour[known], "colorscale": "Viridis",
+            marker={"size": _size(sizes[known]), "color": colour[known], "colorscale": "Viridis",
                     "showscale": values is not None,
                     "colorbar": {"title": {"text": value_label}, "thickness": 12}, "line": line},
         ))
@@ -357,7 +445,8 @@ def map_figure(
             fig.add_trace(Scatter(
                 x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=f"{name} ({int(mask.sum())})",
                 customdata=custom[mask], hovertemplate=hover,
-                marker={"size": sizes[mask], "color": palette.get(name, default[i % len(default)]), "line": line},
+                marker={"size": _size(sizes[mask]), "color": palette.get(name, default[i % len(default)]),
+                        "line": line},
             ))
     if highlight is not None and np.any(highlight):
         member = np.asarray(highlight, dtype=bool)
@@ -376,6 +465,11 @@ def map_figure(
         plot_bgcolor="#fafafa",
     )
     return fig
+
+
+def _size(sizes: np.ndarray):
+    """One number when every marker has the same size (nothing per point is sent), else the array."""
+    return float(sizes[0]) if len(sizes) and np.all(sizes == sizes[0]) else sizes
 
 
 def kmeans_labels(X: np.ndarray, k: int, random_state: int = 0) -> np.ndarray:
