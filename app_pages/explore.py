@@ -22,6 +22,7 @@ from core.explore.figure import explore_figure, silhouette_figure
 from core.explore.mapping import cluster_names
 from core.explore.photomap import MIN_MAP_PHOTOS, effective_perplexity, suggest_k
 from core.explore.tables import likes_of, photo_table
+from core.faces.people import photo_person_labels
 from core.jobs import TooFewPhotosError
 from ui.auth import current_scope
 from ui.batch_status import show_batch_status
@@ -128,7 +129,7 @@ def view_controls(table: pd.DataFrame) -> dict:
     """Colouring, sizes, photos on the map and a highlighted ImageNet group."""
     n, labelled = len(table), "imagenet_group" in table.columns
     likes_known = bool(np.isfinite(likes_of(table)).any())
-    options = ["Cluster"] + (["ImageNet group"] if labelled else []) + (["Likes"] if likes_known else [])
+    options = ["Cluster"] + (["ImageNet group"] if labelled else []) + ["Person"] + (["Likes"] if likes_known else [])
     cols = st.columns([3, 2, 5])
     view = {"colour_by": cols[0].segmented_control(
         "Colour by", options, required=True, key=sync("explore_colour_by", "colour", default="Cluster",
@@ -181,6 +182,15 @@ def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> Non
     photo_grid(chosen.iloc[(page - 1) * GALLERY_MAX : page * GALLERY_MAX], GALLERY_COLUMNS, text)
 
 
+def with_people(table: pd.DataFrame, catalogue: pd.DataFrame, archive_key: str) -> pd.DataFrame:
+    """The map's table with who is in each photo (``person``), from the Faces page's index and names."""
+    people = photo_person_labels(catalogue, archive_key)
+    if people.empty:
+        st.caption("No face index yet: build it on the Faces page to colour the map by person.")
+        return table
+    return table.assign(person=table["sha256"].map(people).fillna("not indexed"))
+
+
 def main() -> None:
     archive = current_archive()
     catalogue = unique_pictures(archive.catalogue).reset_index(drop=True)  # a repost is mapped once
@@ -222,6 +232,8 @@ def main() -> None:
     probs = None if result.probs is None else result.probs[valid_rows]
     table = photo_table(rows, photo_map.coords_, cluster_names(clusters), probs=probs, tag=extractor.cache_tag)
     view = view_controls(table)
+    if view["colour_by"] == "Person":
+        table = with_people(table, archive.catalogue, archive_key)
     atlas = atlas_controls(table)
     # "Where would this photo land?" is answered before the map is drawn, so the map can show it.
     placed, placed_name, upload_error = placement_of(extractor, photo_map, clusters, (map_key, perplexity))
@@ -258,9 +270,10 @@ def main() -> None:
         if atlas.on:
             atlas_caption(table, atlas)
         # A selection reruns the page: the figure (1.7 s at 100,000 points) is rebuilt only when what it shows changes.
+        people_key = frame_key(table[["person"]]) if "person" in table.columns else None  # names change on Faces
         figure = remembered_figure(
             (id(photo_map), n, method, param, tuple(view.values()), placed_name, None if placed is None else
-             tuple(placed.xy), atlas.unit, atlas.current), shared)
+             tuple(placed.xy), atlas.unit, atlas.current, people_key), shared)
         event = st.plotly_chart(figure, key="explore_map", on_select="rerun",
                                 selection_mode=("points", "box", "lasso"),
                                 config={"scrollZoom": False, "displaylogo": False})

@@ -7,6 +7,7 @@ random weights.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -153,3 +154,40 @@ def test_grayscale_photos_make_a_map(data_dir: Path, tmp_path: Path):
     at = _explore(load_folder(folder))
     assert not any("same features" in i.value for i in at.info)
     assert len(_charts(at)) >= 2
+
+
+def test_colour_by_person_names_the_people_of_the_faces_page(data_dir: Path, tmp_path: Path, shared_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    """Four portraits each of three people, indexed and one of them named on the Faces page's terms: the map
+    coloured by person shows that name, and the two others as unnamed people."""
+    from core.cache import default_cache
+    from core.faces.engine import FaceEngine
+    from core.faces.index import build_face_index
+    from core.faces.people import find_people, rename_person
+
+    monkeypatch.setenv("FEEDLENS_MODEL_DIR", str(shared_dir / "models"))
+    root = data_dir / "faces-glint-celeb24"
+    people = ["Barack_Obama", "Keanu_Reeves", "Tina_Fey"]
+    photos = [p for name in people for p in sorted((root / "images" / name).glob("*.png"))[:4]]
+    assert len(photos) == 12
+    archive = load_folder(_folder_of(tmp_path, photos))
+    engine = FaceEngine()
+    try:
+        build_face_index(archive.catalogue, engine, cache=default_cache())
+    finally:
+        engine.close()
+    found = find_people(archive.catalogue, archive.key, cache=default_cache())
+    obama = archive.catalogue.loc[archive.catalogue["file"] == "photo_0.png", "sha256"].iloc[0]
+    person = found.faces.loc[found.faces["sha256"] == obama, "person_id"].iloc[0]
+    rename_person(found, person, "Barack <b>Obama</b>", cache=default_cache())
+
+    at = _explore(archive, explore_colour_by="Person")
+    spec = next(json.loads(chart.proto.spec) for chart in _charts(at) if "t-SNE" in chart.proto.spec)
+    # The name as the user typed it, escaped: Plotly would draw <b> as bold.
+    assert sorted(trace["name"] for trace in spec["data"]) == [
+        "Barack &lt;b&gt;Obama&lt;/b&gt; (4)", "Person 2 (4)", "Person 3 (4)"]
+
+
+def test_colour_by_person_without_a_face_index_says_where_to_build_it():
+    at = _explore(explore_colour_by="Person")
+    assert any("build it on the Faces page" in c.value for c in at.caption)

@@ -24,6 +24,9 @@ from .tables import group_class_counts, likes_of
 
 __all__ = [
     "COLOUR_BY",
+    "NOT_A_PERSON",
+    "person_order",
+    "person_palette",
     "CLUSTER_COLOURS",
     "WEBGL_ABOVE",
     "HOVER",
@@ -42,7 +45,7 @@ __all__ = [
 ]
 
 #: What the map can be coloured by (the page offers those that apply).
-COLOUR_BY = ("Cluster", "ImageNet group", "Likes")
+COLOUR_BY = ("Cluster", "ImageNet group", "Person", "Likes")
 CLUSTER_COLOURS = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
     "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#9edae5",
@@ -105,6 +108,32 @@ def hover_data(table: pd.DataFrame) -> np.ndarray:
     return np.column_stack([np.arange(n), files, label, group, table["cluster"].to_numpy(), like_text]).astype(object)
 
 
+#: Labels of :func:`core.faces.people.photo_person_labels` that are not a person, drawn last, in grey.
+NOT_A_PERSON = ("several people", "someone else", "no one", "not indexed")
+
+
+def person_order(people: Sequence[str]) -> list[str]:
+    """Legend order for colouring by person: people by photo count, then the other labels.
+
+    Examples
+    --------
+    >>> person_order(["no one", "Bo", "Ann", "Ann", "several people"])
+    ['Ann', 'Bo', 'several people', 'no one']
+    """
+    counts = pd.Series(list(people)).value_counts()
+    named = sorted((p for p in counts.index if p not in NOT_A_PERSON), key=lambda p: (-counts[p], p))
+    return named + [p for p in NOT_A_PERSON if p in counts.index]
+
+
+def person_palette(people: Sequence[str]) -> dict[str, str]:
+    """A colour per person (the cluster colours), greys for the other labels."""
+    greys = dict(zip(NOT_A_PERSON, ("#7f7f7f", "#a6a6a6", "#cccccc", "#e6e6e6")))
+    order = person_order(people)
+    named = [p for p in order if p not in greys]
+    return {**{p: CLUSTER_COLOURS[i % len(CLUSTER_COLOURS)] for i, p in enumerate(named)},
+            **{p: greys[p] for p in order if p in greys}}
+
+
 def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: str = "",
                    highlight: str | None = None, size_by_likes: bool = False,
                    thumbnails: Sequence[str | None] | None = None, placed: Placement | None = None,
@@ -116,7 +145,8 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
     table : pandas.DataFrame
         One row per photo with ``x, y, file, cluster, likes`` (and ImageNet
         columns for group colours and highlights).
-    colour_by : {"Cluster", "ImageNet group", "Likes"}
+    colour_by : {"Cluster", "ImageNet group", "Person", "Likes"}
+        ``"Person"`` needs a ``person`` column (:func:`core.faces.people.photo_person_labels`).
     title : str
     highlight : str, optional
         An ImageNet group drawn on top, the rest faded.
@@ -168,6 +198,10 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
         fig = map_figure(coords, values=likes, value_label="likes", **common)
     elif colour_by == "ImageNet group" and labelled:
         fig = map_figure(coords, groups, order=ig.group_names(), palette=ig.group_colours(), **common)
+    elif colour_by == "Person" and "person" in table.columns:
+        # Plotly reads legend text as a little HTML: names the user typed are escaped.
+        people = np.array([html.escape(p) for p in table["person"].fillna("not indexed").astype(str)], dtype=object)
+        fig = map_figure(coords, people, order=person_order(people), palette=person_palette(people), **common)
     else:
         clusters = table["cluster"].astype(str).to_numpy()
         palette = cluster_palette(clusters)

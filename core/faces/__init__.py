@@ -12,7 +12,7 @@ Public verbs, by module:
 - :mod:`core.faces.index`: PACK_FORMAT, FaceIndex, FacePack, index_status, build_face_index, load_face_index, pack_face_index, delete_face_index, face_chip
 - :mod:`core.faces.search`: ANN_MIN_FACES, FaceSearcher, AnnFaceSearcher, FaceMatches, search_photo
 - :mod:`core.faces.cluster`: ClusterReport, average_linkage, threshold_components, attach_nearest
-- :mod:`core.faces.people`: PeopleClusterer, SamePhotoError, PeopleBook, People, clean_name, assign_people, people_table, find_people, rename_person, merge_people, split_person, shared_photos, remove_faces, confirm_faces, reject_person, hide_person, set_cover, set_min_faces, post_people, post_person_labels, delete_people
+- :mod:`core.faces.people`: PeopleClusterer, SamePhotoError, PeopleBook, People, clean_name, assign_people, people_table, find_people, rename_person, merge_people, split_person, shared_photos, remove_faces, confirm_faces, reject_person, hide_person, set_cover, set_min_faces, post_people, post_person_labels, photo_person_labels, delete_people
 - :mod:`core.faces.suggest`: SUGGEST_DISTANCE, person_means, naming_queue, merge_suggestions, photo_years, age_suggestions
 - :mod:`core.faces.draw`: draw_faces
 """

@@ -67,6 +67,7 @@ __all__ = [
     "set_min_faces",
     "post_people",
     "post_person_labels",
+    "photo_person_labels",
     "delete_people",
 ]
 
@@ -811,6 +812,66 @@ def post_people(index: FaceIndex, person_ids: pd.Series, book: PeopleBook,
     grouped = merged.groupby(["post_id", "person_id"], sort=False)["face_key"].nunique().reset_index(name="n_faces")
     grouped["person"] = grouped["person_id"].map(book.display_name)
     return grouped[columns]
+
+
+def photo_person_labels(catalogue: pd.DataFrame, archive_key: str, *, cache: DiskCache | None = None,
+                        top: int = 8) -> pd.Series:
+    """Who is in each photo, as one label per photo to colour a map by ("Anna", "several people").
+
+    Reads the cached face index and the saved names only (never runs a
+    model). People are ranked by how many photos they are in, named people
+    first; the ``top`` of them keep their name and the rest are "someone
+    else". Hidden people count as "someone else".
+
+    Parameters
+    ----------
+    catalogue : pandas.DataFrame
+        The archive's catalogue (``sha256``, ``post_id``, ``file``, ``path``).
+    archive_key : str
+        ``Archive.key`` (names are saved per archive).
+    top : int
+        People shown by name.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by every distinct ``sha256`` of the catalogue: a person's
+        display name, ``"several people"``, ``"someone else"``, ``"no one"``
+        or ``"not indexed"``. Empty when no face index was built.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cat = pd.DataFrame({"post_id": ["a"], "sha256": ["ab12"], "file": ["x.jpg"], "path": ["/x.jpg"]})
+    >>> photo_person_labels(cat, "k", cache=DiskCache(tempfile.mkdtemp())).empty
+    True
+    """
+    cache = cache or default_cache()
+    shas = pd.Index(catalogue["sha256"].dropna().unique(), name="sha256")
+    index = load_face_index(catalogue, cache)
+    if index.n_done == 0:
+        return pd.Series(index=pd.Index([], name="sha256"), dtype=object, name="person")
+    book = PeopleBook.load(archive_key, cache)
+    ids = assign_people(index, book)
+    faces = index.recognisable[["sha256", "face_key"]].assign(
+        person_id=ids.reindex(index.recognisable["face_key"]).to_numpy()).dropna(subset=["person_id"])
+    per_photo = faces.drop_duplicates(["sha256", "person_id"])
+    counts = per_photo["person_id"].value_counts()
+    shown = [pid for pid in sorted(counts.index, key=lambda p: (p not in book.names, -counts[p], str(p)))
+             if pid not in book.hidden][:top]
+    names = {pid: book.display_name(pid) for pid in shown}
+    people = per_photo.groupby("sha256")["person_id"].agg(list)
+    indexed = set(index.faces["sha256"]) | set(index.failed)
+
+    def label(sha: str) -> str:
+        found = people.get(sha)
+        if found:
+            if len(found) > 1:
+                return "several people"
+            return names.get(found[0], "someone else")
+        return "no one" if sha in indexed or _photo_done_without_faces(cache, sha) else "not indexed"
+
+    return pd.Series([label(sha) for sha in shas], index=shas, dtype=object, name="person")
 
 
 def post_person_labels(catalogue: pd.DataFrame, archive_key: str, *, cache: DiskCache | None = None,
