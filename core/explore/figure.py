@@ -181,6 +181,8 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
     coords = table[["x", "y"]].to_numpy(dtype=float)
     likes = likes_of(table)
     labelled = "imagenet_group" in table.columns
+    if (colour_by == "Person" and "person" not in table.columns) or (colour_by == "ImageNet group" and not labelled):
+        colour_by = "Cluster"  # what the points then show, and the legend says
     groups = table["imagenet_group"].to_numpy() if labelled else None
     lean = n > LEAN_ABOVE if lean is None else lean
     if lean:
