@@ -257,3 +257,39 @@ def test_adaptive_build_and_print_equal_the_whole_render(tmp_path, photo_files, 
                           colour_amount=0.5)
     np.testing.assert_array_equal(np.asarray(Image.open(path)), coloured)
     assert not np.array_equal(coloured, whole)
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_builds_an_adaptive_sparse_colour_shifted_tiff_poster(data_dir, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    boston = data_dir / "instaloader-boston-2accounts"
+    target = sorted(boston.rglob("*.jpg"))[0]
+    out = tmp_path / "poster.tif"
+    env = {**os.environ, "FEEDLENS_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "cli", "mosaic", str(boston), "--target", str(target), "--out",
+                           str(out), "--rows", "6", "--cols", "6", "--reuse", "3", "--adaptive", "--solver", "sparse",
+                           "--uniform", "--colour", "30", "--long-cm", "5", "--dpi", "150", "--json"],
+                          cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert doc["adaptive"] and doc["solver"] == "sparse" and doc["tiles"] <= 36
+    assert doc["lower_bound"] <= doc["objective"]
+    assert doc["colour"]["mse_with"] < doc["colour"]["mse_without"]
+    with Image.open(out) as image:
+        assert image.size == (doc["width"], doc["height"])
+        assert max(image.size) <= 296  # 5 cm at 150 dpi, whole units
+    assert doc["size_cm"][0] <= 5.0
+
+    bad = subprocess.run([sys.executable, "-m", "cli", "mosaic", str(boston), "--target", str(target), "--out",
+                          str(tmp_path / "m.gif")], cwd=Path(__file__).resolve().parents[1], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and ".png, .tif or .jpg" in bad.stderr
