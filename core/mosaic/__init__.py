@@ -11,7 +11,7 @@ Public verbs, by module:
 - :mod:`core.mosaic.printing`: PRINT_FORMATS, physical_size, poster_pixels, mosaic_strips, write_png_strips, write_print
 - :mod:`core.mosaic.colour`: lab_stats, colour_transfer, ColourCurve, colour_curve
 - :mod:`core.mosaic.adaptive`: DEFAULT_LEVELS, unit_grid, quadtree_cells, cell_labels, cell_tiles, cell_strips, draw_cells
-- :mod:`core.mosaic.build`: TARGET_SIDE, MAX_TILES, LP_MAX_TILES, SUBPROCESS_PAIRS, METHOD_LABELS, WEIGHT_LABELS, run_label, default_reuse, solve_estimate, RegionSearch, find_regions, MosaicRequest, MosaicRun, MosaicResult, build_mosaic, render_mosaic, print_mosaic
+- :mod:`core.mosaic.build`: TARGET_SIDE, MAX_TILES, LP_MAX_TILES, SUBPROCESS_PAIRS, METHOD_LABELS, WEIGHT_LABELS, SPARSE_LABEL, run_label, default_reuse, solve_estimate, RegionSearch, find_regions, MosaicRequest, MosaicRun, MosaicResult, build_mosaic, render_mosaic, print_mosaic
 
 The pipeline: :func:`plan_grid` -> :func:`target_tiles` and
 :func:`load_photo_tiles` -> :func:`region_masks` -> :func:`grid_weights` ->

@@ -55,6 +55,7 @@ __all__ = [
     "SUBPROCESS_PAIRS",
     "METHOD_LABELS",
     "WEIGHT_LABELS",
+    "SPARSE_LABEL",
     "run_label",
     "default_reuse",
     "solve_estimate",
