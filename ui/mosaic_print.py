@@ -109,6 +109,6 @@ def print_download(result: MosaicResult, run: MosaicRun, target: np.ndarray, col
         mime=mime, key="mosaic_download", on_click="ignore", icon=":material/download:", type="primary",
     )
     size = physical_size(width, height, result.dpi)
-    st.caption(f"{width:,} × {height:,} px {fmt}"
+    st.caption(f"Download: {width} × {height} px {fmt}"
                + (f", {size[0]:.1f} × {size[1]:.1f} cm at {result.dpi} dpi" if size else " (no dpi chosen)")
                + f"; {grid}. Drawn one row of tiles at a time when you click.")
