@@ -109,13 +109,13 @@ def usage() -> dict:
 # -- cases, each in a child ------------------------------------------------------------------------
 
 
-def case_dense(kind: str, n: int, size: int) -> dict:
+def case_dense(kind: str, n: int, size: int, backend: str = "auto") -> dict:
     from core.mosaic.assignment import assignment_cost, cost_matrix, solve
 
     tiles, photos = problem(kind, n, n, size)
     before = usage()
     t = time.perf_counter()
-    chosen = solve(tiles, photos, method="exact")
+    chosen = solve(tiles, photos, method="exact", solver="dense", backend=backend)
     seconds = time.perf_counter() - t
     objective = 0.0
     for s in range(0, n, 2048):  # the objective, without a second full matrix
@@ -139,7 +139,83 @@ def case_sparse(kind: str, n: int, n_photos: int, reuse: int, size: int, k: int)
             "grown": placed.grown, "priced": placed.priced, "certified": placed.certified, "steps": placed.seconds}
 
 
-CASES = {"dense": case_dense, "sparse": case_sparse}
+def case_render(n: int, tile_px: int, n_photos: int, fmt: str) -> dict:
+    """A print file of ``n`` tiles (a random placement: drawing costs the same whatever the placement)."""
+    import tempfile
+
+    from core.mosaic import plan_grid
+    from core.mosaic.printing import mosaic_strips, physical_size, write_print
+
+    photos = real_photos(n_photos, tile_px)
+    rows, cols = plan_grid(n, 1.0, max_tiles=n)
+    placement = np.random.default_rng(0).integers(0, n_photos, rows * cols)
+    before = usage()
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        path = write_print(Path(tmp) / f"poster.{fmt}", mosaic_strips(photos, placement, rows, cols),
+                           cols * tile_px, rows * tile_px, dpi=300)
+        seconds = time.perf_counter() - t
+        size_mb = path.stat().st_size / 1e6
+    after = usage()
+    return {"seconds": seconds, "cpu_s": after["cpu_s"] - before["cpu_s"], "peak_mb": after["peak_mb"],
+            "before_mb": before["peak_mb"], "file_mb": size_mb, "width": cols * tile_px, "height": rows * tile_px,
+            "cm": physical_size(cols * tile_px, rows * tile_px, 300)}
+
+
+def case_adaptive(rows: int, n_photos: int, size: int) -> dict:
+    """Face-region MSE of adaptive tiles and of the uniform grid with as many tiles (pixels of the rendered mosaic)."""
+    from core.image.io import load_image
+    from core.mosaic import region_masks, solve
+    from core.mosaic.adaptive import _fitted, cell_tiles, draw_cells, quadtree_cells, unit_grid
+    from core.mosaic.grid import crop_to_aspect
+    from core.mosaic.rendering import render
+
+    target = load_image(target_path(), max_side=1024)
+    regions = region_masks(target)
+    photos_big = real_photos(n_photos, 4 * size, seed=1)
+    photos = np.stack([p.reshape(size, 4, size, 4, 3).mean(axis=(1, 3)).round().astype(np.uint8) for p in photos_big])
+    cols = rows
+    reuse = -(-rows * cols // n_photos)
+    unit_rows, unit_cols = unit_grid(rows, cols)
+    px = 8  # pixels per unit in the comparison: a uniform tile is 2 units
+    goal = _fitted(target, unit_rows, unit_cols, px).astype(np.float32) / 255
+    face = crop_to_aspect(regions.face, unit_cols / unit_rows)
+    from core.image.geometry import resize
+
+    face_px = resize(face.astype(np.float32), unit_cols * px, unit_rows * px) >= 0.5
+    out = {"faces": regions.n_faces, "face_px": int(face_px.sum())}
+    from core.mosaic.grid import target_tiles
+
+    uni_tiles = target_tiles(target, unit_rows // 2, unit_cols // 2, size)
+    uni = solve(uni_tiles, photos, reuse=reuse)
+    from core.image.geometry import resize as rs
+
+    uni_img = render(np.stack([rs(p, 2 * px, 2 * px) for p in photos_big]), uni, unit_rows // 2, unit_cols // 2)
+    cells = quadtree_cells(target, unit_rows // 2, unit_cols // 2, face=regions.face, person=regions.person)
+    ada = solve(cell_tiles(target, cells, unit_rows, unit_cols, size), photos, reuse=reuse)
+    ada_img = draw_cells(photos_big, ada, cells, unit_rows, unit_cols, px)
+    for name, img in (("uniform", uni_img), ("adaptive", ada_img)):
+        err = ((img.astype(np.float32) / 255 - goal) ** 2).mean(axis=2)
+        out[f"{name}_face_mse"] = float(err[face_px].mean())
+        out[f"{name}_all_mse"] = float(err.mean())
+    out["tiles_uniform"] = (unit_rows // 2) * (unit_cols // 2)
+    out["tiles_adaptive"] = int(len(cells))
+    return out
+
+
+def case_colour(n: int, n_photos: int, size: int) -> dict:
+    from core.mosaic.colour import colour_curve
+    from core.mosaic.sparse import assign_sparse
+
+    tiles, photos = real_tiles(n, size), real_photos(n_photos, size)
+    placed = assign_sparse(tiles, photos, reuse=-(-n // n_photos))
+    curve = colour_curve(tiles, photos, placed.photo_of_tile)
+    return {"amounts": curve.amounts.tolist(), "mse": curve.mse.tolist(), "random_mse": curve.random_mse.tolist(),
+            "cheat_amount": curve.cheat_amount, "tiles_used": curve.tiles_used}
+
+
+CASES = {"dense": case_dense, "sparse": case_sparse, "render": case_render, "adaptive": case_adaptive,
+         "colour": case_colour}
 
 
 def in_child(name: str, *args) -> dict:
@@ -152,16 +228,18 @@ def in_child(name: str, *args) -> dict:
 
 def bench_gap(args: argparse.Namespace) -> None:
     n = 10_000
-    for kind in ("real", "random"):
-        dense = in_child("dense", kind, n, args.score)
-        sparse = in_child("sparse", kind, n, n, 1, args.score, args.k)
-        gap = 100 * (sparse["objective"] / dense["objective"] - 1)
+    for kind in args.kinds:
         tag = "" if kind == "real" else "_random"
-        emit(f"mosaic_sparse_10000{tag}_gap", gap, "%")
+        sparse = in_child("sparse", kind, n, n, 1, args.score, args.k)  # first: the dense one may take long
         emit(f"mosaic_sparse_10000{tag}_bound_gap", 100 * (sparse["objective"] / sparse["lower_bound"] - 1), "%")
         emit(f"mosaic_sparse_10000{tag}_certified", float(sparse["certified"]), "bool")
         emit(f"mosaic_sparse_10000{tag}_pricing_rounds", len(sparse["priced"]), "rounds")
-        for solver, r in (("dense", dense), ("sparse", sparse)):
+        report = [("sparse", sparse)]
+        dense = in_child("dense", kind, n, args.score, args.dense_backend) if args.with_dense else None
+        if dense is not None:
+            emit(f"mosaic_sparse_10000{tag}_gap", 100 * (sparse["objective"] / dense["objective"] - 1), "%")
+            report.append(("dense", dense))
+        for solver, r in report:
             emit(f"mosaic_{solver}_10000{tag}_s", r["seconds"], "s")
             emit(f"mosaic_{solver}_10000{tag}_cpu_s", r["cpu_s"], "s")
             emit(f"mosaic_{solver}_10000{tag}_peak_mb", r["peak_mb"], "MB")
@@ -184,6 +262,35 @@ def bench_scale(args: argparse.Namespace) -> None:
                     emit(f"mosaic_sparse_{tag}_{step}_s", value, "s")
 
 
+def bench_render(args: argparse.Namespace) -> None:
+    # 100,000 tiles of 37 px: 11,692 px a side, 99 cm at 300 dpi, from 12,000 photos.
+    for fmt in args.formats:
+        r = in_child("render", 100_000, 37, 12_000, fmt)
+        tag = "" if fmt == "png" else f"_{fmt}"
+        emit(f"mosaic_render_100000{tag}_s", r["seconds"], "s")
+        emit(f"mosaic_render_100000{tag}_cpu_s", r["cpu_s"], "s")
+        emit(f"mosaic_render_100000{tag}_peak_mb", r["peak_mb"], "MB")
+        emit(f"mosaic_render_100000{tag}_before_mb", r["before_mb"], "MB")
+        emit(f"mosaic_render_100000{tag}_file_mb", r["file_mb"], "MB")
+        emit(f"mosaic_render_100000{tag}_width_cm", r["cm"][0], "cm")
+
+
+def bench_adaptive(args: argparse.Namespace) -> None:
+    r = in_child("adaptive", 40, 343, args.score)
+    emit("mosaic_adaptive_face_mse_ratio", r["adaptive_face_mse"] / r["uniform_face_mse"], "ratio")
+    emit("mosaic_adaptive_all_mse_ratio", r["adaptive_all_mse"] / r["uniform_all_mse"], "ratio")
+    for key in ("uniform_face_mse", "adaptive_face_mse", "tiles_uniform", "tiles_adaptive"):
+        emit(f"mosaic_adaptive_{key}", r[key], "MSE" if "mse" in key else "tiles")
+
+
+def bench_colour(args: argparse.Namespace) -> None:
+    r = in_child("colour", 10_000, 2_000, args.score)
+    for a, m, rm in zip(r["amounts"], r["mse"], r["random_mse"]):
+        emit(f"mosaic_colour_{round(100 * a)}_mse", m, "MSE")
+        emit(f"mosaic_colour_{round(100 * a)}_random_mse", rm, "MSE")
+    emit("mosaic_colour_cheat_amount", 100 * r["cheat_amount"], "%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -192,6 +299,10 @@ def main() -> None:
     parser.add_argument("--kinds", default="real,random")
     parser.add_argument("--score", type=int, default=8, help="scoring tile side in px")
     parser.add_argument("--k", type=int, default=8, help="candidate photos per tile")
+    parser.add_argument("--dense-backend", default="auto", help="dense reference: auto (lapjv) or scipy")
+    parser.add_argument("--no-dense", dest="with_dense", action="store_false",
+                        help="gap case: skip the dense reference (a certified sparse placement is its optimum)")
+    parser.add_argument("--formats", default="png,tiff", help="print formats of the render case")
     args = parser.parse_args()
     if args.case:
         name, *rest = json.loads(args.case)
@@ -199,6 +310,7 @@ def main() -> None:
         return
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.kinds = [s for s in args.kinds.split(",") if s]
+    args.formats = [s for s in args.formats.split(",") if s]
     for case in args.cases.split(","):
         globals()[f"bench_{case}"](args)
 
