@@ -46,6 +46,7 @@ class Grid(NamedTuple):
     score: int
     tile_px: int
     ok: bool
+    adaptive: bool = False
 
 
 def grid_section(n_photos: int, box: tuple[int, int], dpi: int | None) -> Grid:
@@ -60,13 +61,16 @@ def grid_section(n_photos: int, box: tuple[int, int], dpi: int | None) -> Grid:
     ))
     planned = mosaic.plan_grid(n_photos, aspect, reuse=reuse, max_tiles=mosaic.MAX_TILES)
     plan_key = f"{n_photos}_{aspect:.4f}_{reuse}"
-    rows = int(g2.number_input("Rows", 1, 400, key=sync(f"mosaic_rows_{plan_key}", "rows", default=planned[0],
-                                                       bounds=(1, 400))))
-    cols = int(g3.number_input("Columns", 1, 400, key=sync(f"mosaic_cols_{plan_key}", "cols", default=planned[1],
-                                                          bounds=(1, 400))))
+    rows = int(g2.number_input("Rows", 1, 1000, key=sync(f"mosaic_rows_{plan_key}", "rows", default=planned[0],
+                                                        bounds=(1, 1000))))
+    cols = int(g3.number_input("Columns", 1, 1000, key=sync(f"mosaic_cols_{plan_key}", "cols", default=planned[1],
+                                                           bounds=(1, 1000))))
     score = int(g4.segmented_control("Score at (px)", [8, 16, 32], required=True,
                                      key=sync("mosaic_score", "score", default=16, options=[8, 16, 32]),
                                      help="Tiles are compared at this size; the mosaic is drawn at full size."))
+    adaptive = st.toggle("Adaptive tiles", key=sync("mosaic_adaptive", "adaptive", default=False),
+                         help="As many tiles as the grid, in three sizes: half-size tiles on faces, people and "
+                              "detail, double-size tiles elsewhere (a quadtree).")
     tile_px, final_w, final_h = mosaic.output_size(rows, cols, *box)
     n_tiles = rows * cols
     size_note = f" at {dpi} dpi ({final_w / dpi * 2.54:.1f} × {final_h / dpi * 2.54:.1f} cm)" if dpi else ""
@@ -74,7 +78,10 @@ def grid_section(n_photos: int, box: tuple[int, int], dpi: int | None) -> Grid:
         f"Planned from {n_photos:,} photos{f' × {reuse}' if reuse > 1 else ''} and the output's shape: "
         f"{planned[0]} × {planned[1]}. Grid {rows} × {cols} = {n_tiles:,} tiles of {tile_px} px; "
         f"print file {final_w} × {final_h} px{size_note}."
-        + (f" Tiles above {THUMB_SIDE} px are drawn from the original files." if tile_px > THUMB_SIDE else ""))
+        + (f" Tiles above {THUMB_SIDE} px are drawn from the original files." if tile_px > THUMB_SIDE else "")
+        + ("" if mosaic.fits_dense(n_tiles, n_photos, reuse) else
+           " Above the dense solver's memory budget the exact placement works on each tile's nearest photos "
+           "(sparse) and is priced until proven optimal."))
 
     def allow_reuse(k: int, r: int, c: int, n: int) -> None:
         """Raise the reuse limit and keep the grid the user chose (its widgets are keyed by the plan)."""
@@ -89,7 +96,7 @@ def grid_section(n_photos: int, box: tuple[int, int], dpi: int | None) -> Grid:
     if n_tiles > mosaic.MAX_TILES:
         st.error(f"{n_tiles:,} tiles is more than this page handles ({mosaic.MAX_TILES:,}); "
                  "choose fewer rows or columns.")
-        return Grid(rows, cols, reuse, score, tile_px, False)
+        return Grid(rows, cols, reuse, score, tile_px, False, adaptive)
     try:
         mosaic.check_capacity(n_tiles, n_photos, reuse)
     except mosaic.MosaicError as exc:
@@ -99,8 +106,8 @@ def grid_section(n_photos: int, box: tuple[int, int], dpi: int | None) -> Grid:
         b1.button(f"Allow each photo up to {-(-n_tiles // n_photos)} times", key="mosaic_fix_reuse",
                   on_click=allow_reuse, args=(-(-n_tiles // n_photos), rows, cols, n_photos))
         b2.button(f"Use a {fit[0]} × {fit[1]} grid", key="mosaic_fix_grid", on_click=smaller_grid, args=fit)
-        return Grid(rows, cols, reuse, score, tile_px, False)
-    return Grid(rows, cols, reuse, score, tile_px, True)
+        return Grid(rows, cols, reuse, score, tile_px, False, adaptive)
+    return Grid(rows, cols, reuse, score, tile_px, True, adaptive)
 
 
 def weighting_section(target: Target, grid: Grid, aspect: float) -> tuple[mosaic.RegionSearch, float, float, float]:
@@ -169,7 +176,11 @@ def placement_section(grid: Grid, n_photos: int, weighted: bool) -> tuple[list[s
             else:
                 st.caption(f"PuLP: one variable per tile and photo slot ({n_tiles * n_slots:,}); "
                            f"about {mosaic.solve_estimate('lp', n_tiles, n_slots):.0f} s.")
-        methods = [m for m in mosaic.METHOD_LABELS if m in methods and (m != "lp" or lp_ok)]
+        greedy_ok = 4 * n_tiles * n_slots <= mosaic.DENSE_BUDGET_BYTES
+        if "greedy" in methods and not greedy_ok:
+            st.caption(f"Greedy is left out: it needs the whole cost matrix ({4 * n_tiles * n_slots / 1e9:.1f} GB).")
+        methods = [m for m in mosaic.METHOD_LABELS if m in methods and (m != "lp" or lp_ok)
+                   and (m != "greedy" or greedy_ok)]
         modes = [w for w in (False, True) if w in modes]
     with m2:
         clicked = st.button("Build mosaic", type="primary", key="mosaic_build", icon=":material/grid_view:",
@@ -207,7 +218,7 @@ def main() -> None:
     signature = (
         archive.key or archive.name, target.digest,
         tuple(sorted(pool.shas)) if len(pool) < 50 else hashlib.sha256("\n".join(pool.shas).encode()).hexdigest(),
-        grid.rows, grid.cols, grid.score, grid.reuse, tuple(runs),
+        grid.rows, grid.cols, grid.score, grid.reuse, tuple(runs), grid.adaptive,
         (alpha_face, alpha_person, falloff) if search.found else None,
     )
     if builds.build_was_cancelled():
@@ -217,7 +228,7 @@ def main() -> None:
             target=target.image, shas=pool.shas, paths=pool.paths, rows=grid.rows, cols=grid.cols,
             reuse=grid.reuse, score_px=grid.score, width=target.box[0], height=target.box[1], dpi=target.dpi,
             methods=tuple(methods), weightings=tuple(modes), alpha_face=alpha_face, alpha_person=alpha_person,
-            falloff=falloff, regions=search)
+            falloff=falloff, regions=search, adaptive=grid.adaptive)
         error = builds.build(request, signature, target.digest)
         if error:
             st.error(error)

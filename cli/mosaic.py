@@ -12,7 +12,15 @@ from .options import ArchiveArg, JsonOpt
 from .runner import InputError, archive_summary, command
 from .text import count, number, table
 
-__all__ = ["Method", "mosaic"]
+__all__ = ["Method", "Solver", "mosaic"]
+
+
+class Solver(str, Enum):
+    """The exact placement's solver (:class:`core.mosaic.build.MosaicRequest`)."""
+
+    auto = "auto"
+    dense = "dense"
+    sparse = "sparse"
 
 
 class Method(str, Enum):
@@ -29,7 +37,9 @@ def mosaic(
         "--target", "-t", show_default=False,
         help="The picture to rebuild: an image file (when it is one of the archive's photos it is left out of "
              "the tiles).")],
-    out: Annotated[Path, typer.Option("--out", "-o", show_default=False, help="The PNG to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", show_default=False,
+                                      help="The print file to write: .png, .tif or .jpg (drawn one row of tiles "
+                                           "at a time, never whole in memory).")],
     method: Annotated[Method, typer.Option("--method", help="exact: the optimal placement (Jonker-Volgenant); "
                                                             "greedy: best match first; lp: the seed's PuLP "
                                                             "programme (slow; at most 2,500 tiles).")] = Method.exact,
@@ -48,7 +58,23 @@ def mosaic(
     height: Annotated[Optional[int], typer.Option("--height", min=64, max=20000, show_default=False,
                                                   help="Output height in pixels.")] = None,
     dpi: Annotated[Optional[int], typer.Option("--dpi", min=30, max=1200, show_default=False,
-                                               help="Print resolution written into the PNG.")] = None,
+                                               help="Print resolution written into the file.")] = None,
+    long_cm: Annotated[Optional[float], typer.Option(
+        "--long-cm", min=1, max=500, show_default=False,
+        help="Print size: the long side in centimetres at --dpi (300 by default), instead of --width/--height; "
+             "100 cm at 300 dpi is 11,811 px.")] = None,
+    solver: Annotated[Solver, typer.Option(
+        "--solver", help="Exact placement: dense (the whole cost matrix), sparse (each tile's nearest photos, then "
+                         "priced until proven optimal) or auto (sparse when the matrix would pass 1.2 GB).")
+    ] = Solver.auto,
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="Sparse solver: nearest photos per tile to start "
+                                                               "from.")] = 8,
+    adaptive: Annotated[bool, typer.Option(
+        "--adaptive/--grid", help="Adaptive tiles: as many tiles as the grid, smaller on faces, people and "
+                                  "detail, bigger elsewhere.")] = False,
+    colour: Annotated[float, typer.Option(
+        "--colour", min=0, max=100, help="Colour transfer towards each tile's cell, in per cent (0 = off). The "
+                                         "report gives the amount from which the target shows through.")] = 0.0,
     json_output: JsonOpt = False,
 ) -> None:
     """Rebuild the target picture from the archive's photos and write it as a PNG at print size.
@@ -61,11 +87,14 @@ def mosaic(
         raise typer.BadParameter("give both --rows and --cols, or neither", param_hint="--rows/--cols")
     if (width is None) != (height is None):
         raise typer.BadParameter("give both --width and --height, or neither", param_hint="--width/--height")
+    if long_cm is not None and width is not None:
+        raise typer.BadParameter("give --long-cm or --width/--height, not both", param_hint="--long-cm")
     from core.cache import sha256_bytes
     from core.image.io import ImageError, load_image
-    from core.mosaic.build import TARGET_SIDE, MosaicRequest, build_mosaic, render_mosaic
+    from core.mosaic.build import TARGET_SIDE, MosaicRequest, build_mosaic, print_mosaic
+    from core.mosaic.grid import MosaicError
     from core.mosaic.pool import tile_pool
-    from core.mosaic.rendering import encode_png
+    from core.mosaic.printing import physical_size, poster_pixels
 
     with command(json_output) as run:
         try:
@@ -75,29 +104,68 @@ def mosaic(
             raise InputError(f"--target {target}: cannot be read ({exc.strerror or exc})") from None
         except ImageError as exc:
             raise InputError(f"--target {target}: {exc}") from None
+        if out.suffix.lower() not in {".png", ".tif", ".tiff", ".jpg", ".jpeg"}:
+            raise InputError(f"--out {out}: choose a .png, .tif or .jpg file")
+        if long_cm is not None:
+            dpi = dpi or 300
+            width, height = poster_pixels(long_cm, dpi, picture.shape[1] / picture.shape[0])
         arch = run.open_archive(archive)
         pool = tile_pool(arch.catalogue, exclude=sha256_bytes(data))
         request = MosaicRequest(target=picture, shas=pool.shas, paths=pool.paths, rows=rows, cols=cols, reuse=reuse,
-                                width=width, height=height, dpi=dpi, methods=(method.value,), weightings=(weighted,))
+                                width=width, height=height, dpi=dpi, methods=(method.value,), weightings=(weighted,),
+                                solver=solver.value, k=k, adaptive=adaptive)
         result = run.job("Building the mosaic", build_mosaic, request)
         chosen = result.runs[0]
-        image = run.job("Drawing the print file", render_mosaic, result, chosen)
-        out.write_bytes(encode_png(image, dpi=result.dpi))
+        try:
+            run.job("Drawing the print file", print_mosaic, result, chosen, out, target=picture,
+                    colour_amount=colour / 100)
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot be written ({exc.strerror or exc})") from None
+        except MosaicError as exc:
+            raise InputError(f"--out {out}: {exc}") from None
+        curve = None
+        if colour > 0:
+            from core.mosaic.adaptive import cell_tiles
+            from core.mosaic.colour import colour_curve
+            from core.mosaic.grid import target_tiles
+            from core.mosaic.pool import load_photo_tiles
+
+            goal = (cell_tiles(picture, result.cells, result.rows, result.cols, result.score_px) if result.adaptive
+                    else target_tiles(picture, result.rows, result.cols, result.score_px))
+            photos = load_photo_tiles(result.shas, result.paths, result.score_px).tiles
+            curve = colour_curve(goal, photos, chosen.photo_of_tile)
         for note in result.notes:
             run.warn(note)
         regions = {name: (None if value != value else value) for name, value in chosen.region_errors.items()}
-        lines = [f"{out}: {image.shape[1]} x {image.shape[0]} px"
-                 + (f" ({image.shape[1] / result.dpi * 2.54:.1f} x {image.shape[0] / result.dpi * 2.54:.1f} cm at "
-                    f"{result.dpi} dpi)" if result.dpi else "")
-                 + f", {result.rows} x {result.cols} tiles of {result.tile_px} px from "
+        out_w, out_h = result.cols * result.tile_px, result.rows * result.tile_px
+        size_cm = physical_size(out_w, out_h, result.dpi)
+        grid = (f"{result.n_tiles:,} adaptive tiles ({result.rows} x {result.cols} units of {result.tile_px} px)"
+                if result.adaptive else f"{result.rows} x {result.cols} tiles of {result.tile_px} px")
+        lines = [f"{out}: {out_w} x {out_h} px"
+                 + (f" ({size_cm[0]:.1f} x {size_cm[1]:.1f} cm at {result.dpi} dpi)" if size_cm else "")
+                 + f", {grid} from "
                  f"{count(len(result.shas), 'photo')} (each at most {result.reuse} times); {chosen.label}.",
                  "Mean squared error per region (pixels in [0, 1]):",
                  table(["region", "MSE"], [[name, number(value, 5)] for name, value in regions.items()])]
+        if chosen.solver == "sparse":
+            lines.append(f"Sparse placement: {100 * chosen.bound_gap:.2f} % above the lower bound (each tile's "
+                         "best photo, shared freely).")
+        if curve is not None:
+            lines.append(f"Colour transfer {colour:.0f} %: MSE {curve.mse[0]:.5f} -> {curve.mse_at(colour / 100):.5f}"
+                         f" (on {curve.tiles_used:,} tiles); the target shows through from "
+                         + (f"{100 * curve.cheat_amount:.0f} %." if curve.cheat_amount == curve.cheat_amount
+                            else "no amount up to 100 %."))
         run.done({
             "archive": archive_summary(arch),
             "out": out,
-            "width": int(image.shape[1]), "height": int(image.shape[0]), "dpi": result.dpi,
+            "width": out_w, "height": out_h, "dpi": result.dpi, "size_cm": size_cm,
             "rows": result.rows, "cols": result.cols, "tile_px": result.tile_px, "reuse": result.reuse,
+            "tiles": result.n_tiles, "adaptive": result.adaptive, "solver": chosen.solver,
+            "lower_bound": None if chosen.lower_bound != chosen.lower_bound else chosen.lower_bound,
+            "objective": chosen.objective,
+            "colour": None if curve is None else {
+                "amount": colour / 100, "mse_without": float(curve.mse[0]), "mse_with": curve.mse_at(colour / 100),
+                "cheat_amount": None if curve.cheat_amount != curve.cheat_amount else curve.cheat_amount},
             "photos": len(result.shas), "left_out": result.left_out,
             "method": chosen.method, "weighted": chosen.weighted, "uniform_reason": result.uniform_reason,
             "faces": result.n_faces, "region_errors": regions, "seconds": chosen.seconds, "notes": result.notes,

@@ -94,3 +94,47 @@ def test_uploaded_target_then_cancel_a_slow_pulp_build(app_server, browser, arti
     assert main.get_by_text("Press Build mosaic to place the photos.").is_visible()
     page.screenshot(path=str(artifacts_dir / "mosaic_cancelled.png"))
     assert not errors, errors
+
+
+def test_build_adaptive_mosaic_with_colour_transfer_and_download_tiff(app_server, browser, artifacts_dir, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app_server)
+    wait_for_app(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.get_by_text("Demo archive: 15 posts, 15 photos").wait_for(timeout=120_000)
+    sidebar.get_by_role("link", name="Mosaic").click()
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text(re.compile(r"Grid 20 × 20 = 400 tiles")).wait_for(timeout=120_000)
+    main.get_by_text("MediaPipe found 1 face(s) and a person.").wait_for(timeout=120_000)
+    wait_for_app(page)
+    main.get_by_text("Adaptive tiles").click()
+    wait_for_app(page)
+    main.get_by_role("button", name="Build mosaic").click()
+    main.get_by_text(re.compile(r"Download: \d+ × \d+ px PNG")).wait_for(timeout=240_000)
+    wait_for_app(page)
+    caption = main.get_by_text(re.compile(r"Download: \d+ × \d+ px PNG")).inner_text()
+    assert "adaptive tiles" in caption
+    width, height = map(int, re.search(r"Download: (\d+) × (\d+) px", caption).groups())
+    assert main.get_by_text(re.compile(r"The target shows through from")).is_visible()
+    assert main.locator("[data-testid='stPlotlyChart']").first.is_visible()  # the zoomable preview
+    page.set_viewport_size({"width": 1400, "height": 3600})
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(artifacts_dir / "mosaic_adaptive.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+    main.get_by_role("radio", name="TIFF").click() if main.get_by_role("radio", name="TIFF").count() else \
+        main.get_by_role("button", name="TIFF").click()
+    wait_for_app(page)
+    download = main.get_by_role("button", name="Download TIFF (print resolution)")
+    download.wait_for(timeout=60_000)
+    with page.expect_download(timeout=180_000) as info:
+        download.click()
+    path = tmp_path / "mosaic.tif"
+    info.value.save_as(path)
+    with Image.open(path) as tif:
+        assert tif.format == "TIFF" and tif.size == (width, height)
+        tif.load()
+        assert len(tif.convert("RGB").resize((64, 64)).getcolors(64 * 64) or []) > 100
+    assert not errors, errors

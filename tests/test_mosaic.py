@@ -514,7 +514,10 @@ def test_build_mosaic_finds_no_region_in_a_rocket(models, photo_files, tile_cach
     ("changes", "message"),
     [
         ({"rows": 20, "cols": 20, "reuse": 1}, "The grid has 400 tiles but there are only 160 photos"),
-        ({"rows": 101, "cols": 100, "reuse": 100}, "10,100 tiles is more than a mosaic may have"),
+        ({"rows": 400, "cols": 300, "reuse": 1000}, "120,000 tiles is more than a mosaic may have"),
+        ({"rows": 200, "cols": 200, "reuse": 300}, "Greedy best match needs the whole cost matrix"),
+        ({"rows": 200, "cols": 200, "reuse": 300, "methods": ("exact",), "solver": "dense"},
+         "The dense exact solver would need"),
         ({"rows": 60, "cols": 60, "reuse": 30, "methods": ("lp",)}, "PuLP is limited to 2,500 tiles"),
         ({"shas": [], "paths": []}, "at least one photo"),
         ({"methods": ("best",)}, "Unknown placement method"),

@@ -141,3 +141,19 @@ def test_pulp_and_exact_agree_on_a_small_grid(models):
     totals = list(table["Weighted total"])
     assert abs(totals[0] - totals[1]) <= 1e-6 * totals[0]
     assert "PuLP and exact reach the same total error" in _texts(at.markdown)
+
+
+def test_adaptive_mosaic_with_colour_transfer_and_its_cheating_limit(models):
+    at = _page()
+    at.toggle(key="mosaic_adaptive").set_value(True).run()
+    at.button(key="mosaic_build").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, _texts(at.error)
+    table = at.dataframe[0].value
+    assert "Exact (Jonker–Volgenant)" in set(table["Method"])
+    assert at.slider(key="mosaic_colour").value == 0  # off by default: an honest mosaic
+    assert "The target shows through from" in _texts(at.markdown)
+    at.slider(key="mosaic_colour").set_value(100).run()
+    assert not at.exception, at.exception
+    assert "draws the picture" in _texts(at.warning)  # at 100 % the shift, not the placement, makes the picture
+    assert "adaptive tiles" in _texts(at.caption)

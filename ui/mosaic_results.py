@@ -12,9 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.mosaic.build import METHOD_LABELS, WEIGHT_LABELS, MosaicResult
-from ui.images import inline
-from ui.mosaic_runs import PREVIEW_SIDE, REGION_NAMES, Built, png_bytes, preview
+from core.mosaic.build import METHOD_LABELS, SPARSE_LABEL, WEIGHT_LABELS, MosaicResult
+from ui.mosaic_print import colour_panel, print_download, zoomable_preview
+from ui.mosaic_runs import PREVIEW_SIDE, REGION_NAMES, Built, preview
 
 __all__ = ["show_results", "comparison", "results_table", "error_charts"]
 
@@ -46,7 +46,8 @@ def comparison(result: MosaicResult) -> None:
 def results_table(result: MosaicResult) -> None:
     """One row per placement: errors by region, weighted total, time."""
     table = pd.DataFrame([
-        {"Method": METHOD_LABELS[r.method], "Weighting": WEIGHT_LABELS[r.weighted],
+        {"Method": SPARSE_LABEL if r.solver == "sparse" else METHOD_LABELS[r.method],
+         "Weighting": WEIGHT_LABELS[r.weighted],
          "Mean MSE": r.region_errors["all"], "Face": r.region_errors["face"],
          "Person (not face)": r.region_errors["person"], "Background": r.region_errors["background"],
          "Weighted total": r.objective, "Time (s)": r.seconds}
@@ -110,19 +111,19 @@ def show_results(built: Built | None, target: np.ndarray, signature: tuple) -> N
         run = result.runs[labels.index(shown)]
         blend = st.slider("Blend the target over the mosaic", 0.0, 0.8, 0.0, 0.05, key="mosaic_blend",
                           help="0 = an honest mosaic. The seed calls heavy overlays of the target “cheating”.")
-        st.download_button(
-            "Download PNG (print resolution)", data=lambda: png_bytes(result, run, target, blend),
-            file_name=f"feedlens_mosaic_{result.rows}x{result.cols}_{run.method}"
-                      f"{'_weighted' if run.weighted else ''}.png",
-            mime="image/png", key="mosaic_download", on_click="ignore", icon=":material/download:", type="primary",
-        )
-        st.caption(f"Download: {result.width} × {result.height} px PNG"
-                   + (f" at {result.dpi} dpi" if result.dpi else "")
-                   + f", {result.rows} × {result.cols} tiles of {result.tile_px} px. It is drawn when you click.")
+        colour = colour_panel(result, run, target)
+        print_download(result, run, target, colour)
         comparison(result)
     with r1:
+        big = 1 if result.cells is None else int(result.cells[:, 2].max())
         preview_px = max(1, min(result.tile_px, PREVIEW_SIDE // max(result.rows, result.cols)))
-        st.image(inline(preview(result, run, preview_px, target, blend)), width="stretch")
-        st.caption(f"{run.label}: mean tile MSE {run.region_errors['all']:.4f}, placed in {run.seconds:.2f} s.")
+        image = preview(result, run, preview_px, target, blend, colour)
+        zoomable_preview(image)
+        bound = (f"; {100 * run.bound_gap:.2f} % above the lower bound (each tile's best photo)"
+                 if run.solver == "sparse" else "")
+        st.caption(f"{run.label}: mean tile MSE {run.region_errors['all']:.4f}, placed in {run.seconds:.2f} s{bound}. "
+                   f"Preview {image.shape[1]:,} × {image.shape[0]:,} px"
+                   + (f" (units of {preview_px} px, tiles up to {big * preview_px} px)" if result.adaptive else "")
+                   + ": drag to zoom, double-click to reset.")
     results_table(result)
     error_charts(result)

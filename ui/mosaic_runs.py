@@ -171,9 +171,10 @@ def build_was_cancelled() -> bool:
 
 
 def preview(result: MosaicResult, run: MosaicRun, tile_px: int, target: np.ndarray | None,
-            blend: float) -> np.ndarray:
+            blend: float, colour: float = 0.0) -> np.ndarray:
     """The mosaic drawn at ``tile_px`` px per tile (photo tiles from the memory store)."""
-    return render_mosaic(result, run, tile_px=tile_px, target=target, blend_amount=blend, load_tiles=photo_tiles)
+    return render_mosaic(result, run, tile_px=tile_px, target=target, blend_amount=blend, colour_amount=colour,
+                         load_tiles=photo_tiles)
 
 
 def png_bytes(result: MosaicResult, run: MosaicRun, target: np.ndarray | None, blend: float) -> bytes:

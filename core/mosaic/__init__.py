@@ -7,16 +7,22 @@ Public verbs, by module:
 - :mod:`core.mosaic.regions`: FACE_MODEL, PERSON_MODEL, Regions, face_landmarks, face_mask, person_probability, person_mask, region_masks
 - :mod:`core.mosaic.rendering`: render, blend, weight_overlay, encode_png
 - :mod:`core.mosaic.pool`: MAX_PHOTOS, TilePool, tile_pool, PhotoTiles, load_photo_tiles
-- :mod:`core.mosaic.build`: TARGET_SIDE, MAX_TILES, LP_MAX_TILES, SUBPROCESS_PAIRS, METHOD_LABELS, WEIGHT_LABELS, run_label, default_reuse, solve_estimate, RegionSearch, find_regions, MosaicRequest, MosaicRun, MosaicResult, build_mosaic, render_mosaic
+- :mod:`core.mosaic.sparse`: DENSE_BUDGET_BYTES, DEFAULT_K, dense_bytes, fits_dense, nearest, SparsePlacement, assign_sparse
+- :mod:`core.mosaic.printing`: PRINT_FORMATS, physical_size, poster_pixels, mosaic_strips, write_png_strips, write_print
+- :mod:`core.mosaic.colour`: lab_stats, colour_transfer, ColourCurve, colour_curve
+- :mod:`core.mosaic.adaptive`: DEFAULT_LEVELS, unit_grid, quadtree_cells, cell_labels, cell_tiles, cell_strips, draw_cells
+- :mod:`core.mosaic.build`: TARGET_SIDE, MAX_TILES, LP_MAX_TILES, SUBPROCESS_PAIRS, METHOD_LABELS, WEIGHT_LABELS, SPARSE_LABEL, run_label, default_reuse, solve_estimate, RegionSearch, find_regions, MosaicRequest, MosaicRun, MosaicResult, build_mosaic, render_mosaic, print_mosaic
 
 The pipeline: :func:`plan_grid` -> :func:`target_tiles` and
 :func:`load_photo_tiles` -> :func:`region_masks` -> :func:`grid_weights` ->
-:func:`solve` (:func:`cost_matrix` + an assignment) -> :func:`tile_errors`
--> :func:`render`; :func:`build_mosaic` runs it all as one cancellable job.
+:func:`solve` (:func:`cost_matrix` + an assignment, or :func:`assign_sparse` on
+each tile's nearest photos above the memory budget) -> :func:`tile_errors`
+-> :func:`render` (or :func:`print_mosaic`, strip by strip, for a poster);
+:func:`build_mosaic` runs it all as one cancellable job.
 """
 
 from ..lazy import attach
 
 # Each verb is imported from its module on first use (see core.lazy), so importing the package
 # costs nothing; the modules, in the order of the list above:
-__getattr__, __dir__, __all__ = attach(__name__, ["grid", "assignment", "weighting", "regions", "rendering", "pool", "build"])
+__getattr__, __dir__, __all__ = attach(__name__, ["grid", "assignment", "weighting", "regions", "rendering", "pool", "sparse", "printing", "colour", "adaptive", "build"])

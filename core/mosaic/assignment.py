@@ -409,6 +409,7 @@ def solve(
     method: str = "exact",
     weights: NDArray | None = None,
     reuse: int = 1,
+    solver: str = "auto",
     progress: Progress | None = None,
     **kwargs: Any,
 ) -> NDArray[np.intp]:
@@ -429,6 +430,11 @@ def solve(
         Tile weights (see :func:`core.mosaic.weighting.tile_weights`).
     reuse : int
         Each photo may be used up to this many times.
+    solver : {"auto", "dense", "sparse"}
+        For the exact method: the dense matrix, or the exact assignment on
+        each tile's nearest photos (:func:`core.mosaic.sparse.assign_sparse`);
+        ``auto``: sparse when the dense matrix would not fit
+        :data:`core.mosaic.sparse.DENSE_BUDGET_BYTES`.
     progress : callable, optional
         ``progress(done, total, message)`` while scoring.
     **kwargs
@@ -456,6 +462,14 @@ def solve(
     n_t, n_p = len(tiles), len(photos)
     check_capacity(n_t, n_p, reuse)
     n_c = n_p * reuse
+    if method == "exact" and solver != "dense":
+        from .sparse import assign_sparse, fits_dense
+
+        if solver == "sparse" or (solver == "auto" and not fits_dense(n_t, n_p, reuse)):
+            return assign_sparse(tiles, photos, weights=weights, reuse=reuse, progress=progress,
+                                 **kwargs).photo_of_tile
+    elif solver not in ("auto", "dense"):
+        raise ValueError(f"unknown solver {solver!r}")
     backend = kwargs.get("backend", "auto")
     if method == "exact" and (backend == "lapjv" or (backend == "auto" and n_c <= 1.5 * n_t)):
         square = np.zeros((n_c, n_c), np.float64)

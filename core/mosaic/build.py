@@ -32,6 +32,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,8 +42,10 @@ from ..jobs import CancelCheck, ModelUnavailableError, Progress, check_cancel, r
 from .assignment import METHODS, run_in_subprocess, solve, tile_errors
 from .grid import MosaicError, check_capacity, output_size, plan_grid, print_size, target_tiles
 from .pool import PhotoTiles, load_photo_tiles
+from .printing import mosaic_strips, write_print
 from .regions import Regions, region_masks
 from .rendering import blend, render
+from .sparse import DEFAULT_K, DENSE_BUDGET_BYTES, assign_sparse, fits_dense
 from .weighting import grid_labels, grid_weights, region_means
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "SUBPROCESS_PAIRS",
     "METHOD_LABELS",
     "WEIGHT_LABELS",
+    "SPARSE_LABEL",
     "run_label",
     "default_reuse",
     "solve_estimate",
@@ -62,10 +66,12 @@ __all__ = [
     "MosaicResult",
     "build_mosaic",
     "render_mosaic",
+    "print_mosaic",
 ]
 
-#: Most tiles a mosaic may have (an exact 10,000 x 10,000 solve: about 10 s and 0.8 GB).
-MAX_TILES = 10_000
+#: Most tiles a mosaic may have: a poster. Above the dense solver's memory budget (about 12,000 x
+#: 12,000) the exact placement runs on each tile's nearest photos (:mod:`core.mosaic.sparse`).
+MAX_TILES = 100_000
 #: Most tiles for PuLP (the seed: "at about 2,500 photos, over an hour or out of memory").
 LP_MAX_TILES = 2_500
 #: Tiles x photo slots above which a placement runs in a child process (always for PuLP).
@@ -73,6 +79,7 @@ SUBPROCESS_PAIRS = 4_000_000
 
 METHOD_LABELS = {"exact": "Exact (Jonker–Volgenant)", "greedy": "Greedy best match", "lp": "PuLP LP"}
 WEIGHT_LABELS = {False: "Uniform", True: "Face & person weighted"}
+SPARSE_LABEL = "Exact on nearest candidates (sparse Jonker–Volgenant)"
 
 #: A target is decoded at most this big: plenty for scoring tiles and for blending.
 TARGET_SIDE = 2048
@@ -111,6 +118,8 @@ def solve_estimate(method: str, n_tiles: int, n_slots: int) -> float:
     if method == "lp":
         return 1.5e-4 * n_tiles * n_slots + 3
     if method == "exact":
+        if not fits_dense(n_tiles, n_slots):  # sparse: nearest photos and LAPJVsp (bench/mosaic_scale.py)
+            return 60.0 * (max(n_tiles, n_slots) / 100_000) ** 1.5 + 3
         return 8.0 * (max(n_tiles, n_slots) / 10_000) ** 2.3 + 1.5
     return 3.0 * (n_tiles * n_slots / 1e8) + 1.5
 
@@ -210,6 +219,15 @@ class MosaicRequest:
     isolate : bool, optional
         Run placements in a child process: True always, False never, None
         (default) for PuLP and for more than :data:`SUBPROCESS_PAIRS` pairs.
+    solver : {"auto", "dense", "sparse"}
+        The exact placement's solver: the whole cost matrix, or each tile's
+        ``k`` nearest photos (:func:`core.mosaic.sparse.assign_sparse`);
+        ``auto``: sparse when the matrix would not fit the memory budget.
+    k : int
+        Candidate photos per tile for the sparse solver (grown where needed).
+    adaptive : bool
+        Quadtree tiles (:mod:`core.mosaic.adaptive`): as many tiles as the
+        ``rows x cols`` grid, smaller on faces, people and detail, bigger elsewhere.
     """
 
     target: NDArray[np.uint8]
@@ -229,6 +247,9 @@ class MosaicRequest:
     falloff: float = 2.0
     regions: RegionSearch | None = None
     isolate: bool | None = None
+    solver: str = "auto"
+    k: int = DEFAULT_K
+    adaptive: bool = False
 
 
 @dataclass
@@ -252,6 +273,12 @@ class MosaicRun:
         The weighted total error the placement minimised.
     seconds : float
         Time of the placement (cost matrix and assignment).
+    solver : str
+        ``"dense"`` (the whole cost matrix) or ``"sparse"`` (exact on each
+        tile's nearest photos, :mod:`core.mosaic.sparse`).
+    lower_bound : float
+        Sparse runs: the sum of each tile's best weighted error, which no
+        placement can beat (NaN for dense runs).
     """
 
     method: str
@@ -261,22 +288,32 @@ class MosaicRun:
     region_errors: dict[str, float]
     objective: float
     seconds: float
+    solver: str = "dense"
+    lower_bound: float = math.nan
 
     @property
     def label(self) -> str:
         """"Exact (Jonker–Volgenant) · uniform", for instance."""
-        return run_label(self.method, self.weighted)
+        return run_label(self.method, self.weighted, self.solver)
+
+    @property
+    def bound_gap(self) -> float:
+        """Objective / lower bound - 1 (NaN without a bound): the placement is at most this far from optimal."""
+        return self.objective / self.lower_bound - 1 if self.lower_bound > 0 else math.nan
 
 
-def run_label(method: str, weighted: bool) -> str:
+def run_label(method: str, weighted: bool, solver: str = "dense") -> str:
     """A placement's name for people.
 
     Examples
     --------
     >>> run_label("exact", True)
     'Exact (Jonker–Volgenant) · face & person weighted'
+    >>> run_label("exact", False, "sparse")
+    'Exact on nearest candidates (sparse Jonker–Volgenant) · uniform'
     """
-    return f"{METHOD_LABELS[method]} · {WEIGHT_LABELS[weighted].lower()}"
+    name = SPARSE_LABEL if method == "exact" and solver == "sparse" else METHOD_LABELS[method]
+    return f"{name} · {WEIGHT_LABELS[weighted].lower()}"
 
 
 @dataclass
@@ -311,6 +348,10 @@ class MosaicResult:
         Sentences for the user (photos left out, weighted runs dropped).
     step_seconds : dict
         Time of the steps other than placements (``"Tiles"``).
+    cells : (N, 3) int or None
+        Adaptive mosaics: ``(top, left, size)`` of each tile in units; then
+        ``rows x cols`` is the grid of units and ``tile_px`` a unit's side, and
+        ``labels``, ``weights`` and each run's arrays are per cell.
     """
 
     rows: int
@@ -332,10 +373,16 @@ class MosaicResult:
     left_out: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    cells: NDArray[np.int64] | None = None
 
     @property
     def n_tiles(self) -> int:
-        return self.rows * self.cols
+        return self.rows * self.cols if self.cells is None else len(self.cells)
+
+    @property
+    def adaptive(self) -> bool:
+        """Quadtree tiles of several sizes (``cells``) rather than a uniform grid."""
+        return self.cells is not None
 
     def run(self, method: str, weighted: bool = False) -> MosaicRun | None:
         """The placement by ``method`` with or without weights, if it was run."""
@@ -385,6 +432,16 @@ def _plan(request: MosaicRequest) -> tuple[int, int, int, int, int]:
     if rows * cols > MAX_TILES:
         raise MosaicError(f"{rows * cols:,} tiles is more than a mosaic may have ({MAX_TILES:,}); "
                           "choose fewer rows or columns.")
+    n_slots = n_photos * reuse
+    if "greedy" in request.methods and 4 * rows * cols * n_slots > DENSE_BUDGET_BYTES:  # float32 tiles x slots
+        raise MosaicError(f"Greedy best match needs the whole cost matrix ({rows * cols:,} tiles x {n_slots:,} photo "
+                          f"slots = {4 * rows * cols * n_slots / 1e9:.1f} GB): choose exact, which works on each "
+                          "tile's nearest photos at this size.")
+    if request.solver not in ("auto", "dense", "sparse"):
+        raise MosaicError(f"Unknown solver {request.solver!r}; choose auto, dense or sparse.")
+    if request.solver == "dense" and "exact" in request.methods and not fits_dense(rows * cols, n_slots):
+        raise MosaicError(f"The dense exact solver would need {8 * max(rows * cols, n_slots) ** 2 / 1e9:.1f} GB for "
+                          f"{rows * cols:,} tiles: use the sparse solver (each tile's nearest photos).")
     if "lp" in request.methods and rows * cols > LP_MAX_TILES:
         raise MosaicError(f"PuLP is limited to {LP_MAX_TILES:,} tiles (the seed: at about 2,500 photos it took "
                           "over an hour or ran out of memory). Exact gives the same optimum in seconds.")
@@ -404,15 +461,30 @@ def _scaled(progress: Progress | None, index: int, count: int) -> Progress | Non
     return inner
 
 
+def _sparse_placement(tiles: NDArray, photos: NDArray, weights: NDArray | None, reuse: int,
+                      k: int) -> tuple[NDArray[np.intp], float]:
+    """The sparse exact placement and its lower bound (a picklable top-level function for the child)."""
+    placed = assign_sparse(tiles, photos, weights=weights, reuse=reuse, k=k)
+    return placed.photo_of_tile, placed.lower_bound
+
+
 def _place(method: str, tiles: NDArray, photos: NDArray, weights: NDArray | None, reuse: int, *,
            isolate: bool | None, step: str, progress: Progress | None,
-           cancel: CancelCheck | None) -> NDArray[np.intp]:
+           cancel: CancelCheck | None, solver: str = "auto",
+           k: int = DEFAULT_K) -> tuple[NDArray[np.intp], str, float]:
+    """Photo of each tile, the solver used ("dense" or "sparse") and the lower bound (NaN when dense)."""
     n_t, n_slots = len(tiles), len(photos) * reuse
+    sparse = method == "exact" and (solver == "sparse" or (solver == "auto" and not fits_dense(n_t, n_slots)))
     if isolate is None:
         isolate = method == "lp" or n_t * n_slots >= SUBPROCESS_PAIRS
+    if sparse:
+        fn, args, kwargs = _sparse_placement, (tiles, photos, weights, reuse, k), {}
+    else:
+        fn, args, kwargs = solve, (tiles, photos), {"method": method, "weights": weights, "reuse": reuse,
+                                                    "solver": "dense"}
     if not isolate:
         report(progress, 1, 2, f"{step} placing {n_t:,} tiles")
-        return solve(tiles, photos, method=method, weights=weights, reuse=reuse)
+        return _solved(fn(*args, **kwargs), sparse)
     estimate = solve_estimate(method, n_t, n_slots)
     caveat = "; many similar photos or tiles can take several times longer" if method == "exact" else ""
 
@@ -424,7 +496,14 @@ def _place(method: str, tiles: NDArray, photos: NDArray, weights: NDArray | None
                f"(estimate: about {estimate:.0f} s{caveat})")
 
     poll(0.0)
-    return run_in_subprocess(solve, tiles, photos, method=method, weights=weights, reuse=reuse, poll=poll)
+    return _solved(run_in_subprocess(fn, *args, poll=poll, **kwargs), sparse)
+
+
+def _solved(value: object, sparse: bool) -> tuple[NDArray[np.intp], str, float]:
+    if sparse:
+        chosen, bound = value
+        return chosen, "sparse", float(bound)
+    return value, "dense", math.nan
 
 
 def build_mosaic(
@@ -504,20 +583,33 @@ def build_mosaic(
         if not shas:
             raise MosaicError("None of the photos could be read; the mosaic needs at least one.")
         check_capacity(rows * cols, len(shas), reuse)
-        tiles = target_tiles(target, rows, cols, request.score_px)
         regions = search.regions
         face = regions.face if regions is not None else None
         person = regions.person if regions is not None else None
-        labels = grid_labels(face, person, rows, cols)
-        weights = grid_weights(face, person, rows, cols, alpha_face=request.alpha_face,
-                               alpha_person=request.alpha_person, falloff=request.falloff).ravel()
+        cells = None
+        if request.adaptive:
+            from .adaptive import cell_labels, cell_tiles, quadtree_cells, unit_grid
+
+            cells = quadtree_cells(target, rows, cols, face=face, person=person)
+            rows, cols = unit_grid(rows, cols)
+            tiles = cell_tiles(target, cells, rows, cols, request.score_px)
+            labels = cell_labels(cells, face, person, rows, cols)
+            unit_w = grid_weights(face, person, rows, cols, alpha_face=request.alpha_face,
+                                  alpha_person=request.alpha_person, falloff=request.falloff)
+            weights = np.array([unit_w[y : y + z, x : x + z].mean() for y, x, z in cells])
+            check_capacity(len(cells), len(shas), reuse)
+        else:
+            tiles = target_tiles(target, rows, cols, request.score_px)
+            labels = grid_labels(face, person, rows, cols)
+            weights = grid_weights(face, person, rows, cols, alpha_face=request.alpha_face,
+                                   alpha_person=request.alpha_person, falloff=request.falloff).ravel()
         tile_px, out_w, out_h = output_size(rows, cols, width, height)
         result = MosaicResult(
             rows=rows, cols=cols, reuse=reuse, score_px=request.score_px, tile_px=tile_px, width=out_w,
             height=out_h, dpi=request.dpi, shas=shas, paths=paths, labels=labels, weights=weights,
             n_faces=regions.n_faces if regions is not None else 0, uniform_reason=search.uniform_reason,
             uniform_detail=search.detail, left_out=left_out, notes=notes,
-            step_seconds={"Tiles": time.perf_counter() - start},
+            step_seconds={"Tiles": time.perf_counter() - start}, cells=cells,
         )
         for k, (method, weighted) in enumerate(runs, start=1):
             check_cancel(cancel)
@@ -526,17 +618,38 @@ def build_mosaic(
             report(step_progress, 0, 1, step)
             w = weights if weighted else None
             t0 = time.perf_counter()
-            chosen = _place(method, tiles, photos, w, reuse, isolate=request.isolate, step=step,
-                            progress=step_progress, cancel=cancel)
+            chosen, solver, bound = _place(method, tiles, photos, w, reuse, isolate=request.isolate, step=step,
+                                           progress=step_progress, cancel=cancel, solver=request.solver,
+                                           k=request.k)
             seconds = time.perf_counter() - t0
             errors = tile_errors(tiles, photos, chosen)
             objective = float((errors * (w if w is not None else 1.0)).sum())
             result.runs.append(MosaicRun(method, weighted, chosen, errors, region_means(errors, labels),
-                                         objective, seconds))
+                                         objective, seconds, solver, bound))
     except MemoryError:
         raise MosaicError("Out of memory: choose a smaller grid or fewer photos.") from None
     report(progress, 1, 1, "Done")
     return result
+
+
+def _colour_adjust(result: MosaicResult, target: NDArray | None, amount: float):
+    """The strip adjuster that shifts each photo towards its cell's Lab mean and spread, or None."""
+    if target is None or amount <= 0:
+        return None
+    from .colour import colour_transfer, lab_stats
+
+    if result.cells is not None:
+        from .adaptive import cell_tiles
+
+        goal = cell_tiles(np.asarray(target), result.cells, result.rows, result.cols, result.score_px)
+    else:
+        goal = target_tiles(np.asarray(target), result.rows, result.cols, result.score_px)
+    goal_mean, goal_spread = lab_stats(goal)
+
+    def adjust(tile_indices: NDArray[np.intp], tiles: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        return colour_transfer(tiles, goal_mean[tile_indices], goal_spread[tile_indices], amount)
+
+    return adjust
 
 
 def render_mosaic(
@@ -546,6 +659,7 @@ def render_mosaic(
     tile_px: int | None = None,
     target: NDArray | None = None,
     blend_amount: float = 0.0,
+    colour_amount: float = 0.0,
     cache: DiskCache | None = None,
     load_tiles: TileLoader | None = None,
     progress: Progress | None = None,
@@ -564,17 +678,86 @@ def render_mosaic(
         Needed only to blend it over the mosaic.
     blend_amount : float
         0 = an honest mosaic (default); up to 1 = the target.
+    colour_amount : float
+        Colour transfer towards each cell (0 = off, the default; needs ``target``).
     cache, load_tiles, progress, cancel
         As for :func:`build_mosaic`; only the photos placed are loaded.
     """
     tile_px = int(tile_px or result.tile_px)
     load_tiles = load_tiles or load_photo_tiles
     used = np.unique(run.photo_of_tile)
-    loaded = load_tiles([result.shas[i] for i in used], [result.paths[i] for i in used], tile_px, cache=cache,
+    big = 1 if result.cells is None else int(result.cells[:, 2].max())
+    loaded = load_tiles([result.shas[i] for i in used], [result.paths[i] for i in used], tile_px * big, cache=cache,
                         progress=progress, cancel=cancel)
     lookup = np.zeros(len(result.shas), np.intp)
     lookup[used] = np.arange(len(used))
-    image = render(loaded.tiles, lookup[run.photo_of_tile], result.rows, result.cols)
+    if result.cells is not None:
+        from .adaptive import draw_cells
+
+        placed = loaded.tiles[lookup[run.photo_of_tile]]
+        adjust = _colour_adjust(result, target, colour_amount)
+        if adjust is not None:
+            placed = adjust(np.arange(result.n_tiles), placed)
+        image = draw_cells(placed, np.arange(result.n_tiles), result.cells, result.rows, result.cols, tile_px)
+        return blend(image, target, blend_amount) if blend_amount > 0 and target is not None else image
+    placed = loaded.tiles
+    adjust = _colour_adjust(result, target, colour_amount)
+    if adjust is not None:
+        placed = adjust(np.arange(result.n_tiles), loaded.tiles[lookup[run.photo_of_tile]])
+        image = render(placed, np.arange(result.n_tiles), result.rows, result.cols)
+    else:
+        image = render(loaded.tiles, lookup[run.photo_of_tile], result.rows, result.cols)
     if blend_amount > 0 and target is not None:
         image = blend(image, target, blend_amount)
     return image
+
+
+def print_mosaic(
+    result: MosaicResult,
+    run: MosaicRun,
+    path: str | Path,
+    *,
+    tile_px: int | None = None,
+    fmt: str | None = None,
+    target: NDArray | None = None,
+    colour_amount: float = 0.0,
+    cache: DiskCache | None = None,
+    load_tiles: TileLoader | None = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+) -> Path:
+    """Write a placement as a print file (PNG, TIFF or JPEG) one row of tiles at a time.
+
+    Only the photos placed are loaded, at ``tile_px`` (default
+    ``result.tile_px``); the picture itself is never whole in memory (see
+    :mod:`core.mosaic.printing`). The file carries ``result.dpi``. With a
+    ``target`` and a ``colour_amount`` above 0 each photo's colours move
+    towards its cell's (:func:`core.mosaic.colour.colour_transfer`).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    tile_px = int(tile_px or result.tile_px)
+    load_tiles = load_tiles or load_photo_tiles
+    used = np.unique(run.photo_of_tile)
+    big = 1 if result.cells is None else int(result.cells[:, 2].max())
+    loaded = load_tiles([result.shas[i] for i in used], [result.paths[i] for i in used], tile_px * big, cache=cache,
+                        progress=_scaled(progress, 0, 2), cancel=cancel)
+    lookup = np.zeros(len(result.shas), np.intp)
+    lookup[used] = np.arange(len(used))
+    if result.cells is not None:
+        from .adaptive import cell_strips
+
+        tiles = loaded.tiles
+        adjust = _colour_adjust(result, target, colour_amount)
+        if adjust is not None:  # per cell: a photo used twice may shift two ways
+            tiles, index = adjust(np.arange(result.n_tiles), tiles[lookup[run.photo_of_tile]]), np.arange(result.n_tiles)
+        else:
+            index = lookup[run.photo_of_tile]
+        strips = cell_strips(tiles, index, result.cells, result.rows, result.cols, tile_px, cancel=cancel)
+        return write_print(path, strips, result.cols * tile_px, result.rows * tile_px, dpi=result.dpi, fmt=fmt)
+    strips = mosaic_strips(loaded.tiles, lookup[run.photo_of_tile], result.rows, result.cols, cancel=cancel,
+                           progress=_scaled(progress, 1, 2), adjust=_colour_adjust(result, target, colour_amount))
+    return write_print(path, strips, result.cols * tile_px, result.rows * tile_px, dpi=result.dpi, fmt=fmt)
