@@ -35,7 +35,6 @@ from core.mosaic.build import (
 )
 from core.mosaic.pool import PhotoTiles, load_photo_tiles
 from core.mosaic.regions import Regions, region_masks
-from core.mosaic.rendering import encode_png
 from ui.jobs import cancelled, clear_cancelled, run_job
 from ui.memory import shared_store
 from ui.run_cache import reuse
@@ -52,7 +51,6 @@ __all__ = [
     "current_build",
     "build_was_cancelled",
     "preview",
-    "png_bytes",
 ]
 
 PREVIEW_SIDE = 1600
@@ -175,8 +173,3 @@ def preview(result: MosaicResult, run: MosaicRun, tile_px: int, target: np.ndarr
     """The mosaic drawn at ``tile_px`` px per tile (photo tiles from the memory store)."""
     return render_mosaic(result, run, tile_px=tile_px, target=target, blend_amount=blend, colour_amount=colour,
                          load_tiles=photo_tiles)
-
-
-def png_bytes(result: MosaicResult, run: MosaicRun, target: np.ndarray | None, blend: float) -> bytes:
-    """The print file: PNG at full tile size, with its dpi."""
-    return encode_png(preview(result, run, result.tile_px, target, blend), result.dpi)
