@@ -246,7 +246,7 @@ def test_the_dask_driver_polls_without_piling_up_waiters(dask_address, generated
     result = _run([generated], tmp_path, "dask", steps=("features", "faces"), chunk=1, address=dask_address,
                   cancel=count_tasks)
     assert result.photos == 8
-    assert len(counts) > 20  # it did poll while chunks ran
+    assert len(counts) >= 5  # it did poll while chunks ran (the old poll added about one task per chunk per poll)
     # About one task per running chunk (8 photos, chunk=1: 22 measured); the old poll added one per chunk per poll.
     assert max(counts) < 50, f"{max(counts)} asyncio tasks on the client's loop after {len(counts)} polls"
 

@@ -41,7 +41,12 @@ page.run()
 
 
 def _run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 600))
+    """Run the client in a thread of its own: a Playwright test earlier in the session can leave an event loop
+    registered as running in the main thread, where ``asyncio.run`` refuses to start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coro, 600)).result()
 
 
 def test_two_sessions_walk_the_app_and_every_run_finishes(tmp_path: Path):
