@@ -16,13 +16,11 @@ import streamlit as st
 
 from core.archive.duplicates import unique_pictures
 from core.archive.summary import likes_and_date, shorten
-from core.explore import imagenet_groups as ig
 from core.explore.features import FEATURE_SETS
 from core.explore.figure import explore_figure, silhouette_figure
 from core.explore.mapping import cluster_names
 from core.explore.photomap import MIN_MAP_PHOTOS, effective_perplexity, suggest_k
 from core.explore.tables import likes_of, photo_table
-from core.faces.people import photo_person_labels
 from core.jobs import TooFewPhotosError
 from ui.auth import current_scope
 from ui.batch_status import show_batch_status
@@ -39,6 +37,7 @@ from ui.explore_map import (
     selected_rows,
 )
 from ui.explore_tabs import engagement_tab, export_tab, labels_tab, new_photo_tab
+from ui.explore_view import view_controls, with_people
 from ui.gallery import photo_grid
 from ui.run_cache import frame_key, reuse
 from ui.share import sync
@@ -47,8 +46,6 @@ from ui.text import md
 
 GALLERY_COLUMNS = 6
 GALLERY_MAX = 60
-THUMBS_MAX = 300  # photos drawn on the map at most
-THUMBS_DEFAULT_MAX = 60
 
 
 def header(archive, n_photos: int) -> None:
@@ -125,33 +122,6 @@ def cluster_controls(photo_map, map_key: tuple) -> tuple[str, int]:
     return method, int(param)
 
 
-def view_controls(table: pd.DataFrame) -> dict:
-    """Colouring, sizes, photos on the map and a highlighted ImageNet group."""
-    n, labelled = len(table), "imagenet_group" in table.columns
-    likes_known = bool(np.isfinite(likes_of(table)).any())
-    options = ["Cluster"] + (["ImageNet group"] if labelled else []) + ["Person"] + (["Likes"] if likes_known else [])
-    cols = st.columns([3, 2, 5])
-    view = {"colour_by": cols[0].segmented_control(
-        "Colour by", options, required=True, key=sync("explore_colour_by", "colour", default="Cluster",
-                                                       options=options))}
-    with cols[1]:
-        view["size_by_likes"] = st.toggle("Size by likes", value=False, key="explore_size",
-                                          disabled=not likes_known)
-        thumbs = st.toggle("Photos on the map", value=n <= THUMBS_DEFAULT_MAX, key="explore_thumbs",
-                           disabled=n > THUMBS_MAX, help=f"Draws each photo at its place (up to {THUMBS_MAX} photos).")
-        view["thumbs"] = thumbs and n <= THUMBS_MAX
-    view["highlight"] = None
-    with cols[2]:
-        if labelled:
-            present = table["imagenet_group"].value_counts()
-            order = [g for g in ig.group_names() if g in present.index]
-            view["highlight"] = st.pills("Highlight an ImageNet group", order, selection_mode="single",
-                                         key="explore_group", format_func=lambda g: f"{g} ({present[g]})")
-        else:
-            st.caption("ImageNet groups need a CNN feature set with ImageNet weights.")
-    return view
-
-
 def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> None:
     if not selected:
         st.info("Drag a box on the map (or use the lasso in the toolbar, or click a point) to see the photos "
@@ -180,15 +150,6 @@ def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> Non
         st.caption(f"Photos {first + 1:,}–{min(first + GALLERY_MAX, len(chosen)):,} of {len(chosen):,}; "
                    "the Export tab has them all.")
     photo_grid(chosen.iloc[(page - 1) * GALLERY_MAX : page * GALLERY_MAX], GALLERY_COLUMNS, text)
-
-
-def with_people(table: pd.DataFrame, catalogue: pd.DataFrame, archive_key: str) -> pd.DataFrame:
-    """The map's table with who is in each photo (``person``), from the Faces page's index and names."""
-    people = photo_person_labels(catalogue, archive_key)
-    if people.empty:
-        st.caption("No face index yet: build it on the Faces page to colour the map by person.")
-        return table
-    return table.assign(person=table["sha256"].map(people).fillna("not indexed"))
 
 
 def main() -> None:
