@@ -2,8 +2,8 @@
 
 Everything runs locally (core.faces): MediaPipe finds the faces, dlib's
 ResNet describes them, and the results are cached per photo, so a second
-visit is instant. The server holds one face engine for every page
-(``ui.resources.face_engine``). Names, captions and file names are shown with
+visit is instant. Indexing runs in a worker process (``core.worker_jobs``); the
+server holds one face engine for the search (``ui.resources.face_engine``). Names, captions and file names are shown with
 ``st.text`` (never as Markdown or HTML). The People tab lives in
 ``ui.faces_people``, the search tab in ``ui.faces_search``.
 """
@@ -13,24 +13,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core import worker_jobs
 from core.archive.catalogue import Archive
 from core.cache import DiskCache, default_cache
-from core.faces.index import (
-    FaceIndex,
-    build_face_index,
-    delete_face_index,
-    index_status,
-    load_face_index,
-    pack_face_index,
-)
+from core.faces.index import FaceIndex, delete_face_index, index_status, load_face_index
 from core.faces.people import People, PeopleBook, delete_people, find_people
+from core.jobs import ModelUnavailableError
 from ui.batch_status import show_batch_status
-from ui.faces_common import engine_or_error
 from ui.faces_people import people_tab
 from ui.faces_queue import CONFIRM_KEY, SKIP_KEY
 from ui.faces_search import RESULT_KEY, search_tab
 from ui.flash import flash, show_flashes
-from ui.jobs import cancelled, clear_cancelled, run_job
+from ui.jobs import JobCall, cancelled, clear_cancelled, run_job
 from ui.state import current_archive
 from ui.text import md
 
@@ -87,19 +81,14 @@ def build_index(archive: Archive, cache: DiskCache) -> None:
 
     The finished index is packed (one cache entry), so later visits read one entry, not one per photo.
     """
-    engine = engine_or_error()
-    if engine is None:
-        st.stop()
-
-    def index_and_pack(progress):
-        index = build_face_index(archive.catalogue, engine, cache=cache, progress=progress)
-        pack_face_index(archive.catalogue, cache)
-        return index
-
-    outcome = run_job("Indexing faces…", index_and_pack,
+    # In a worker process, which keeps its own face engine loaded (core.worker_jobs.face_index).
+    outcome = run_job("Indexing faces…", JobCall(worker_jobs.face_index, (archive.catalogue,), cancel=True),
                       key=CANCEL_KEY, note="Press Cancel (or leave the page) to stop; indexed photos are kept.",
                       failed="Face indexing failed")
-    if outcome.exception is not None:
+    if isinstance(outcome.exception, ModelUnavailableError):  # DlibModelError included
+        st.error(f"The face models are not available, so faces cannot be found.\n\n{outcome.exception}",
+                 icon=":material/error:")
+    elif outcome.exception is not None:
         exc = outcome.exception
         # The message may name a photo file: user text, escaped (it reads the same).
         st.error(f"Face indexing failed ({type(exc).__name__}: {md(exc)}). Indexed photos are kept.")

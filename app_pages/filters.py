@@ -4,7 +4,7 @@ The pipeline (core.filters.pipeline) lives in ``st.session_state`` and in the UR
 (``?pipeline=...``), so a copied link reopens it. Each step gets a stable id
 when it is added; its widgets are keyed by that id, so moving or deleting
 steps never mixes their settings. Applying it to the whole archive is one
-core job (:func:`core.filters.run_batch`) run through ``ui.jobs.run_job``.
+core job (:func:`core.filters.run_batch`) run in a worker process through ``ui.jobs.run_job``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from core.image.io import UPLOAD_TYPES, ImageError
 from ui import filters_editor as editor
 from ui.flash import show_flashes
 from ui.images import inline
-from ui.jobs import cancelled, clear_cancelled, run_job
+from ui.jobs import JobCall, cancelled, clear_cancelled, run_job
 from ui.run_cache import reuse
 from ui.state import current_archive
 from ui.text import md
@@ -162,7 +162,7 @@ def apply_to_archive(archive, pipe: Pipeline, fmt: str, n_batch: int) -> None:
     target.unlink(missing_ok=True)
     request = BatchRequest.from_catalogue(pipe, archive.catalogue, target, fmt=fmt, limit=n_batch)
     outcome = run_job(f"Applying {len(pipe)} step(s) to {n_batch} photos…",
-                      lambda progress: F.run_batch(request, progress=progress), key=BATCH_CANCEL,
+                      JobCall(F.run_batch, (request,), cancel=True), key=BATCH_CANCEL,
                       done=lambda result: f"Done: {len(result.written)} of {result.total} photos",
                       failed="The batch did not finish")
     if outcome.error:

@@ -44,6 +44,8 @@ def fresh_streamlit_caches(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(CNNFeatures, "fit", offline_fit)
     # The weights are tried in a child process first (ui.resources): skip it, the offline fit above decides.
     monkeypatch.setattr(resources, "probe_weights", lambda name: None)
+    # The offline fit above is patched into this process: the features job runs here, not in a worker.
+    monkeypatch.setenv("FEEDLENS_JOB_WORKERS", "0")
     yield
     st.cache_resource.clear()
     st.cache_data.clear()
@@ -191,3 +193,13 @@ def test_colour_by_person_names_the_people_of_the_faces_page(data_dir: Path, tmp
 def test_colour_by_person_without_a_face_index_says_where_to_build_it():
     at = _explore(explore_colour_by="Person")
     assert any("build it on the Faces page" in c.value for c in at.caption)
+
+
+def test_features_are_computed_in_a_worker_process(monkeypatch: pytest.MonkeyPatch):
+    from ui.jobs import worker_pool
+
+    monkeypatch.delenv("FEEDLENS_JOB_WORKERS")
+    at = _explore(explore_features="colour_texture")
+    assert any("Colour & texture" in c.value and "computed" in c.value for c in at.caption), \
+        [c.value for c in at.caption]
+    assert worker_pool().pids()  # the job went to the server's worker processes

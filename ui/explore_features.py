@@ -7,7 +7,8 @@ remembered for :data:`FAILED_TTL_S` by every session, so a server without
 internet does not retry it for each visitor; the page says so and offers to
 retry or to use random weights.
 
-Features are computed on page load. After Cancel the job does not start
+Features are computed on page load, in a worker process (:mod:`core.worker_jobs`):
+the server itself never loads the CNN for them. After Cancel the job does not start
 again by itself (for that archive and feature set) until the user asks.
 """
 
@@ -16,10 +17,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.cache import default_cache
-from core.explore.features import DEFAULT_FEATURE_SET, FEATURE_SETS, FeatureResult, FeatureSpec, compute_features
+from core import worker_jobs
+from core.explore.features import DEFAULT_FEATURE_SET, FEATURE_SETS, FeatureResult, FeatureSpec
 from core.jobs import WeightsUnavailableError
-from ui.jobs import cancelled, clear_cancelled, run_job
+from ui.jobs import JobCall, cancelled, clear_cancelled, run_job
 from ui.memory import shared_store
 from ui.resources import FAILED_TTL_S, load_cnn_weights, weights_gate
 from ui.resources import extractor as shared_extractor
@@ -130,12 +131,14 @@ def compute_features_job(catalogue: pd.DataFrame, spec: FeatureSpec, extractor, 
         st.stop()
 
     st.session_state[_RUNNING] = feature_key
-    items = list(zip(catalogue["sha256"], catalogue["path"]))
+    items = [(str(sha), str(path)) for sha, path in zip(catalogue["sha256"], catalogue["path"])]
+    # The worker builds its own extractor from these (plain data); the server's stays unloaded.
+    made_as = (spec.name, int(getattr(extractor, "size", 150)) if spec.name == "raw" else 150,
+               getattr(extractor, "weights", "imagenet") if spec.family == "cnn" else "imagenet")
     slot = st.empty()
     with slot.container():
         outcome = run_job(f"Computing {spec.label} features for {len(items)} photos…",
-                          lambda progress: compute_features(items, extractor, cache=default_cache(),
-                                                            progress=progress),
+                          JobCall(worker_jobs.features, (items, *made_as)),
                           key=CANCEL_KEY, note="Cancel stops after the current batch; finished photos stay cached.",
                           failed="Features not available")
     if outcome.cancelled:

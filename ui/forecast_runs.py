@@ -3,8 +3,10 @@
 A trained model is saved in the disk cache by
 :func:`core.forecast.training.train_and_save` and loaded here by archive key
 and file time, so every session of the same archive shares one copy and a
-retrain is picked up at once. The face engine and the ImageNet classifier
-are the server's shared ones (:mod:`ui.resources`).
+retrain is picked up at once. Training runs in a worker process
+(:func:`core.worker_jobs.forecast_training`), which loads its own face engine
+and ImageNet classifier; a weights download the server knows to have failed
+(:func:`ui.resources.weights_gate`) is not tried again there.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 
 import streamlit as st
 
+from core import worker_jobs
 from core.forecast.labels import LabelSources
 from core.forecast.training import (
     Forecaster,
@@ -20,10 +23,9 @@ from core.forecast.training import (
     TrainingRequest,
     forecaster_version,
     load_forecaster,
-    train_and_save,
 )
-from ui.jobs import run_job
-from ui.resources import face_engine, imagenet_classifier
+from ui.jobs import JobCall, run_job
+from ui.resources import weights_gate
 
 __all__ = ["saved_model", "run_training"]
 
@@ -54,8 +56,9 @@ def run_training(archive, sources: LabelSources, include_boosting: bool) -> str 
     started = time.perf_counter()
     outcome = run_job(
         "Training the forecast…",
-        lambda progress: train_and_save(request, imagenet_classifier=imagenet_classifier,
-                                        face_engine=face_engine, progress=progress),
+        # In a worker process, which loads its own classifier and face engine (core.worker_jobs).
+        JobCall(worker_jobs.forecast_training, (request,), cancel=True,
+                kwargs={"weights_failure": weights_gate().failure("mobilenet_v3_small")}),
         key="cancel_forecast_training",
         done=lambda model: f"Trained on {len(model.posts)} posts in {time.perf_counter() - started:.1f} s",
         failed="Training did not finish",

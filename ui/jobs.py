@@ -11,10 +11,23 @@ finished in the cache. The button's ``on_click`` leaves a mark that the next
 run reads with :func:`cancelled`, so a page that starts a job by itself (the
 Explore features, say) does not start it again at once.
 
+A job given as a :class:`core.workers.JobCall` (a module-level core function
+and plain data) runs in one of the server's worker processes
+(:func:`worker_pool`, spawned once and kept, so models stay loaded between
+jobs): page scripts are threads under one interpreter lock, and a job computed
+in one would take CPU from every other visitor's page runs, and bring
+TensorFlow or MediaPipe into the server. The script thread only draws the
+progress the worker relays; when Streamlit stops the script (Cancel, a rerun,
+leaving the page) it sets the job's stop event, and the job raises
+:class:`core.jobs.Cancelled` at its next progress update in the worker. Errors
+come back as their own types. A plain callable still runs in the script thread
+(the archive import, which reads the upload held in this process's memory).
+``FEEDLENS_JOB_WORKERS=0`` runs every job in the script thread.
+
 At most :func:`max_jobs` jobs run at once on a server (``FEEDLENS_MAX_JOBS``,
-default: the number of cores): a job runs in its visitor's script thread, and
-more of them than cores would leave no CPU for everyone else's page runs. A job
-past the cap waits in the status box, which shows its place in the line
+default: the number of cores; the pool has as many workers): more of them
+than cores would leave no CPU for everyone else's page runs. A job past the
+cap waits in the status box, which shows its place in the line
 (:class:`JobSlots`, first come first served); Cancel leaves the line.
 """
 
@@ -23,6 +36,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +44,10 @@ from typing import Any
 import streamlit as st
 
 from core.jobs import Cancelled, JobError, Progress
+from core.workers import JobCall, WorkerPool
 
-__all__ = ["JobOutcome", "JobSlots", "job_slots", "max_jobs", "run_job", "cancelled", "clear_cancelled"]
+__all__ = ["JobOutcome", "JobSlots", "JobCall", "job_slots", "max_jobs", "worker_pool", "in_workers", "run_job",
+           "cancelled", "clear_cancelled"]
 
 _MARK = "job_cancelled::"
 
@@ -110,6 +126,44 @@ def job_slots() -> JobSlots:
     return JobSlots(max_jobs())
 
 
+@st.cache_resource
+def worker_pool() -> WorkerPool:
+    """The server's worker processes, as many as :func:`max_jobs` (started at the first job)."""
+    return WorkerPool(max_jobs())
+
+
+def in_workers() -> bool:
+    """Whether a :class:`JobCall` runs in a worker process (``FEEDLENS_JOB_WORKERS`` is not ``0``)."""
+    return os.environ.get("FEEDLENS_JOB_WORKERS", "1").strip() != "0"
+
+
+_REDRAW_S = 1.0  # with no progress for this long, the bar is drawn again: Streamlit stops a script only at an st call
+
+
+def _run_in_worker(call: JobCall, progress: Progress) -> object:
+    """Run ``call`` in a worker process, drawing its progress here; stop it if this script is stopped."""
+    running = worker_pool().start(call)
+    last, drawn, finished = (0, 1, "Starting…"), time.monotonic(), False
+    try:
+        while True:
+            updates = running.updates(timeout=0.2)
+            for last in updates:
+                progress(*last)
+            if updates:
+                drawn = time.monotonic()
+            elif running.done():
+                for last in running.updates(timeout=0):
+                    progress(*last)
+                finished = True
+                return running.result()
+            elif time.monotonic() - drawn > _REDRAW_S:
+                progress(*last)
+                drawn = time.monotonic()
+    finally:  # Cancel, a rerun, leaving the page (Streamlit raised at an st call), or an error here
+        if not finished:
+            running.stop()
+
+
 def _take_slot(ticket: int, bar) -> None:
     """Wait for a slot, saying the place in line; a rerun (Cancel, leaving) stops the script at ``bar.progress``."""
     slots = job_slots()
@@ -133,7 +187,7 @@ def clear_cancelled(key: str) -> None:
     st.session_state.pop(_MARK + key, None)
 
 
-def run_job(title: str, job: Callable[[Progress], Any], *, key: str, note: str | None = None,
+def run_job(title: str, job: Callable[[Progress], Any] | JobCall, *, key: str, note: str | None = None,
             done: Callable[[Any], str] | None = None, failed: str = "Did not finish",
             collapse: bool = True) -> JobOutcome:
     """Run ``job(progress)`` in a status box with a progress bar and a Cancel button.
@@ -142,8 +196,10 @@ def run_job(title: str, job: Callable[[Progress], Any], *, key: str, note: str |
     ----------
     title : str
         The status box's label while the job runs ("Indexing faces…").
-    job : callable
-        Called with ``progress(done, total, message)``; its return value
+    job : JobCall or callable
+        A :class:`core.workers.JobCall` runs in a worker process (see the
+        module's text); its value must be picklable. A callable is called
+        here with ``progress(done, total, message)``. The return value
         becomes ``JobOutcome.value``.
     key : str
         The Cancel button's widget key (unique on the page).
@@ -176,7 +232,11 @@ def run_job(title: str, job: Callable[[Progress], Any], *, key: str, note: str |
         ticket = job_slots().join()
         try:
             _take_slot(ticket, bar)
-            outcome = JobOutcome(value=job(progress))
+            if isinstance(job, JobCall):
+                value = _run_in_worker(job, progress) if in_workers() else job.run(progress)
+            else:
+                value = job(progress)
+            outcome = JobOutcome(value=value)
         except Cancelled:
             outcome = JobOutcome(cancelled=True)
         except JobError as exc:

@@ -4,8 +4,9 @@ The mosaic itself is built in core (:func:`core.mosaic.build.build_mosaic`);
 this module only keeps what is costly to redo. Targets and their face and
 person masks are in ``st.cache_data``; photo tiles and finished builds are in
 the shared in-memory store (:func:`ui.memory.shared_store`), so a second
-visit, or the same build again, is instant. The build runs through
-:func:`ui.jobs.run_job` (Cancel button key ``mosaic_cancel``).
+visit, or the same build again, is instant. The build runs in a worker process
+through :func:`ui.jobs.run_job` (:func:`core.worker_jobs.mosaic`; Cancel button
+key ``mosaic_cancel``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from core import worker_jobs
 from core.cache import DiskCache
 from core.jobs import CancelCheck, JobError, Progress
 from core.mosaic.build import (
@@ -29,13 +31,12 @@ from core.mosaic.build import (
     MosaicResult,
     MosaicRun,
     RegionSearch,
-    build_mosaic,
     find_regions,
     render_mosaic,
 )
 from core.mosaic.pool import PhotoTiles, load_photo_tiles
 from core.mosaic.regions import Regions, region_masks
-from ui.jobs import cancelled, clear_cancelled, run_job
+from ui.jobs import JobCall, cancelled, clear_cancelled, run_job
 from ui.memory import shared_store
 from ui.run_cache import reuse
 
@@ -134,7 +135,9 @@ def build(request: MosaicRequest, signature: tuple, target_digest: str) -> str |
         return None
     n_tiles = request.rows * request.cols
     outcome = run_job(
-        "Building the mosaic…", lambda progress: build_mosaic(request, progress=progress, load_tiles=photo_tiles),
+        # In a worker process (which keeps the photo tiles of its last builds): a 10,000-tile build
+        # takes minutes of CPU that the server's page runs need.
+        "Building the mosaic…", JobCall(worker_jobs.mosaic, (request,), cancel=True),
         key=CANCEL_KEY, failed="The mosaic could not be built",
         done=lambda result: f"Mosaic built: {len(result.runs)} placement(s) of {n_tiles:,} tiles",
     )

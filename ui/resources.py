@@ -181,27 +181,35 @@ def probe_weights(name: str, timeout_s: float = 900) -> None:
 
 
 def load_cnn_weights(name: str) -> str | None:
-    """Have CNN feature set ``name`` loaded with its ImageNet weights in this server; the failure's message or None.
+    """Have the ImageNet weights of CNN feature set ``name`` on disk; the failure's message or None.
 
-    The weights are tried in a child process first (:func:`probe_weights`), so Keras is imported
-    here only when they load; one attempt at a time (:func:`weights_gate`).
+    The weights are tried in a child process (:func:`probe_weights`, which downloads them), one
+    attempt at a time (:func:`weights_gate`). The network is not loaded here: features are computed
+    in a worker process (:mod:`core.worker_jobs`), and :func:`imagenet_classifier` loads it where
+    the server itself needs it.
     """
     shared = extractor(name, 150, False)
 
     def load() -> None:
         if not hasattr(shared, "model_"):
             probe_weights(name)
-            shared.ensure_fitted()
-            freeze_heap()
 
     return weights_gate().attempt(name, load)
 
 
+_FIT_LOCK = threading.Lock()
+
+
 def imagenet_classifier():
-    """MobileNetV3 Small with ImageNet weights, loaded; raises ``WeightsUnavailableError``."""
+    """MobileNetV3 Small with ImageNet weights, loaded in this server; raises ``WeightsUnavailableError``."""
     if (failure := load_cnn_weights("mobilenet_v3_small")) is not None:
         raise WeightsUnavailableError(failure)
-    return extractor("mobilenet_v3_small")
+    shared = extractor("mobilenet_v3_small")
+    with _FIT_LOCK:
+        if not hasattr(shared, "model_"):
+            shared.ensure_fitted()
+            freeze_heap()
+    return shared
 
 
 _FROZEN_MODULES = [0]

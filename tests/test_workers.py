@@ -1,0 +1,123 @@
+"""Long jobs in worker processes (core.workers, ui.jobs): another process, Cancel reaches it, errors keep their type."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from core.jobs import Cancelled, TooFewPhotosError
+from core.workers import JobCall, WorkerPool
+
+# The jobs below are module-level: a worker process imports this module by name to run them.
+
+
+def whose_process(*, progress=None) -> int:
+    progress(1, 1, "done")
+    return os.getpid()
+
+
+def too_few(n: int, *, progress=None):
+    raise TooFewPhotosError(f"needs 3 photos, got {n}")
+
+
+def count_slowly(marks: str, units: int, *, progress=None) -> int:
+    """One line in ``marks`` per finished unit, 0.1 s a unit."""
+    for i in range(units):
+        time.sleep(0.1)
+        with open(marks, "a") as out:
+            out.write(f"{i}\n")
+        progress(i + 1, units, f"{i + 1} of {units}")
+    return units
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = WorkerPool(1)
+    yield pool
+    pool.shutdown()
+
+
+def test_a_job_runs_in_another_process_and_its_progress_comes_back(pool):
+    job = pool.start(JobCall(whose_process))
+    pid = job.future.result(timeout=120)
+    assert pid != os.getpid()
+    assert pid in pool.pids()
+    assert job.updates(timeout=1) == [(1, 1, "done")]
+
+
+def test_an_error_comes_back_as_its_type(pool):
+    job = pool.start(JobCall(too_few, (2,)))
+    with pytest.raises(TooFewPhotosError, match="needs 3 photos, got 2"):
+        job.result()
+
+
+def test_stop_cancels_the_job_between_two_units_and_keeps_the_worker(pool, tmp_path):
+    marks = tmp_path / "marks"
+    job = pool.start(JobCall(count_slowly, (str(marks), 600)))
+    deadline = time.monotonic() + 120
+    while _lines(marks) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.stop()
+    with pytest.raises(Cancelled):
+        job.future.result(timeout=30)
+    stopped_at = _lines(marks)
+    time.sleep(0.5)
+    assert 3 <= stopped_at < 600 and _lines(marks) == stopped_at  # nothing more was done after the stop
+    assert pool.start(JobCall(whose_process)).result() != os.getpid()  # the worker takes the next job
+
+
+class StopScript(Exception):
+    """What Streamlit raises at an st call when the script is stopped (Cancel, a rerun)."""
+
+
+def test_run_job_path_stops_the_child_when_the_script_is_stopped(tmp_path, monkeypatch):
+    from ui import jobs
+
+    monkeypatch.setenv("FEEDLENS_MAX_JOBS", "1")
+    marks = tmp_path / "marks"
+    seen = []
+
+    def progress(done, total, message):  # the bar: the script is stopped at its third update
+        seen.append(done)
+        if len(seen) == 3:
+            raise StopScript()
+
+    with pytest.raises(StopScript):
+        jobs._run_in_worker(JobCall(count_slowly, (str(marks), 600)), progress)
+    deadline = time.monotonic() + 10
+    before = -1
+    while time.monotonic() < deadline and before != _lines(marks):  # wait until the child stops writing
+        before = _lines(marks)
+        time.sleep(0.5)
+    assert _lines(marks) < 20
+
+
+def test_run_job_draws_a_worker_job_and_returns_its_value_and_errors():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import os
+
+        import streamlit as st
+        from test_workers import too_few, whose_process
+
+        from core.workers import JobCall
+        from ui.jobs import run_job
+
+        outcome = run_job("Working…", JobCall(whose_process), key="cancel_a")
+        st.write(f"pid {outcome.value} {outcome.value != os.getpid()}")
+        failed = run_job("Failing…", JobCall(too_few, (1,)), key="cancel_b")
+        st.write(f"error {type(failed.exception).__name__}: {failed.error}")
+
+    app = AppTest.from_function(page, default_timeout=180).run()
+    assert not app.exception
+    texts = [m.value for m in app.markdown]
+    assert any(t.startswith("pid ") and t.endswith(" True") for t in texts), texts
+    assert "error TooFewPhotosError: needs 3 photos, got 1" in texts
