@@ -14,6 +14,7 @@ import streamlit as st
 
 from ui.auth import account_box, require_login
 from ui.resources import BUSY_RUNS_PER_CORE, freeze_after_imports, runs_in_flight
+from ui.session_budget import enforce_budget
 from ui.share import begin_run
 from ui.state import archive_picker
 
@@ -46,3 +47,5 @@ with runs_in_flight().running() as others:
         # A page's first run imports its libraries (Plotly, pandas, TensorFlow...): exempt them from the full
         # garbage collections that follow every run (ui.resources.freeze_heap); a no-op once nothing new loads.
         freeze_after_imports()
+        # What this tab holds in session state stays under its share (FEEDLENS_SESSION_MB).
+        enforce_budget()

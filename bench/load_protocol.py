@@ -41,6 +41,18 @@ process, then:
 into the cache first as a visitor's upload is, then opened by its share link ``?archive=<sha256>``)
 instead of the demo. ``--proxy`` puts nginx in front of a single process too (a fair 1 vs 2).
 
+``--heavy [S]`` adds the busy phase of issue 19 (S sessions, default 10): two more visitors start
+the heavy jobs through the app, as a browser does (the same page switch and button press): one
+builds a mosaic of ``--heavy-tiles`` tiles (default 10,000: a 100 × 100 grid on the Mosaic page,
+exact placement, uniform weights, each photo allowed as often as the tiles need, set by the
+page's share-link parameters), the other builds the face index on the Faces page ("Build the face
+index"). Once both have started, S sessions walk the pages (at least ``--rounds`` walks, and on
+until both jobs are over). ``load_protocol_busy_<S>_p50_s`` / ``_p95_s`` / ``_p99_s`` are over the
+runs that started while a heavy job was running (``_busy_runs`` of them), with
+``load_protocol_busy_mosaic_s`` and ``load_protocol_busy_faces_s`` the two jobs' page-ready times
+(press to the page drawn after the job). The demo archive's 15 photos index in seconds; with
+``--photos 1000`` the face index runs for minutes too.
+
 ``--name-prefix`` is put after ``load_protocol_`` (``--name-prefix before_`` for a side-by-side run).
 Prints one JSON object per line ``{"name", "value", "unit"}``; progress and error details go to stderr.
 Every wait has a timeout and the whole run ``--deadline``.
@@ -49,6 +61,7 @@ Usage::
 
     .venv/bin/python bench/load_protocol.py [--sessions 1,10] [--rounds 2] [--processes 1] [--proxy]
         [--photos 1000] [--app-dir .] [--server-opt runner.postScriptGC=false] [--deadline 1800]
+        [--heavy 10] [--heavy-tiles 10000]
 """
 
 from __future__ import annotations
@@ -57,6 +70,7 @@ import argparse
 import asyncio
 import http.cookiejar
 import json
+import math
 import os
 import secrets
 import shutil
@@ -301,6 +315,8 @@ class Widget:
                 current = options[p.default] if p.HasField("default") and p.default < len(options) else None
             others = [o for o in options if o != current] or options
             state.string_value = others[0]
+        elif self.kind == "button":
+            state.trigger_value = True
         elif self.kind == "slider":
             if previous is not None:
                 values = list(previous.double_array_value.data)
@@ -332,6 +348,7 @@ class _Run:
     status: int | None = None
     exceptions: list[str] = field(default_factory=list)
     widgets: list[Widget] = field(default_factory=list)
+    buttons: list[Widget] = field(default_factory=list)
 
 
 class Session:
@@ -343,6 +360,7 @@ class Session:
         self.pages: dict[str, str] = {}  # page title -> page script hash
         self.page = ""
         self.widgets: list[Widget] = []
+        self.buttons: list[Widget] = []  # the buttons of the last page drawn (not used by the walk)
         self.sent: dict = {}  # widget id -> the last WidgetState sent
         self.media: list[str] = []  # /media/... URLs of images and downloads (held by the process that ran the script)
         self.ws = None
@@ -407,6 +425,9 @@ class Session:
                 proto = getattr(element, etype)
                 if not proto.form_id and not proto.disabled:
                     run.widgets.append(Widget(etype, proto.id, proto.label, proto, msg.delta.fragment_id))
+            elif etype == "button" and not element.button.form_id and not element.button.disabled:
+                button = element.button
+                run.buttons.append(Widget("button", button.id, button.label, button, msg.delta.fragment_id))
         elif kind == "script_finished" and run is not None:
             status = msg.script_finished
             if status != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
@@ -444,7 +465,7 @@ class Session:
         seconds = time.perf_counter() - start
         self.page = page
         if widget is None or not widget.fragment_id:
-            self.widgets = run.widgets
+            self.widgets, self.buttons = run.widgets, run.buttons
         if run.status is None:
             return RunRecord(page, action, seconds, False, f"socket closed: {self.closed_reason}")
         if run.status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
@@ -459,6 +480,10 @@ class Session:
             if widget.label == PREFERRED.get(page):
                 return widget
         return self.widgets[0] if self.widgets else None
+
+    def button(self, key: str) -> Widget | None:
+        """The button with widget key ``key`` on the last page drawn (Streamlit ends a keyed widget's id with it)."""
+        return next((b for b in self.buttons if b.id.endswith("-" + key)), None)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -547,6 +572,77 @@ async def cpu_profile(deployment: Deployment, runs: int, run_timeout: float, dea
     return per_page
 
 
+async def press_job_button(session: Session, page: str, button_key: str, query: str, page_query: str,
+                           records: list[RunRecord]) -> RunRecord:
+    """Open the app, go to ``page`` (with its share-link ``page_query``), press ``button_key``; the job's run."""
+    records.append(await session.rerun("", action="open", query=query))
+    records.append(await session.rerun(page, action="page", query=page_query))
+    button = session.button(button_key)
+    if button is None:
+        return RunRecord(page, "job", 0.0, False, f"no button {button_key!r} on {page} "
+                                                  f"(buttons: {[b.label for b in session.buttons]})")
+    return await session.rerun(page, button, action="job", query=page_query)
+
+
+async def heavy_phase(deployment: Deployment, count: int, rounds: int, run_timeout: float, job_timeout: float,
+                      deadline: float, query: str, n_photos: int, tiles: int) -> tuple[list, dict]:
+    """``count`` sessions walk while one visitor builds a ``tiles``-tile mosaic and another indexes faces.
+
+    Returns ``(busy, record)`` for every walk run (``busy``: a heavy job was running when it started)
+    and the two jobs' runs by name.
+    """
+    side = max(1, round(math.sqrt(tiles)))
+    reuse = min(1000, max(1, -(-side * side // max(n_photos, 1))))
+    link = f"exclude=false&reuse={reuse}&rows={side}&cols={side}&methods=exact&weights=false"
+    mosaic_query = f"{query}&{link}" if query else link
+    (mosaic_visitor, faces_visitor) = await open_sessions(deployment.url, 2, job_timeout)
+    walkers = await open_sessions(deployment.url, count, run_timeout)
+    side_records: list[RunRecord] = []
+    jobs = {
+        "mosaic": asyncio.create_task(press_job_button(mosaic_visitor, "Mosaic", "mosaic_build", query,
+                                                       mosaic_query, side_records)),
+        "faces": asyncio.create_task(press_job_button(faces_visitor, "Faces", "faces_build", query, query,
+                                                      side_records)),
+    }
+    log(f"heavy jobs: a {side} x {side} mosaic (reuse {reuse}, {n_photos} photos) and the face index")
+
+    def busy() -> bool:
+        return any(not job.done() for job in jobs.values())
+
+    # Both visitors open the app and switch pages first; the walkers start once both jobs are pressed.
+    started = time.monotonic()
+    while len(side_records) < 4 and busy() and time.monotonic() - started < job_timeout:
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2.0)
+    runs: list[tuple[bool, RunRecord]] = []
+
+    async def walk_while_busy(session: Session) -> None:
+        runs.append((busy(), await session.rerun("", action="open", query=query)))
+        done = 0
+        while (done < rounds or busy()) and time.monotonic() < deadline:
+            for page in PAGES:
+                was_busy = busy()
+                runs.append((was_busy, await session.rerun(page, action="page")))
+                widget = session.pick_widget(page)
+                if widget is not None:
+                    was_busy = busy()
+                    runs.append((was_busy, await session.rerun(page, widget, action="widget")))
+            done += 1
+
+    try:
+        await asyncio.gather(*(walk_while_busy(s) for s in walkers))
+        remaining = max(1.0, min(job_timeout - (time.monotonic() - started), deadline - time.monotonic()))
+        done, _ = await asyncio.wait(jobs.values(), timeout=remaining)
+        heavy = {name: job.result() if job in done else RunRecord(name, "job", remaining, False, "not finished")
+                 for name, job in jobs.items()}
+        report_errors("heavy visitors (open, page)", side_records)
+    finally:
+        for job in jobs.values():
+            job.cancel()
+        await close_sessions([mosaic_visitor, faces_visitor, *walkers])
+    return runs, heavy
+
+
 def hold_upload(photos: int, cache: Path) -> str:
     """Import bench/load.py's ``photos``-photo ZIP into ``cache`` as an upload the server holds; its share-link hash.
 
@@ -564,6 +660,13 @@ def hold_upload(photos: int, cache: Path) -> str:
     sha = upload_hash(archive, disk)
     record_upload(sha, zip_path.name, None, disk)
     return sha
+
+
+def _demo_photos() -> int:
+    """Distinct photos of the demo archive (what the Mosaic page tiles with)."""
+    from core.archive.demo import load_demo
+
+    return int(load_demo().catalogue["sha256"].nunique())
 
 
 def report_errors(label: str, records: list[RunRecord]) -> int:
@@ -629,6 +732,26 @@ async def run_bench(args: argparse.Namespace) -> None:
             client_cpu += figures["client_cpu"]
             client_wall += figures["wall"]
             rss_per_session = (figures["rss_connected"] - rss_before) / count / 2**20
+        if args.heavy and time.monotonic() < deadline:
+            n_photos = args.photos or _demo_photos()
+            log(f"busy phase: {args.heavy} sessions walk while two visitors run heavy jobs; "
+                f"load {os.getloadavg()[0]:.2f}")
+            runs, heavy = await heavy_phase(deployment, args.heavy, args.rounds, args.run_timeout,
+                                            args.heavy_timeout, deadline, query, n_photos, args.heavy_tiles)
+            busy_times = [r.seconds for was_busy, r in runs if was_busy and r.ok]
+            errors = report_errors(f"busy {args.heavy} sessions", [r for _, r in runs])
+            total_errors += errors
+            for name, record in heavy.items():
+                if not record.ok:
+                    log(f"heavy job {name}: {record.error}")
+                    total_errors += 1
+                emit(f"{prefix}busy_{name}_s", record.seconds, "s")
+            emit(f"{prefix}busy_{args.heavy}_p50_s", quantile(busy_times, 0.50), "s")
+            emit(f"{prefix}busy_{args.heavy}_p95_s", quantile(busy_times, 0.95), "s")
+            emit(f"{prefix}busy_{args.heavy}_p99_s", quantile(busy_times, 0.99), "s")
+            emit(f"{prefix}busy_{args.heavy}_busy_runs", len(busy_times), "count")
+            emit(f"{prefix}busy_{args.heavy}_runs", len(runs), "count")
+            emit(f"{prefix}busy_{args.heavy}_errors", errors, "count")
         if rss_per_session is not None:
             emit(prefix + "rss_per_session_mb", rss_per_session, "MB")
         if client_wall:
@@ -662,6 +785,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-timeout", type=float, default=600.0)
     parser.add_argument("--deadline", type=float, default=1800.0, help="seconds for the whole run")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--heavy", type=int, nargs="?", const=10, default=0,
+                        help="the busy phase: this many sessions (default 10) walk while one visitor builds a "
+                             "mosaic and another indexes faces")
+    parser.add_argument("--heavy-tiles", type=int, default=10_000, help="tiles of the busy phase's mosaic")
+    parser.add_argument("--heavy-timeout", type=float, default=1800.0, help="seconds each heavy job may take")
     args = parser.parse_args(argv)
     asyncio.run(run_bench(args))
 
