@@ -46,12 +46,14 @@ the heavy jobs through the app, as a browser does (the same page switch and butt
 builds a mosaic of ``--heavy-tiles`` tiles (default 10,000: a 100 × 100 grid on the Mosaic page,
 exact placement, uniform weights, each photo allowed as often as the tiles need, set by the
 page's share-link parameters), the other builds the face index on the Faces page ("Build the face
-index"). Once both have started, S sessions walk the pages (at least ``--rounds`` walks, and on
+index"). Both open an upload of ``--heavy-photos`` photos (default 1,000, held as ``--photos``
+holds one; 0: the walkers' archive). On the demo's 15 photos a 10,000-tile grid reuses each photo
+667 times, and the exact assignment of so many identical columns is a pathological case that ran
+for minutes; the 15 photos also index in seconds. Once both have started, S sessions walk the pages (at least ``--rounds`` walks, and on
 until both jobs are over). ``load_protocol_busy_<S>_p50_s`` / ``_p95_s`` / ``_p99_s`` are over the
 runs that started while a heavy job was running (``_busy_runs`` of them), with
 ``load_protocol_busy_mosaic_s`` and ``load_protocol_busy_faces_s`` the two jobs' page-ready times
-(press to the page drawn after the job). The demo archive's 15 photos index in seconds; with
-``--photos 1000`` the face index runs for minutes too.
+(press to the page drawn after the job).
 
 ``--name-prefix`` is put after ``load_protocol_`` (``--name-prefix before_`` for a side-by-side run).
 Prints one JSON object per line ``{"name", "value", "unit"}``; progress and error details go to stderr.
@@ -61,7 +63,7 @@ Usage::
 
     .venv/bin/python bench/load_protocol.py [--sessions 1,10] [--rounds 2] [--processes 1] [--proxy]
         [--photos 1000] [--app-dir .] [--server-opt runner.postScriptGC=false] [--deadline 1800]
-        [--heavy 10] [--heavy-tiles 10000]
+        [--heavy 10] [--heavy-tiles 10000] [--heavy-photos 1000]
 """
 
 from __future__ import annotations
@@ -585,8 +587,12 @@ async def press_job_button(session: Session, page: str, button_key: str, query: 
 
 
 async def heavy_phase(deployment: Deployment, count: int, rounds: int, run_timeout: float, job_timeout: float,
-                      deadline: float, query: str, n_photos: int, tiles: int) -> tuple[list, dict]:
+                      deadline: float, query: str, n_photos: int, tiles: int,
+                      heavy_query: str = "") -> tuple[list, dict]:
     """``count`` sessions walk while one visitor builds a ``tiles``-tile mosaic and another indexes faces.
+
+    The walkers open the archive of ``query``, the two heavy visitors that of ``heavy_query``
+    (``n_photos`` distinct photos).
 
     Returns ``(busy, record)`` for every walk run (``busy``: a heavy job was running when it started)
     and the two jobs' runs by name.
@@ -594,15 +600,15 @@ async def heavy_phase(deployment: Deployment, count: int, rounds: int, run_timeo
     side = max(1, round(math.sqrt(tiles)))
     reuse = min(1000, max(1, -(-side * side // max(n_photos, 1))))
     link = f"exclude=false&reuse={reuse}&rows={side}&cols={side}&methods=exact&weights=false"
-    mosaic_query = f"{query}&{link}" if query else link
+    mosaic_query = f"{heavy_query}&{link}" if heavy_query else link
     (mosaic_visitor, faces_visitor) = await open_sessions(deployment.url, 2, job_timeout)
     walkers = await open_sessions(deployment.url, count, run_timeout)
     side_records: list[RunRecord] = []
     jobs = {
-        "mosaic": asyncio.create_task(press_job_button(mosaic_visitor, "Mosaic", "mosaic_build", query,
+        "mosaic": asyncio.create_task(press_job_button(mosaic_visitor, "Mosaic", "mosaic_build", heavy_query,
                                                        mosaic_query, side_records)),
-        "faces": asyncio.create_task(press_job_button(faces_visitor, "Faces", "faces_build", query, query,
-                                                      side_records)),
+        "faces": asyncio.create_task(press_job_button(faces_visitor, "Faces", "faces_build", heavy_query,
+                                                      heavy_query, side_records)),
     }
     log(f"heavy jobs: a {side} x {side} mosaic (reuse {reuse}, {n_photos} photos) and the face index")
 
@@ -733,11 +739,14 @@ async def run_bench(args: argparse.Namespace) -> None:
             client_wall += figures["wall"]
             rss_per_session = (figures["rss_connected"] - rss_before) / count / 2**20
         if args.heavy and time.monotonic() < deadline:
-            n_photos = args.photos or _demo_photos()
+            heavy_query, n_photos = query, args.photos or _demo_photos()
+            if args.heavy_photos and args.heavy_photos != args.photos:
+                heavy_query, n_photos = "archive=" + hold_upload(args.heavy_photos, cache), args.heavy_photos
             log(f"busy phase: {args.heavy} sessions walk while two visitors run heavy jobs; "
                 f"load {os.getloadavg()[0]:.2f}")
             runs, heavy = await heavy_phase(deployment, args.heavy, args.rounds, args.run_timeout,
-                                            args.heavy_timeout, deadline, query, n_photos, args.heavy_tiles)
+                                            args.heavy_timeout, deadline, query, n_photos, args.heavy_tiles,
+                                            heavy_query)
             busy_times = [r.seconds for was_busy, r in runs if was_busy and r.ok]
             errors = report_errors(f"busy {args.heavy} sessions", [r for _, r in runs])
             total_errors += errors
@@ -789,6 +798,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="the busy phase: this many sessions (default 10) walk while one visitor builds a "
                              "mosaic and another indexes faces")
     parser.add_argument("--heavy-tiles", type=int, default=10_000, help="tiles of the busy phase's mosaic")
+    parser.add_argument("--heavy-photos", type=int, default=1000,
+                        help="the heavy visitors open an upload of this many photos (0: the walkers' archive)")
     parser.add_argument("--heavy-timeout", type=float, default=1800.0, help="seconds each heavy job may take")
     args = parser.parse_args(argv)
     asyncio.run(run_bench(args))
