@@ -36,11 +36,14 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +141,28 @@ class RunningJob:
         self.future.cancel()
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """Hide the ``__main__`` module from processes spawned meanwhile.
+
+    A spawned child runs the parent's ``__main__`` file again (as ``__mp_main__``) before its
+    task. In a Streamlit server ``__main__`` is the page script being run (Streamlit executes each
+    run in a module of that name), so every worker would run the whole app, in bare mode, at start.
+    A stand-in module without a file leaves the child with nothing to run.
+    """
+    with _MAIN_LOCK:
+        held = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if held is not None:
+                sys.modules["__main__"] = held
+
+
 class WorkerPool:
     """``workers`` spawned processes that run :class:`JobCall` s, one at a time each.
 
@@ -164,7 +189,8 @@ class WorkerPool:
             # spawn, not fork: the server has threads (and maybe TensorFlow), which fork would copy half-way
             context = multiprocessing.get_context("spawn")
             if self._manager is None:
-                self._manager = context.Manager()
+                with _plain_main():
+                    self._manager = context.Manager()
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
             return self._executor, self._manager
@@ -174,10 +200,12 @@ class WorkerPool:
         executor, manager = self._ready()
         messages, stop = manager.Queue(), manager.Event()
         try:
-            future = executor.submit(run_call, call, messages, stop)
+            with _plain_main():  # a worker is spawned here when the pool has fewer than it may
+                future = executor.submit(run_call, call, messages, stop)
         except BrokenProcessPool:
             executor, manager = self._ready()
-            future = executor.submit(run_call, call, messages, stop)
+            with _plain_main():
+                future = executor.submit(run_call, call, messages, stop)
         return RunningJob(future, messages, stop)
 
     def pids(self) -> list[int]:

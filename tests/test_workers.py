@@ -121,3 +121,23 @@ def test_run_job_draws_a_worker_job_and_returns_its_value_and_errors():
     texts = [m.value for m in app.markdown]
     assert any(t.startswith("pid ") and t.endswith(" True") for t in texts), texts
     assert "error TooFewPhotosError: needs 3 photos, got 1" in texts
+
+
+def test_a_worker_does_not_run_the_servers_main_script(tmp_path, monkeypatch):
+    """Streamlit runs each page script as ``__main__``: a spawned worker must not run it again."""
+    import sys
+    import types
+
+    marker = tmp_path / "ran"
+    script = tmp_path / "page_script.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    page_module = types.ModuleType("__main__")
+    page_module.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page_module)
+    pool = WorkerPool(1)
+    try:
+        assert pool.start(JobCall(whose_process)).result() != os.getpid()
+    finally:
+        pool.shutdown()
+    assert sys.modules["__main__"] is page_module
+    assert not marker.exists()
