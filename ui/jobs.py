@@ -147,13 +147,13 @@ def _run_in_worker(call: JobCall, progress: Progress) -> object:
     try:
         while True:
             updates = running.updates(timeout=0.2)
-            for last in updates:
+            if updates:  # only the newest is drawn: the bar shows where the job is now
+                last = updates[-1]
                 progress(*last)
-            if updates:
                 drawn = time.monotonic()
             elif running.done():
-                for last in running.updates(timeout=0):
-                    progress(*last)
+                if updates := running.updates(timeout=0):
+                    progress(*updates[-1])
                 finished = True
                 return running.result()
             elif time.monotonic() - drawn > _REDRAW_S:
