@@ -20,6 +20,7 @@ import streamlit as st
 
 from core.archive.ingest import thumbnail_bytes
 from core.cache import default_cache
+from core.explore.figure import selection_rows
 from core.explore.mapping import K_RANGE, cluster_photos, fit_map, grow_map, score_k
 from core.explore.photomap import PhotoMap
 from core.explore.placement import Placement, place_photo
@@ -137,19 +138,13 @@ def placement_of(extractor, photo_map: PhotoMap, clusters: np.ndarray,
     return placed, upload.name, None
 
 
-def selected_rows(event) -> list[int]:
-    """Rows of the photos selected on the map (the placed photo, row -1, is not one)."""
-    selected: set[int] = set()
-    if event is not None and event.get("selection"):
-        for point in event["selection"].get("points", []):
-            data = point.get("customdata")
-            if isinstance(data, (int, float)):  # a one-column typed array can come back as a number
-                data = [data]
-            elif isinstance(data, dict):  # or as a typed array's row, {"0": value} (the lean map's int32 rows)
-                data = [data[k] for k in sorted(data, key=int)]
-            if data is not None and len(data) and int(data[0]) >= 0:
-                selected.add(int(data[0]))
-    return sorted(selected)
+def selected_rows(event, coords: np.ndarray | None = None) -> list[int]:
+    """Rows of the photos selected on the map (the placed photo, row -1, is not one).
+
+    ``coords``: the map's coordinates, for a lean map, whose box or lasso is
+    read on the server (:func:`core.explore.figure.selection_rows`).
+    """
+    return selection_rows(event.get("selection") if event else None, coords)
 
 
 def remembered_figure(key: tuple, build):

@@ -383,8 +383,10 @@ def map_figure(
         Instead of categories: one trace coloured by these (e.g. likes).
     sizes : array, optional
         Marker sizes.
-    customdata : array (n, m), optional
-        Per-point data for hover text and selections (column 0: row index).
+    customdata : array (n, m) or False, optional
+        Per-point data for hover text and selections (column 0: row index);
+        ``False``: none is sent and the points have no hover (a lean map
+        whose selection is read from its box, :func:`core.explore.figure.selection_rows`).
     highlight : bool array, optional
         Points drawn on top with a black outline; the rest fade.
     webgl_above : int
@@ -409,25 +411,35 @@ def map_figure(
     n = len(xy)
     Scatter = go.Scattergl if n > webgl_above else go.Scatter
     sizes = np.full(n, 8.0) if sizes is None else np.asarray(sizes, dtype=float)
-    if customdata is None:
+    if customdata is False:
+        custom = None
+    elif customdata is None:
         custom = np.c_[np.arange(n)].astype(object)
     else:
         custom = np.asarray(customdata)
         custom = custom if custom.dtype.kind in "iu" else custom.astype(object)
     hover = hovertemplate or "%{customdata[0]}<extra></extra>"
+    if custom is None:
+        hover = None
     fig = go.Figure()
+
+    def per_point(mask) -> dict:
+        """What each trace carries per point besides x and y: customdata and hover, or nothing."""
+        if custom is None:
+            return {"hoverinfo": "skip"}
+        return {"customdata": custom[mask], "hovertemplate": hover}
+
     line = {"width": 0.5, "color": "white"} if n <= webgl_above else {"width": 0}
     if values is not None or categories is None:
         colour = np.zeros(n) if values is None else np.asarray(values, dtype=float)
         known = np.isfinite(colour)
         if not known.all():  # unknown values are grey, not the bottom of the scale
             fig.add_trace(Scatter(
-                x=xy[~known, 0], y=xy[~known, 1], mode="markers", customdata=custom[~known],
-                hovertemplate=hover, name=f"{value_label} unknown ({int((~known).sum())})",
+                x=xy[~known, 0], y=xy[~known, 1], mode="markers", **per_point(~known), name=f"{value_label} unknown ({int((~known).sum())})",
                 marker={"size": sizes[~known], "color": "#bbbbbb", "line": line},
             ))
         fig.add_trace(Scatter(
-            x=xy[known, 0], y=xy[known, 1], mode="markers", customdata=custom[known], hovertemplate=hover,
+            x=xy[known, 0], y=xy[known, 1], mode="markers", **per_point(known),
             name="photos", showlegend=False,
             marker={"size": _size(sizes[known]), "color": colour[known], "colorscale": "Viridis",
                     "showscale": values is not None,
@@ -444,7 +456,7 @@ def map_figure(
                 continue
             fig.add_trace(Scatter(
                 x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=f"{name} ({int(mask.sum())})",
-                customdata=custom[mask], hovertemplate=hover,
+                **per_point(mask),
                 marker={"size": _size(sizes[mask]), "color": palette.get(name, default[i % len(default)]),
                         "line": line},
             ))
@@ -452,8 +464,7 @@ def map_figure(
         member = np.asarray(highlight, dtype=bool)
         fig.update_traces(marker_opacity=0.18)
         fig.add_trace(Scatter(
-            x=xy[member, 0], y=xy[member, 1], mode="markers", name=highlight_name,
-            customdata=custom[member], hovertemplate=hover,
+            x=xy[member, 0], y=xy[member, 1], mode="markers", name=highlight_name, **per_point(member),
             marker={"size": sizes[member] + 3, "color": highlight_colour, "line": {"width": 1.5, "color": "black"}},
         ))
     fig.update_layout(
