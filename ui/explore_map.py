@@ -5,8 +5,9 @@ slider reruns only its step: the map on the perplexity, the silhouette
 curve on the PCA features, the clusters on the method and its parameter.
 ``map_key`` is ``(archive key, feature cache tag, number of mapped photos,
 photos placed since the fit)``.
-The map itself is kept per layout (folder, user, feature set, perplexity)
-and grows with the archive: new photos are placed on it, old ones stay.
+The map itself is kept per layout (folder, user, feature set, perplexity),
+in memory and in the disk cache (so a restarted server grows it rather than
+re-fitting), and grows with the archive: new photos are placed on it, old ones stay.
 """
 
 from __future__ import annotations
@@ -21,7 +22,18 @@ import streamlit as st
 from core.archive.ingest import thumbnail_bytes
 from core.cache import default_cache
 from core.explore.figure import selection_rows
-from core.explore.mapping import K_RANGE, cluster_photos, fit_map, grow_map, score_k
+from core.explore.mapping import (
+    K_RANGE,
+    SavedLayout,
+    cluster_photos,
+    fit_map,
+    forget_layout,
+    grow_map,
+    layout_id,
+    load_layout,
+    save_layout,
+    score_k,
+)
 from core.explore.photomap import PhotoMap
 from core.explore.placement import Placement, place_photo
 from core.image.geometry import square_resize
@@ -50,12 +62,20 @@ def layout_map(layout_key: tuple, feature_name: str, perplexity: float, keys: tu
     ``layout_key`` names one layout (the archive's folder and user, the
     feature set, the perplexity): when the archive grows, its new photos are
     placed on the layout already fitted (:func:`core.explore.mapping.grow_map`),
-    so the map does not move; :func:`refit_map` forgets the layout.
+    so the map does not move; :func:`refit_map` forgets the layout. A layout
+    not in this server's memory is read from the disk cache
+    (:func:`core.explore.mapping.load_layout`), and every new or grown one is
+    written there.
     """
     lock, layouts = _layouts()
     with lock:
         held = layouts.get(layout_key)
+    if held is None:
+        saved = load_layout(default_cache(), layout_id(*layout_key))
+        held = None if saved is None else (saved.keys, saved.photo_map, saved.placed)
     if held is not None and held[0] == keys:
+        with lock:
+            layouts[layout_key] = held
         return held[1], held[2]
     if held is not None:
         with st.spinner("Placing new photos on the map (openTSNE transform)…"):
@@ -69,6 +89,7 @@ def layout_map(layout_key: tuple, feature_name: str, perplexity: float, keys: tu
         layouts.move_to_end(layout_key)
         while len(layouts) > LAYOUTS_KEPT:
             layouts.popitem(last=False)
+    save_layout(default_cache(), layout_id(*layout_key), SavedLayout(tuple(keys), photo_map, placed))
     return photo_map, placed
 
 
@@ -85,10 +106,11 @@ def refit_row(layout_key: tuple, placed_count: int) -> None:
 
 
 def refit_map(layout_key: tuple) -> None:
-    """Forget the layout, so the next :func:`layout_map` fits a fresh one."""
+    """Forget the layout (in memory and on disk), so the next :func:`layout_map` fits a fresh one."""
     lock, layouts = _layouts()
     with lock:
         layouts.pop(layout_key, None)
+    forget_layout(default_cache(), layout_id(*layout_key))
 
 
 @st.cache_data(show_spinner=f"Scoring k from {K_RANGE[0]} to {K_RANGE[1]} (silhouette)…", max_entries=16)
