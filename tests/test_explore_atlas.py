@@ -271,3 +271,20 @@ def _array(values) -> list:
     if isinstance(values, dict):
         return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"])).tolist()
     return list(values or [])
+
+
+def test_the_lean_map_page(celebs, monkeypatch: pytest.MonkeyPatch, fresh_streamlit_caches):
+    """Above LEAN_ABOVE points (lowered here to the dump's 200): no per-point data, the selection layer, a photo panel."""
+    import json
+
+    import core.explore.figure as figure
+
+    monkeypatch.setattr(figure, "LEAN_ABOVE", 50)
+    archive, _ = celebs
+    at = _explore(archive)
+    chart = next(c for c in at.get("plotly_chart") if "explore_map" in c.proto.id)
+    spec = json.loads(chart.proto.spec)
+    assert spec["data"][-1]["xaxis"] == figure.SELECT_LAYER[0] and spec["layout"]["xaxis2"]["matches"] == "x"
+    assert not any("customdata" in trace for trace in spec["data"])
+    assert json.loads(chart.proto.config)["plotGlPixelRatio"] == 1
+    assert any("Drag a small box around a point" in c.value for c in at.caption)
