@@ -195,7 +195,7 @@ def main() -> None:
     with map_slot:
         if atlas.on:
             atlas_caption(table, atlas)
-        # A selection reruns the page: the figure (1.7 s at 100,000 points) is rebuilt only when what it shows changes.
+        # A control elsewhere reruns the page: the figure (1.7 s at 100,000 points) is rebuilt only when it changes.
         people_key = frame_key(table[["person"]]) if "person" in table.columns else None  # names change on Faces
         figure = remembered_figure(
             (id(photo_map), n, method, param, tuple(view.values()), placed_name, None if placed is None else
