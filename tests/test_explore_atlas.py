@@ -288,3 +288,27 @@ def test_the_lean_map_page(celebs, monkeypatch: pytest.MonkeyPatch, fresh_stream
     assert not any("customdata" in trace for trace in spec["data"])
     assert json.loads(chart.proto.config)["plotGlPixelRatio"] == 1
     assert any("Drag a small box around a point" in c.value for c in at.caption)
+
+
+def test_the_photo_beside_a_lean_map(celebs):
+    """A small selection shows the photo nearest its middle, its text as text (a caption with HTML stays text)."""
+    archive, table = celebs
+
+    def page(rows, table, selected):
+        from ui.explore_gallery import picked_photo
+
+        picked_photo(rows, table, selected)
+
+    rows = archive.catalogue.loc[archive.catalogue["sha256"].isin(table["sha256"])].set_index("sha256")
+    rows = rows.loc[table["sha256"]].reset_index()
+    rows.loc[0, "caption"] = "<b>not bold</b>"
+    xy = table[["x", "y"]].to_numpy(dtype=float)
+    near = [0] + [int(i) for i in np.argsort(((xy - xy[0]) ** 2).sum(axis=1))[1:3]]  # photo 0 and its 2 neighbours
+    middle = xy[near].mean(axis=0)
+    expected = near[int(np.argmin(((xy[near] - middle) ** 2).sum(axis=1)))]
+    at = AppTest.from_function(page, args=(rows, table, near), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert len(at.get("image")) == 1 and rows.loc[expected, "file"] in at.text[0].value
+    assert "The one nearest the middle of 3 selected" in at.caption[0].value
+    at = AppTest.from_function(page, args=(rows, table, [0]), default_timeout=60).run()
+    assert "<b>not bold</b>" in at.text[0].value and not at.markdown
