@@ -15,17 +15,17 @@ import pandas as pd
 import streamlit as st
 
 from core.archive.duplicates import unique_pictures
-from core.archive.summary import likes_and_date, shorten
 from core.explore.features import FEATURE_SETS
-from core.explore.figure import explore_figure, silhouette_figure
+from core.explore.figure import LEAN_ABOVE, explore_figure, map_config, silhouette_figure
 from core.explore.mapping import cluster_names
 from core.explore.photomap import MIN_MAP_PHOTOS, effective_perplexity, suggest_k
-from core.explore.tables import likes_of, photo_table
+from core.explore.tables import photo_table
 from core.jobs import TooFewPhotosError
 from ui.auth import current_scope
 from ui.batch_status import show_batch_status
 from ui.explore_atlas import atlas_caption, atlas_controls, atlas_map, over_time_tab
 from ui.explore_features import compute_features_job, feature_controls
+from ui.explore_gallery import gallery, picked_photo
 from ui.explore_map import (
     cached_clusters,
     cached_silhouette,
@@ -38,14 +38,10 @@ from ui.explore_map import (
 )
 from ui.explore_tabs import engagement_tab, export_tab, labels_tab, new_photo_tab
 from ui.explore_view import view_controls, with_people
-from ui.gallery import photo_grid
 from ui.run_cache import frame_key, reuse
 from ui.share import sync
 from ui.state import current_archive
 from ui.text import md
-
-GALLERY_COLUMNS = 6
-GALLERY_MAX = 60
 
 
 def header(archive, n_photos: int) -> None:
@@ -122,36 +118,6 @@ def cluster_controls(photo_map, map_key: tuple) -> tuple[str, int]:
     return method, int(param)
 
 
-def gallery(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -> None:
-    if not selected:
-        st.info("Drag a box on the map (or use the lasso in the toolbar, or click a point) to see the photos "
-                "here.", icon=":material/touch_app:")
-        return
-    chosen = rows.iloc[selected]
-    summary = f"{len(chosen)} selected photo(s)"
-    if len(chosen["likes"].dropna()) and np.isfinite(likes_of(rows)).any():
-        summary += (f" · median likes {chosen['likes'].dropna().median():,.0f} (whole archive "
-                    f"{rows['likes'].dropna().median():,.0f})")
-    st.subheader("Selection")
-    st.caption(summary)
-
-    def text(i, row) -> str:
-        lines = [f"{likes_and_date(row['likes'], row['timestamp'])} · {table['cluster'].iloc[i]}"]
-        if "imagenet_top1" in table.columns:
-            lines.append(f"{table['imagenet_top1'].iloc[i]} ({table['imagenet_group'].iloc[i]})")
-        lines.append(shorten(row["caption"], 120))
-        return "\n".join(lines)
-
-    pages = -(-len(chosen) // GALLERY_MAX)
-    page = 1
-    if pages > 1:
-        page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="explore_gallery_page"))
-        first = (page - 1) * GALLERY_MAX
-        st.caption(f"Photos {first + 1:,}–{min(first + GALLERY_MAX, len(chosen)):,} of {len(chosen):,}; "
-                   "the Export tab has them all.")
-    photo_grid(chosen.iloc[(page - 1) * GALLERY_MAX : page * GALLERY_MAX], GALLERY_COLUMNS, text)
-
-
 def main() -> None:
     archive = current_archive()
     catalogue = unique_pictures(archive.catalogue).reset_index(drop=True)  # a repost is mapped once
@@ -199,7 +165,6 @@ def main() -> None:
     # "Where would this photo land?" is answered before the map is drawn, so the map can show it.
     placed, placed_name, upload_error = placement_of(extractor, photo_map, clusters, (map_key, perplexity))
     map_slot = st.container()
-    gallery_slot = st.container(key="explore_gallery")
     tab_time, tab_eng, tab_labels, tab_new, tab_export = st.tabs(
         ["Over time", "Engagement", "ImageNet labels", "Where would this photo land?", "Export"])
     with tab_time:
@@ -230,18 +195,34 @@ def main() -> None:
     with map_slot:
         if atlas.on:
             atlas_caption(table, atlas)
-        # A selection reruns the page: the figure (1.7 s at 100,000 points) is rebuilt only when what it shows changes.
+        # A control elsewhere reruns the page: the figure (1.7 s at 100,000 points) is rebuilt only when it changes.
         people_key = frame_key(table[["person"]]) if "person" in table.columns else None  # names change on Faces
         figure = remembered_figure(
             (id(photo_map), n, method, param, tuple(view.values()), placed_name, None if placed is None else
              tuple(placed.xy), atlas.unit, atlas.current, people_key), shared)
-        event = st.plotly_chart(figure, key="explore_map", on_select="rerun",
-                                selection_mode=("points", "box", "lasso"),
-                                config={"scrollZoom": False, "displaylogo": False})
+        in_period = None if not atlas.on else (atlas.labels == atlas.current).to_numpy()
+        map_and_gallery(figure, rows, table, in_period)
     with tab_export:
         export_tab(table, archive.name, feature_name, figure)
-    with gallery_slot:
-        gallery(rows, table, selected_rows(event))
+
+
+@st.fragment
+def map_and_gallery(figure, rows: pd.DataFrame, table: pd.DataFrame, in_period: np.ndarray | None) -> None:
+    """The map and the gallery of its selection: a selection reruns only this, not the whole page."""
+    lean = len(table) > LEAN_ABOVE
+    map_col, photo_col = st.columns([4, 1]) if lean else (st.container(), None)
+    with map_col:
+        event = st.plotly_chart(figure, key="explore_map", on_select="rerun",
+                                selection_mode=("points", "box", "lasso"), config=map_config(lean))
+    # A lean map's box or lasso is read here from the coordinates (no point is selected in the browser).
+    selected = selected_rows(event, table[["x", "y"]].to_numpy() if lean else None)
+    if in_period is not None:  # the atlas: only the period's photos are selectable
+        selected = [i for i in selected if in_period[i]]
+    if photo_col is not None:
+        with photo_col:
+            picked_photo(rows, table, selected)
+    with st.container(key="explore_gallery"):
+        gallery(rows, table, selected)
 
 
 main()

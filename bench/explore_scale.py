@@ -39,6 +39,7 @@ Each step runs in its own child process, so its wall time and peak RSS
 
 Prints one JSON object per line: ``{"name", "value", "unit"}``.
 Run: ``python bench/explore_scale.py [--photos 10000] [--points 100000] [--skip-reference] [--skip-browser]``
+(``--browser-only``: just the page in Chromium, on the map and photos of an earlier run).
 """
 
 from __future__ import annotations
@@ -317,12 +318,25 @@ def main() -> None:
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--options", action="store_true", help="also time the full fit (max_fit=None)")
     parser.add_argument("--skip-photos", action="store_true", help="only the 100,000-point steps")
+    parser.add_argument("--browser-only", action="store_true",
+                        help="only the page in Chromium, on the map and photos an earlier run left in bench/out")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.step:
         step(args.step, args.n)
         return
     p, n = args.photos, args.points
+    if args.browser_only:
+        missing = [f.name for f in (OUT / f"coords_{n}.npy", OUT / f"clusters_{n}.npy", OUT / f"photos_{p}")
+                   if not f.exists()]
+        if missing:
+            raise SystemExit(f"--browser-only needs an earlier run's {', '.join(missing)} in {OUT}")
+        measured = browser_measure(n, p)
+        emit(f"explore_payload_{n}_mb", measured["payload_mb"], "MB")
+        emit(f"explore_draw_{n}_s", measured["draw_s"], "s")
+        emit("explore_select_10000_s", measured["select_s"], "s")
+        print(json.dumps({"name": "explore_select_10000_selected", "value": measured["selected"], "unit": "photos"}))
+        return
     if not (OUT / f"photos_{p}").is_dir() or len(list((OUT / f"photos_{p}").iterdir())) < p:
         shutil.rmtree(OUT / f"photos_{p}", ignore_errors=True)
         seconds, _ = run_step("photos", p)

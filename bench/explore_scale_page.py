@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.archive.catalogue import load_folder  # noqa: E402
 from core.archive.ingest import thumbnail_bytes  # noqa: E402
 from core.cache import default_cache  # noqa: E402
-from core.explore.figure import explore_figure  # noqa: E402
+from core.explore.figure import LEAN_ABOVE, explore_figure, map_config, selection_rows  # noqa: E402
 from core.explore.mapping import cluster_names  # noqa: E402
 
 N = int(os.environ.get("FEEDLENS_BENCH_N", "100000"))
@@ -44,17 +44,6 @@ def data() -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, catalogue
 
 
-def selected(event) -> list[int]:
-    rows: set[int] = set()
-    for point in (event or {}).get("selection", {}).get("points", []):
-        data = point.get("customdata")
-        data = [data] if isinstance(data, (int, float)) else data
-        data = [data[k] for k in sorted(data, key=int)] if isinstance(data, dict) else data  # typed array row
-        if data is not None and len(data):
-            rows.add(int(data[0]))
-    return sorted(rows)
-
-
 @st.cache_resource
 def figure():
     """Built once, as the page keeps its figure while only the selection changes."""
@@ -64,8 +53,8 @@ def figure():
 table, catalogue = data()
 st.title(f"Explore map · {N:,} points")
 event = st.plotly_chart(figure(), key="explore_map", on_select="rerun",
-                        selection_mode=("points", "box", "lasso"), config={"scrollZoom": False})
-rows = selected(event)
+                        selection_mode=("points", "box", "lasso"), config=map_config(N > LEAN_ABOVE))
+rows = selection_rows(event.get("selection") if event else None, table[["x", "y"]].to_numpy())
 with st.container(key="explore_gallery"):
     st.caption(f"{len(rows)} selected photo(s)")
     store = default_cache()

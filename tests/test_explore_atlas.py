@@ -27,7 +27,16 @@ from core.explore.atlas import (
     style_change,
 )
 from core.explore.features import RawPixels, compute_features
-from core.explore.mapping import MapRequest, compute_map, fit_map, grow_map
+from core.explore.mapping import (
+    MapRequest,
+    SavedLayout,
+    compute_map,
+    fit_map,
+    forget_layout,
+    grow_map,
+    load_layout,
+    save_layout,
+)
 from core.explore.photomap import PhotoMap
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,6 +149,25 @@ def test_transform_keeps_existing_coordinates_fixed(celeb_features):
     assert np.array_equal(map2.coords_[140:], grown.coords_[150:])
 
 
+def test_a_saved_layout_reloads_and_grows_in_place(celeb_features, tmp_path: Path):
+    keys, X = celeb_features
+    fitted = PhotoMap(perplexity=20, l2_normalise=False, max_fit=120, chunk=16).fit(X[:150])
+    cache = DiskCache(tmp_path / "cache")
+    save_layout(cache, "layout-1", SavedLayout(tuple(keys[:150]), fitted, 0))
+    saved = load_layout(cache, "layout-1")  # what a restarted server reads: no object shared with ``fitted``
+    assert saved is not None and saved.keys == tuple(keys[:150]) and saved.photo_map is not fitted
+    assert np.array_equal(saved.photo_map.coords_, fitted.coords_)
+    assert np.array_equal(saved.photo_map.pca_features_, fitted.pca_features_)
+    # New photos land where the map in memory would have put them (same PCA, same fitted points and neighbours).
+    assert np.allclose(saved.photo_map.transform(X[150:]), fitted.transform(X[150:]), atol=1e-3)
+    grown, placed = grow_map(saved.photo_map, saved.keys, keys, X)
+    assert placed == 50 and np.array_equal(grown.coords_[:150], fitted.coords_)
+    forget_layout(cache, "layout-1")
+    assert load_layout(cache, "layout-1") is None
+    cache.put("explore-layout", "broken", b"not a zip", ".npz")
+    assert load_layout(cache, "broken") is None  # an unreadable file means a fresh fit, not an error
+
+
 def test_sampled_fit_places_the_rest(celeb_features):
     _, X = celeb_features
     photo_map = PhotoMap(perplexity=10, l2_normalise=False, max_fit=120, chunk=32).fit(X)
@@ -207,6 +235,9 @@ def test_the_page_map_grows_and_refits(data_dir: Path, tmp_path: Path, fresh_str
     chart = next(c for c in at.get("plotly_chart") if c.proto.id and "explore_map" in c.proto.id)
     before = _points(chart)
     assert len(before) == 100
+    # A server restart: the layouts in memory are gone; the one in the disk cache is grown, not fitted again.
+    st.cache_resource.clear()
+    st.cache_data.clear()
     for path in source[100:106]:
         shutil.copy(path, folder / path.name)
     at.session_state["archive"] = load_folder(folder)
@@ -240,3 +271,44 @@ def _array(values) -> list:
     if isinstance(values, dict):
         return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"])).tolist()
     return list(values or [])
+
+
+def test_the_lean_map_page(celebs, monkeypatch: pytest.MonkeyPatch, fresh_streamlit_caches):
+    """Above LEAN_ABOVE points (lowered here to the dump's 200): no per-point data, the selection layer, a photo panel."""
+    import json
+
+    import core.explore.figure as figure
+
+    monkeypatch.setattr(figure, "LEAN_ABOVE", 50)
+    archive, _ = celebs
+    at = _explore(archive)
+    chart = next(c for c in at.get("plotly_chart") if "explore_map" in c.proto.id)
+    spec = json.loads(chart.proto.spec)
+    assert spec["data"][-1]["xaxis"] == figure.SELECT_LAYER[0] and spec["layout"]["xaxis2"]["matches"] == "x"
+    assert not any("customdata" in trace for trace in spec["data"])
+    assert json.loads(chart.proto.config)["plotGlPixelRatio"] == 1
+    assert any("Drag a small box around a point" in c.value for c in at.caption)
+
+
+def test_the_photo_beside_a_lean_map(celebs):
+    """A small selection shows the photo nearest its middle, its text as text (a caption with HTML stays text)."""
+    archive, table = celebs
+
+    def page(rows, table, selected):
+        from ui.explore_gallery import picked_photo
+
+        picked_photo(rows, table, selected)
+
+    rows = archive.catalogue.loc[archive.catalogue["sha256"].isin(table["sha256"])].set_index("sha256")
+    rows = rows.loc[table["sha256"]].reset_index()
+    rows.loc[0, "caption"] = "<b>not bold</b>"
+    xy = table[["x", "y"]].to_numpy(dtype=float)
+    near = [0] + [int(i) for i in np.argsort(((xy - xy[0]) ** 2).sum(axis=1))[1:3]]  # photo 0 and its 2 neighbours
+    middle = xy[near].mean(axis=0)
+    expected = near[int(np.argmin(((xy[near] - middle) ** 2).sum(axis=1)))]
+    at = AppTest.from_function(page, args=(rows, table, near), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert len(at.get("image")) == 1 and rows.loc[expected, "file"] in at.text[0].value
+    assert "The one nearest the middle of 3 selected" in at.caption[0].value
+    at = AppTest.from_function(page, args=(rows, table, [0]), default_timeout=60).run()
+    assert "<b>not bold</b>" in at.text[0].value and not at.markdown

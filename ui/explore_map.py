@@ -5,8 +5,9 @@ slider reruns only its step: the map on the perplexity, the silhouette
 curve on the PCA features, the clusters on the method and its parameter.
 ``map_key`` is ``(archive key, feature cache tag, number of mapped photos,
 photos placed since the fit)``.
-The map itself is kept per layout (folder, user, feature set, perplexity)
-and grows with the archive: new photos are placed on it, old ones stay.
+The map itself is kept per layout (folder, user, feature set, perplexity),
+in memory and in the disk cache (so a restarted server grows it rather than
+re-fitting), and grows with the archive: new photos are placed on it, old ones stay.
 """
 
 from __future__ import annotations
@@ -20,7 +21,19 @@ import streamlit as st
 
 from core.archive.ingest import thumbnail_bytes
 from core.cache import default_cache
-from core.explore.mapping import K_RANGE, cluster_photos, fit_map, grow_map, score_k
+from core.explore.figure import selection_rows
+from core.explore.mapping import (
+    K_RANGE,
+    SavedLayout,
+    cluster_photos,
+    fit_map,
+    forget_layout,
+    grow_map,
+    layout_id,
+    load_layout,
+    save_layout,
+    score_k,
+)
 from core.explore.photomap import PhotoMap
 from core.explore.placement import Placement, place_photo
 from core.image.geometry import square_resize
@@ -49,12 +62,20 @@ def layout_map(layout_key: tuple, feature_name: str, perplexity: float, keys: tu
     ``layout_key`` names one layout (the archive's folder and user, the
     feature set, the perplexity): when the archive grows, its new photos are
     placed on the layout already fitted (:func:`core.explore.mapping.grow_map`),
-    so the map does not move; :func:`refit_map` forgets the layout.
+    so the map does not move; :func:`refit_map` forgets the layout. A layout
+    not in this server's memory is read from the disk cache
+    (:func:`core.explore.mapping.load_layout`), and every new or grown one is
+    written there.
     """
     lock, layouts = _layouts()
     with lock:
         held = layouts.get(layout_key)
+    if held is None:
+        saved = load_layout(default_cache(), layout_id(*layout_key))
+        held = None if saved is None else (saved.keys, saved.photo_map, saved.placed)
     if held is not None and held[0] == keys:
+        with lock:
+            layouts[layout_key] = held
         return held[1], held[2]
     if held is not None:
         with st.spinner("Placing new photos on the map (openTSNE transform)…"):
@@ -68,6 +89,7 @@ def layout_map(layout_key: tuple, feature_name: str, perplexity: float, keys: tu
         layouts.move_to_end(layout_key)
         while len(layouts) > LAYOUTS_KEPT:
             layouts.popitem(last=False)
+    save_layout(default_cache(), layout_id(*layout_key), SavedLayout(tuple(keys), photo_map, placed))
     return photo_map, placed
 
 
@@ -84,10 +106,11 @@ def refit_row(layout_key: tuple, placed_count: int) -> None:
 
 
 def refit_map(layout_key: tuple) -> None:
-    """Forget the layout, so the next :func:`layout_map` fits a fresh one."""
+    """Forget the layout (in memory and on disk), so the next :func:`layout_map` fits a fresh one."""
     lock, layouts = _layouts()
     with lock:
         layouts.pop(layout_key, None)
+    forget_layout(default_cache(), layout_id(*layout_key))
 
 
 @st.cache_data(show_spinner=f"Scoring k from {K_RANGE[0]} to {K_RANGE[1]} (silhouette)…", max_entries=16)
@@ -137,19 +160,13 @@ def placement_of(extractor, photo_map: PhotoMap, clusters: np.ndarray,
     return placed, upload.name, None
 
 
-def selected_rows(event) -> list[int]:
-    """Rows of the photos selected on the map (the placed photo, row -1, is not one)."""
-    selected: set[int] = set()
-    if event is not None and event.get("selection"):
-        for point in event["selection"].get("points", []):
-            data = point.get("customdata")
-            if isinstance(data, (int, float)):  # a one-column typed array can come back as a number
-                data = [data]
-            elif isinstance(data, dict):  # or as a typed array's row, {"0": value} (the lean map's int32 rows)
-                data = [data[k] for k in sorted(data, key=int)]
-            if data is not None and len(data) and int(data[0]) >= 0:
-                selected.add(int(data[0]))
-    return sorted(selected)
+def selected_rows(event, coords: np.ndarray | None = None) -> list[int]:
+    """Rows of the photos selected on the map (the placed photo, row -1, is not one).
+
+    ``coords``: the map's coordinates, for a lean map, whose box or lasso is
+    read on the server (:func:`core.explore.figure.selection_rows`).
+    """
+    return selection_rows(event.get("selection") if event else None, coords)
 
 
 def remembered_figure(key: tuple, build):

@@ -32,6 +32,10 @@ __all__ = [
     "HOVER",
     "LEAN_ABOVE",
     "LEAN_HOVER",
+    "SELECT_LAYER",
+    "map_config",
+    "add_select_layer",
+    "selection_rows",
     "cluster_palette",
     "point_sizes",
     "hover_data",
@@ -60,6 +64,8 @@ HOVER = ("<b>%{customdata[1]}</b><br>%{customdata[2]} · %{customdata[3]}<br>clu
 LEAN_ABOVE = 20_000
 #: Hover text of a lean map: the trace (cluster or group) and the row.
 LEAN_HOVER = "<b>%{fullData.name}</b><br>photo #%{customdata[0]}<extra></extra>"
+#: The axes of a lean map's selection layer (:func:`add_select_layer`): a box or lasso drawn there is in map coordinates.
+SELECT_LAYER = ("x2", "y2")
 
 
 def cluster_palette(names: Sequence[str]) -> dict[str, str]:
@@ -159,9 +165,13 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
     placed_name : str
         Its file name (hover text).
     lean : bool, optional
-        Send only float32 coordinates and int32 row numbers per photo (hover:
-        cluster and row; the gallery shows the photos): what keeps 100,000
-        points at about 1.5 MB. Default: above :data:`LEAN_ABOVE` points.
+        Send only float32 coordinates per photo, no hover, and draw an empty
+        selection layer on top (:func:`add_select_layer`): a box or lasso
+        then selects nothing in the browser and the server reads the photos
+        in it from the map (:func:`selection_rows`); the gallery and the
+        photo beside the map show them. What keeps 100,000 points at about
+        1.2 MB and a box drag as light as a zoom. Default: above
+        :data:`LEAN_ABOVE` points.
 
     Returns
     -------
@@ -187,7 +197,7 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
     lean = n > LEAN_ABOVE if lean is None else lean
     if lean:
         coords = coords.astype(np.float32)
-        custom, hover = np.arange(n, dtype=np.int32)[:, None], LEAN_HOVER
+        custom, hover = False, None
     else:
         custom, hover = hover_data(table), HOVER
     common = dict(sizes=point_sizes(n, likes, by_likes=size_by_likes, thumbnails=thumbnails is not None),
@@ -210,6 +220,8 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
         fig = map_figure(coords, clusters, order=list(palette), palette=palette, **common)
     if thumbnails is not None:
         _draw_thumbnails(fig, coords, thumbnails, placed)
+    if lean:
+        add_select_layer(fig, coords)
     if placed is not None:
         fig.add_trace(go.Scatter(
             x=[float(placed.xy[0])], y=[float(placed.xy[1])], mode="markers+text", name="your photo",
@@ -219,6 +231,112 @@ def explore_figure(table: pd.DataFrame, *, colour_by: str = "Cluster", title: st
             marker={"symbol": "star", "size": 22, "color": "gold", "line": {"width": 1.5, "color": "black"}},
         ))
     return fig
+
+
+def map_config(lean: bool) -> dict:
+    """The map's Plotly ``config``: a lean map's WebGL canvas at one pixel per CSS pixel.
+
+    Plotly draws WebGL at twice the screen's resolution by default
+    (``plotGlPixelRatio`` 2): four times the fragments, and at 100,000 points
+    in a software-rendered browser each redraw then costs about twice as long.
+
+    Examples
+    --------
+    >>> map_config(True)["plotGlPixelRatio"], "plotGlPixelRatio" in map_config(False)
+    (1, False)
+    """
+    config = {"scrollZoom": False, "displaylogo": False}
+    return {**config, "plotGlPixelRatio": 1} if lean else config
+
+
+def add_select_layer(fig, coords: np.ndarray) -> None:
+    """An empty subplot over the map (axes ``x2, y2`` matching ``x, y``) that takes the mouse.
+
+    A box or lasso drawn on it selects none of the map's points in the
+    browser: Plotly searches only the traces of the subplot under the mouse,
+    and redrawing 100,000 WebGL points on every mouse move of a drag is what
+    made a selection slow. The drawn box (or lasso) comes back with the
+    selection event in map coordinates, and :func:`selection_rows` finds the
+    photos in it. Zoom and pan move both subplots (``matches``). The price:
+    no hover on the points (the page shows a selected photo instead).
+
+    Examples
+    --------
+    >>> import plotly.graph_objects as go
+    >>> fig = go.Figure(go.Scattergl(x=[0, 1], y=[1, 0]))
+    >>> add_select_layer(fig, np.array([[0.0, 1.0], [1.0, 0.0]]))
+    >>> fig.data[-1].xaxis, fig.layout.xaxis2.matches, fig.data[-1].customdata is None
+    ('x2', 'x', True)
+    """
+    import plotly.graph_objects as go
+
+    # One invisible point: Plotly records a selection only on a subplot with a selectable trace.
+    centre = np.median(np.asarray(coords, dtype=float), axis=0) if len(coords) else np.zeros(2)
+    fig.add_trace(go.Scatter(x=[float(centre[0])], y=[float(centre[1])], mode="markers", xaxis=SELECT_LAYER[0],
+                             yaxis=SELECT_LAYER[1], hoverinfo="skip", showlegend=False, name="selection layer",
+                             marker={"size": 1, "opacity": 0}))
+    hidden = {"showticklabels": False, "showgrid": False, "zeroline": False, "title": None}
+    fig.update_layout(xaxis2={**hidden, "matches": "x", "anchor": SELECT_LAYER[1]},
+                      yaxis2={**hidden, "matches": "y", "anchor": SELECT_LAYER[0]})
+
+
+def selection_rows(selection: dict | None, coords: np.ndarray | None = None) -> list[int]:
+    """Rows of the photos a map selection holds (Streamlit's ``event["selection"]``).
+
+    Points carry their row in ``customdata[0]`` (a full map); a box or lasso
+    drawn on a lean map's selection layer (:data:`SELECT_LAYER`) selects the
+    rows of ``coords`` inside it (the even-odd rule for a lasso). Rows below
+    0 (the placed photo) are not photos of the archive.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]])
+    >>> selection_rows({"box": [{"xref": "x2", "yref": "y2", "x": [2, -1], "y": [-1, 2]}]}, xy)
+    [0, 1]
+    >>> selection_rows({"lasso": [{"xref": "x2", "yref": "y2", "x": [4, 6, 6], "y": [4, 4, 6]}]}, xy)
+    [2]
+    >>> selection_rows({"points": [{"customdata": [1, "b.jpg"]}, {"customdata": {"0": -1}}]})
+    [1]
+    """
+    selection = selection or {}
+    rows: set[int] = set()
+    for point in selection.get("points") or []:
+        data = point.get("customdata")
+        if isinstance(data, (int, float)):  # a one-column typed array can come back as a number
+            data = [data]
+        elif isinstance(data, dict):  # or as a typed array's row, {"0": value}
+            data = [data[k] for k in sorted(data, key=int)]
+        if data is not None and len(data) and int(data[0]) >= 0:
+            rows.add(int(data[0]))
+    if coords is not None:
+        xy = np.asarray(coords, dtype=float)
+        inside = np.zeros(len(xy), dtype=bool)
+        for shape in selection.get("box") or []:
+            if shape.get("xref") == SELECT_LAYER[0] and len(shape.get("x", ())) == 2:
+                (x0, x1), (y0, y1) = sorted(map(float, shape["x"])), sorted(map(float, shape["y"]))
+                inside |= (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+        for shape in selection.get("lasso") or []:
+            if shape.get("xref") == SELECT_LAYER[0] and len(shape.get("x", ())) >= 3:
+                inside |= _in_polygon(xy, np.asarray(shape["x"], dtype=float), np.asarray(shape["y"], dtype=float))
+        rows.update(np.flatnonzero(inside).tolist())
+    return sorted(rows)
+
+
+def _in_polygon(xy: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Which points lie inside the polygon (even-odd rule), tested only inside its bounding box."""
+    inside = np.zeros(len(xy), dtype=bool)
+    near = np.flatnonzero((xy[:, 0] >= px.min()) & (xy[:, 0] <= px.max())
+                          & (xy[:, 1] >= py.min()) & (xy[:, 1] <= py.max()))
+    x, y = xy[near, 0], xy[near, 1]
+    hit = np.zeros(len(near), dtype=bool)
+    for i in range(len(px)):
+        xi, yi, xj, yj = px[i], py[i], px[i - 1], py[i - 1]
+        crosses = (yi > y) != (yj > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = (xj - xi) * (y - yi) / (yj - yi) + xi
+        hit ^= crosses & (x < at)
+    inside[near] = hit
+    return inside
 
 
 def _draw_thumbnails(fig, coords: np.ndarray, thumbnails: Sequence[str | None], placed: Placement | None) -> None:
@@ -292,7 +410,9 @@ def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: st
     -------
     plotly.graph_objects.Figure
         Grey points carry no ``customdata``, so a box selection picks the
-        period's photos only.
+        period's photos only (a lean atlas has the selection layer of
+        :func:`add_select_layer`: the caller keeps the period's rows of
+        :func:`selection_rows`).
 
     Examples
     --------
@@ -316,13 +436,13 @@ def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: st
     fig = go.Figure()
     fig.add_trace(Scatter(x=xy[~now, 0], y=xy[~now, 1], mode="markers", name=f"other periods ({int((~now).sum())})",
                           hoverinfo="skip", marker={"size": size * 0.8, "color": "#d9d9d9"}))
-    custom = np.arange(n, dtype=np.int32)[:, None] if lean else hover_data(table)
-    hover = LEAN_HOVER if lean else HOVER
+    custom = None if lean else hover_data(table)
     for name in palette:
         mask = now & (clusters == name)
         if mask.any():
+            per_point = {"hoverinfo": "skip"} if lean else {"customdata": custom[mask], "hovertemplate": HOVER}
             fig.add_trace(Scatter(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=f"{name} ({int(mask.sum())})",
-                                  customdata=custom[mask], hovertemplate=hover,
+                                  **per_point,
                                   marker={"size": size + 2, "color": palette[name],
                                           "line": {"width": 0.5 if n <= WEBGL_ABOVE else 0, "color": "white"}}))
     if len(centres):
@@ -349,6 +469,8 @@ def atlas_figure(table: pd.DataFrame, periods: Sequence[str | None], current: st
         yaxis={"showticklabels": False, "title": None, "zeroline": False, "showgrid": False},
         plot_bgcolor="#fafafa",
     )
+    if lean:
+        add_select_layer(fig, xy)
     return fig
 
 

@@ -37,6 +37,12 @@ __all__ = [
     "cluster_method",
     "fit_map",
     "grow_map",
+    "LAYOUT_KIND",
+    "SavedLayout",
+    "layout_id",
+    "save_layout",
+    "load_layout",
+    "forget_layout",
     "score_k",
     "cluster_photos",
     "cluster_names",
@@ -254,6 +260,84 @@ def grow_map(photo_map: PhotoMap, old_keys: Sequence[str], keys: Sequence[str],
     appended = {i: len(where) + j for j, i in enumerate(new_rows)}
     order = [where[str(key)] if str(key) in where else appended[i] for i, key in enumerate(keys)]
     return grown.take(np.asarray(order, dtype=int)), len(new_rows)
+
+
+#: Cache kind of saved map layouts (:func:`save_layout`).
+LAYOUT_KIND = "explore-layout"
+
+
+@dataclass(frozen=True)
+class SavedLayout:
+    """A map layout kept on disk: its photos (one key per row), the map, and how many were placed after the fit."""
+
+    keys: tuple[str, ...]
+    photo_map: PhotoMap
+    placed: int = 0
+
+
+def layout_id(folder: str, user: str, feature_tag: str, perplexity: float) -> str:
+    """The cache key of one layout: an archive's folder and user, a feature set, a perplexity.
+
+    Examples
+    --------
+    >>> a = layout_id("/photos/a", "ann", "colour-v1", 30)
+    >>> a == layout_id("/photos/a", "ann", "colour-v1", 30.0), a == layout_id("/photos/a", "bo", "colour-v1", 30)
+    (True, False)
+    """
+    import hashlib
+
+    text = "\x00".join([str(folder), str(user), str(feature_tag), f"{float(perplexity):g}"])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def save_layout(cache: DiskCache, layout: str, saved: SavedLayout) -> None:
+    """Keep a layout on disk (one ``.npz`` of plain arrays, no pickle), so a restarted server grows it, not re-fits.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 6))
+    >>> keys = tuple(f"p{i}" for i in range(40))
+    >>> cache = DiskCache(tempfile.mkdtemp())
+    >>> save_layout(cache, "L1", SavedLayout(keys[:30], fit_map(X[:30], "raw", perplexity=5)))
+    >>> saved = load_layout(cache, "L1")
+    >>> grown, placed = grow_map(saved.photo_map, saved.keys, keys, X)
+    >>> placed, bool((grown.coords_[:30] == saved.photo_map.coords_).all())
+    (10, True)
+    """
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, keys=np.asarray(saved.keys, dtype=str), placed=np.asarray(int(saved.placed)),
+             **saved.photo_map.state())
+    cache.put(LAYOUT_KIND, layout, buffer.getvalue(), ".npz")
+
+
+def load_layout(cache: DiskCache, layout: str) -> SavedLayout | None:
+    """The layout :func:`save_layout` kept, or ``None`` (none saved, or unreadable: the caller fits a new one)."""
+    import io
+    import zipfile
+
+    data = cache.get(LAYOUT_KIND, layout, ".npz")
+    if data is None:
+        return None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            state = {name: arrays[name] for name in arrays.files}
+        keys = tuple(str(k) for k in state.pop("keys"))
+        placed = int(state.pop("placed"))
+        photo_map = PhotoMap.from_state(state)
+    except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile):
+        return None
+    if len(keys) != len(photo_map.coords_):
+        return None
+    return SavedLayout(keys, photo_map, placed)
+
+
+def forget_layout(cache: DiskCache, layout: str) -> None:
+    """Delete a saved layout (a re-fit), so the next map is laid out afresh."""
+    cache.delete(LAYOUT_KIND, layout, ".npz")
 
 
 def score_k(photo_map: PhotoMap, *, k_min: int = K_RANGE[0], k_max: int = K_RANGE[1],

@@ -296,6 +296,76 @@ class PhotoMap:
         grown.pca_features_ = np.vstack([self.pca_features_, Z]).astype(np.float32)
         return grown
 
+    #: Constructor parameters kept with a saved map (:meth:`state`).
+    _PARAMS = ("n_pca", "perplexity", "l2_normalise", "n_iter", "early_exaggeration_iter", "neighbors", "n_jobs",
+               "random_state", "max_fit", "chunk")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The fitted map as plain arrays (no pickle): what :meth:`from_state` needs to place new photos.
+
+        The coordinates and PCA features of every photo, the PCA, and the
+        photos t-SNE was fitted on (their PCA features and coordinates); the
+        neighbour index of those is rebuilt on load (seconds for 20,000
+        photos, where a new fit takes minutes).
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(40, 6))
+        >>> saved = PhotoMap(n_pca=4, perplexity=5).fit(X).state()
+        >>> again = PhotoMap.from_state(saved)
+        >>> bool((again.coords_ == PhotoMap(n_pca=4, perplexity=5).fit(X).coords_).all())
+        True
+        >>> grown = again.extend(rng.normal(size=(3, 6)))
+        >>> grown.coords_.shape, bool((grown.coords_[:40] == again.coords_).all())
+        ((43, 2), True)
+        """
+        import json
+
+        params = {name: getattr(self, name) for name in self._PARAMS}
+        fitted = {"perplexity_": float(self.perplexity_), "n_features_in_": int(self.n_features_in_),
+                  "degenerate_": bool(self.degenerate_)}
+        out = {"params": np.array(json.dumps({**params, **fitted})), "coords": np.asarray(self.coords_, np.float32),
+               "pca_features": np.asarray(self.pca_features_, np.float32)}
+        if not self.degenerate_:
+            out.update(pca_components=self.pca_.components_, pca_mean=self.pca_.mean_,
+                       pca_variance=self.pca_.explained_variance_,
+                       fit_features=np.asarray(self.embedding_.affinities.knn_index.data, np.float32),
+                       fit_coords=np.asarray(self.embedding_, np.float32))
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> "PhotoMap":
+        """A map saved by :meth:`state`, ready to :meth:`extend` (raises ``KeyError``/``ValueError`` if malformed)."""
+        import json
+
+        from sklearn.decomposition import PCA
+
+        settings = json.loads(str(state["params"]))
+        photo_map = cls(**{name: settings[name] for name in cls._PARAMS})
+        photo_map.perplexity_ = float(settings["perplexity_"])
+        photo_map.n_features_in_ = int(settings["n_features_in_"])
+        photo_map.degenerate_ = bool(settings["degenerate_"])
+        photo_map.coords_ = np.asarray(state["coords"], np.float32)
+        photo_map.pca_features_ = np.asarray(state["pca_features"], np.float32)
+        if photo_map.degenerate_:
+            photo_map.pca_, photo_map.embedding_ = None, None
+            photo_map.fitted_rows_ = np.arange(len(photo_map.coords_))
+            return photo_map
+        components = np.asarray(state["pca_components"])
+        pca = PCA(n_components=components.shape[0])
+        pca.components_, pca.mean_ = components, np.asarray(state["pca_mean"])
+        pca.explained_variance_ = np.asarray(state["pca_variance"])
+        pca.n_components_, pca.n_features_in_ = components.shape[0], components.shape[1]
+        photo_map.pca_ = pca
+        fit_features = np.ascontiguousarray(state["fit_features"], np.float32)
+        fit_coords = np.ascontiguousarray(state["fit_coords"], np.float64)
+        photo_map.embedding_ = _embedding_of(fit_features, fit_coords, perplexity=photo_map.perplexity_,
+                                             neighbors=photo_map.neighbors, n_jobs=photo_map.n_jobs,
+                                             random_state=photo_map.random_state)
+        photo_map.fitted_rows_ = np.arange(len(fit_features))
+        return photo_map
+
     def take(self, rows: np.ndarray) -> "PhotoMap":
         """A copy holding only ``rows`` of the map, in that order (same layout, same fitted t-SNE)."""
         import copy
@@ -331,13 +401,20 @@ def run_tsne(
     >>> np.asarray(run_tsne(Z, perplexity=5)).shape
     (30, 2)
     """
+    Z = np.ascontiguousarray(Z, dtype=np.float32)
+    tsne = _tsne_settings(Z, perplexity=perplexity, n_iter=n_iter, early_exaggeration_iter=early_exaggeration_iter,
+                          neighbors=neighbors, n_jobs=n_jobs, random_state=random_state)
+    return tsne.fit(Z)
+
+
+def _tsne_settings(Z: np.ndarray, *, perplexity: float, n_iter: int, early_exaggeration_iter: int, neighbors: str,
+                   n_jobs: int, random_state: int):
+    """The ``openTSNE.TSNE`` of :func:`run_tsne` (and of a reloaded map, :func:`_embedding_of`)."""
     import openTSNE
 
-    Z = np.ascontiguousarray(Z, dtype=np.float32)
-    n = Z.shape[0]
     if neighbors == "auto":
-        neighbors = "exact" if n <= 20_000 else "annoy"
-    tsne = openTSNE.TSNE(
+        neighbors = "exact" if Z.shape[0] <= 20_000 else "annoy"
+    return openTSNE.TSNE(
         n_components=2,
         perplexity=float(perplexity),
         n_iter=int(n_iter),
@@ -350,7 +427,22 @@ def run_tsne(
         random_state=random_state,
         verbose=False,
     )
-    return tsne.fit(Z)
+
+
+def _embedding_of(Z: np.ndarray, coords: np.ndarray, *, perplexity: float, neighbors: str, n_jobs: int,
+                  random_state: int):
+    """A fitted ``TSNEEmbedding`` rebuilt from its points and their coordinates (affinities computed again)."""
+    import logging
+
+    tsne = _tsne_settings(Z, perplexity=perplexity, n_iter=0, early_exaggeration_iter=0, neighbors=neighbors,
+                          n_jobs=n_jobs, random_state=random_state)
+    openTSNE_log = logging.getLogger("openTSNE.tsne")
+    level = openTSNE_log.level
+    openTSNE_log.setLevel(logging.ERROR)  # it warns that a given initialisation has a large spread: it is the map
+    try:
+        return tsne.prepare_initial(Z, initialization=np.ascontiguousarray(coords, dtype=np.float64))
+    finally:
+        openTSNE_log.setLevel(level)
 
 
 def map_figure(
@@ -383,8 +475,10 @@ def map_figure(
         Instead of categories: one trace coloured by these (e.g. likes).
     sizes : array, optional
         Marker sizes.
-    customdata : array (n, m), optional
-        Per-point data for hover text and selections (column 0: row index).
+    customdata : array (n, m) or False, optional
+        Per-point data for hover text and selections (column 0: row index);
+        ``False``: none is sent and the points have no hover (a lean map
+        whose selection is read from its box, :func:`core.explore.figure.selection_rows`).
     highlight : bool array, optional
         Points drawn on top with a black outline; the rest fade.
     webgl_above : int
@@ -409,25 +503,35 @@ def map_figure(
     n = len(xy)
     Scatter = go.Scattergl if n > webgl_above else go.Scatter
     sizes = np.full(n, 8.0) if sizes is None else np.asarray(sizes, dtype=float)
-    if customdata is None:
+    if customdata is False:
+        custom = None
+    elif customdata is None:
         custom = np.c_[np.arange(n)].astype(object)
     else:
         custom = np.asarray(customdata)
         custom = custom if custom.dtype.kind in "iu" else custom.astype(object)
     hover = hovertemplate or "%{customdata[0]}<extra></extra>"
+    if custom is None:
+        hover = None
     fig = go.Figure()
+
+    def per_point(mask) -> dict:
+        """What each trace carries per point besides x and y: customdata and hover, or nothing."""
+        if custom is None:
+            return {"hoverinfo": "skip"}
+        return {"customdata": custom[mask], "hovertemplate": hover}
+
     line = {"width": 0.5, "color": "white"} if n <= webgl_above else {"width": 0}
     if values is not None or categories is None:
         colour = np.zeros(n) if values is None else np.asarray(values, dtype=float)
         known = np.isfinite(colour)
         if not known.all():  # unknown values are grey, not the bottom of the scale
             fig.add_trace(Scatter(
-                x=xy[~known, 0], y=xy[~known, 1], mode="markers", customdata=custom[~known],
-                hovertemplate=hover, name=f"{value_label} unknown ({int((~known).sum())})",
+                x=xy[~known, 0], y=xy[~known, 1], mode="markers", **per_point(~known), name=f"{value_label} unknown ({int((~known).sum())})",
                 marker={"size": sizes[~known], "color": "#bbbbbb", "line": line},
             ))
         fig.add_trace(Scatter(
-            x=xy[known, 0], y=xy[known, 1], mode="markers", customdata=custom[known], hovertemplate=hover,
+            x=xy[known, 0], y=xy[known, 1], mode="markers", **per_point(known),
             name="photos", showlegend=False,
             marker={"size": _size(sizes[known]), "color": colour[known], "colorscale": "Viridis",
                     "showscale": values is not None,
@@ -444,7 +548,7 @@ def map_figure(
                 continue
             fig.add_trace(Scatter(
                 x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=f"{name} ({int(mask.sum())})",
-                customdata=custom[mask], hovertemplate=hover,
+                **per_point(mask),
                 marker={"size": _size(sizes[mask]), "color": palette.get(name, default[i % len(default)]),
                         "line": line},
             ))
@@ -452,8 +556,7 @@ def map_figure(
         member = np.asarray(highlight, dtype=bool)
         fig.update_traces(marker_opacity=0.18)
         fig.add_trace(Scatter(
-            x=xy[member, 0], y=xy[member, 1], mode="markers", name=highlight_name,
-            customdata=custom[member], hovertemplate=hover,
+            x=xy[member, 0], y=xy[member, 1], mode="markers", name=highlight_name, **per_point(member),
             marker={"size": sizes[member] + 3, "color": highlight_colour, "line": {"width": 1.5, "color": "black"}},
         ))
     fig.update_layout(
