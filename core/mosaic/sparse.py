@@ -354,9 +354,10 @@ def assign_sparse(
         Pairs that pay, at most, added per tile and pricing round (the most
         negative reduced costs first). More: fewer rounds, larger graphs.
     max_seconds : float, optional
-        No new pricing round starts after this many seconds; the result is
-        then the optimum of the graph so far (``certified`` only if the last
-        pricing found nothing to add).
+        No pricing pass starts after this many seconds; the result is then
+        the optimum of the graph so far, not certified. (After ``max_rounds``
+        one more pass still runs, without adding pairs, to say whether the
+        last graph's optimum is the whole matrix's.)
     progress, cancel
         As in :mod:`core.jobs`.
 
@@ -518,6 +519,8 @@ def assign_sparse(
 
         # Pricing: the duals of the candidate graph's optimum either prove it optimal for the whole
         # matrix or point at the tiles that might do better with a photo outside their candidates.
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            break  # out of time: not even the pass that could certify the graph's optimum
         t4 = time.perf_counter()
         u, v = _duals(graph, col_ind, n_c)
         if n_c == n_t and centre_duals:
@@ -530,8 +533,7 @@ def assign_sparse(
             u, v = (u + u_alt) / 2, (v + v_alt) / 2
         seconds["duals"] = seconds.get("duals", 0.0) + time.perf_counter() - t4
         v_photo = v.reshape(reuse, n_p).max(0)  # the copy of each photo that is cheapest to take
-        out_of_time = max_seconds is not None and time.perf_counter() - t0 > max_seconds
-        can_add = len(priced) < max_rounds and not out_of_time
+        can_add = len(priced) < max_rounds
         ti, pj, mse_new, doubt = _price(tiles, photos, red_tiles, red_photos, mean, w, u, v_photo, k,
                                         limit=price_k if can_add else 0, width=price_k, cancel=cancel)
         seconds["pricing"] = seconds.get("pricing", 0.0) + time.perf_counter() - t4
