@@ -143,11 +143,12 @@ class _Reduced:
     this ``m + 1``-dimensional space are *lower bounds* of the true ones, and
     a search there is ``d / (m + 1)`` times cheaper. The candidates it finds
     are scored exactly; what the search leaves out costs at least its k-th
-    bound, which is all pricing needs to stay exact.
+    bound, which is all pricing needs to stay exact. When ``dims`` axes hold
+    less than ``min_captured`` of the variance, every axis is kept.
     """
 
     def __init__(self, tiles: NDArray, photos: NDArray, mean: NDArray[np.float32], dims: int,
-                 sample: int = 20_000, chunk: int = 8192) -> None:
+                 sample: int = 20_000, chunk: int = 8192, min_captured: float = 0.9) -> None:
         self.mean, self.chunk = mean, chunk
         d = mean.shape[0]
         dims = int(min(max(1, dims), d))
@@ -155,8 +156,13 @@ class _Reduced:
         parts = [_vectors(x[np.sort(rng.choice(len(x), min(len(x), sample), replace=False))], mean)
                  for x in (tiles, photos)]
         both = np.concatenate(parts).astype(np.float64)
-        _, vecs = np.linalg.eigh(both.T @ both)
-        self.axes = np.ascontiguousarray(vecs[:, ::-1][:, :dims], np.float32)  # (d, m), largest variance first
+        vals, vecs = np.linalg.eigh(both.T @ both)
+        vals, vecs = vals[::-1], vecs[:, ::-1]  # largest variance first
+        if vals[:dims].sum() < min_captured * max(vals.sum(), 1e-300):
+            # Little structure (e.g. uniform random vectors): the bounds would be too loose to prune
+            # anything, and pricing would widen its searches to every photo. Keep every axis: exact.
+            dims = d
+        self.axes = np.ascontiguousarray(vecs[:, :dims], np.float32)  # (d, m)
         self.dims = dims
 
     def project(self, x: NDArray) -> NDArray[np.float32]:
@@ -393,10 +399,10 @@ def assign_sparse(
     seconds = {"nearest": 0.0, "graph": 0.0, "solve": 0.0}
 
     t0 = time.perf_counter()
-    report(progress, 0, 4, f"Nearest {min(k, n_p)} photos of each of {n_t:,} tiles (faiss, {reduce_dims} principal axes)")
     mean = _common_mean(tiles, photos)
     d = int(mean.shape[0])
     reduced = _Reduced(tiles, photos, mean, reduce_dims)
+    report(progress, 0, 4, f"Nearest {min(k, n_p)} photos of each of {n_t:,} tiles (faiss, {reduced.dims} of {d} axes)")
     red_tiles, red_photos = reduced.project(tiles), reduced.project(photos)
     photo_index = _BoundIndex(red_photos, d)
     tile_k = np.full(n_t, min(k, n_p), np.int64)
@@ -600,9 +606,10 @@ def _price(tiles: NDArray, photos: NDArray, red_tiles: NDArray[np.float32], red_
         todo, kk = group, min(max(int(k), int(limit), int(width)), len(base))
         while todo.size:
             next_todo = []
-            for s in range(0, todo.size, chunk):
+            rows_per = max(1, min(chunk, 2_000_000 // kk))  # a wide search scores kk pairs per tile: bound the block
+            for s in range(0, todo.size, rows_per):
                 check_cancel(cancel)
-                part = todo[s : s + chunk]
+                part = todo[s : s + rows_per]
                 queries = np.zeros((part.size, base.shape[1]), np.float32)
                 queries[:, :-1] = red_tiles[part]
                 dist, idx = index.search(queries, kk)
