@@ -96,11 +96,21 @@ def test_reduced_space_distances_are_lower_bounds_of_the_mse(real_problem):
     assert bound.mean() > 0.5 * cost.mean()  # 6 axes and the rest's length already hold most of the distance
 
 
+def test_vectors_without_structure_keep_every_axis(real_problem):
+    from core.mosaic.sparse import _common_mean, _Reduced
+
+    rng = np.random.default_rng(4)
+    tiles, photos = rng.random((300, 48), dtype=np.float32), rng.random((300, 48), dtype=np.float32)
+    assert _Reduced(tiles, photos, _common_mean(tiles, photos), dims=8).dims == 48
+    faces, pool = real_problem
+    assert _Reduced(faces, pool, _common_mean(faces, pool), dims=32).dims == 32
+
+
 def test_candidates_from_few_axes_still_reach_the_certified_optimum(real_problem):
     # 3 principal axes make the candidate search far from exact; pricing must still prove the optimum.
     tiles, photos = real_problem
     _, dense = _dense_objective(tiles, photos)
-    placed = assign_sparse(tiles, photos, k=4, reduce_dims=3, max_rounds=100)
+    placed = assign_sparse(tiles, photos, k=4, reduce_dims=3, min_captured=0, max_rounds=100)
     assert placed.certified and placed.priced
     assert placed.objective == pytest.approx(dense, rel=1e-6)
 

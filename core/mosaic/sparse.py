@@ -309,6 +309,7 @@ def assign_sparse(
     solver: str = "auto",
     max_rounds: int = 8,
     reduce_dims: int = DEFAULT_REDUCE_DIMS,
+    min_captured: float = 0.9,
     backbone: bool = True,
     centre_duals: bool = True,
     price_k: int = 4 * DEFAULT_K,
@@ -349,6 +350,9 @@ def assign_sparse(
         coordinate for the rest): distances there are lower bounds of the
         MSE, so candidates are scored exactly afterwards and pricing stays
         exact; fewer axes make the searches cheaper and the bounds looser.
+    min_captured : float
+        When ``reduce_dims`` axes hold less than this share of the variance
+        the bounds would prune little: every axis is kept (0: always reduce).
     backbone : bool
         Add the rank-to-rank matching along the first principal axis, so the
         graph has a complete matching from the start (``False``: only the
@@ -401,7 +405,7 @@ def assign_sparse(
     t0 = time.perf_counter()
     mean = _common_mean(tiles, photos)
     d = int(mean.shape[0])
-    reduced = _Reduced(tiles, photos, mean, reduce_dims)
+    reduced = _Reduced(tiles, photos, mean, reduce_dims, min_captured=min_captured)
     report(progress, 0, 4, f"Nearest {min(k, n_p)} photos of each of {n_t:,} tiles (faiss, {reduced.dims} of {d} axes)")
     red_tiles, red_photos = reduced.project(tiles), reduced.project(photos)
     photo_index = _BoundIndex(red_photos, d)
