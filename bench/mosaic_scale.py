@@ -125,13 +125,14 @@ def case_dense(kind: str, n: int, size: int, backend: str = "auto") -> dict:
             "peak_mb": after["peak_mb"]}
 
 
-def case_sparse(kind: str, n: int, n_photos: int, reuse: int, size: int, k: int) -> dict:
+def case_sparse(kind: str, n: int, n_photos: int, reuse: int, size: int, k: int, max_seconds: float | None = None,
+                max_rounds: int = 8) -> dict:
     from core.mosaic.sparse import assign_sparse
 
     tiles, photos = problem(kind, n, n_photos, size)
     before = usage()
     t = time.perf_counter()
-    placed = assign_sparse(tiles, photos, reuse=reuse, k=k)
+    placed = assign_sparse(tiles, photos, reuse=reuse, k=k, max_seconds=max_seconds, max_rounds=max_rounds)
     seconds = time.perf_counter() - t
     after = usage()
     return {"objective": placed.objective, "lower_bound": placed.lower_bound, "seconds": seconds,
@@ -230,7 +231,7 @@ def bench_gap(args: argparse.Namespace) -> None:
     n = 10_000
     for kind in args.kinds:
         tag = "" if kind == "real" else "_random"
-        sparse = in_child("sparse", kind, n, n, 1, args.score, args.k)  # first: the dense one may take long
+        sparse = in_child("sparse", kind, n, n, 1, args.score, args.k, args.max_seconds, args.max_rounds)  # first: the dense one may take long
         emit(f"mosaic_sparse_10000{tag}_bound_gap", 100 * (sparse["objective"] / sparse["lower_bound"] - 1), "%")
         emit(f"mosaic_sparse_10000{tag}_certified", float(sparse["certified"]), "bool")
         emit(f"mosaic_sparse_10000{tag}_pricing_rounds", len(sparse["priced"]), "rounds")
@@ -249,7 +250,7 @@ def bench_scale(args: argparse.Namespace) -> None:
     for n in args.sizes:
         for kind in args.kinds:
             for n_photos, reuse in ((n, 1), (12_000, -(-n // 12_000))):
-                r = in_child("sparse", kind, n, n_photos, reuse, args.score, args.k)
+                r = in_child("sparse", kind, n, n_photos, reuse, args.score, args.k, args.max_seconds, args.max_rounds)
                 tag = f"{n}" + ("" if kind == "real" else "_random") + ("" if reuse == 1 else f"_reuse{reuse}")
                 emit(f"mosaic_sparse_{tag}_s", r["seconds"], "s")
                 emit(f"mosaic_sparse_{tag}_cpu_s", r["cpu_s"], "s")
@@ -258,6 +259,7 @@ def bench_scale(args: argparse.Namespace) -> None:
                 emit(f"mosaic_sparse_{tag}_grown_rounds", len(r["grown"]), "rounds")
                 emit(f"mosaic_sparse_{tag}_certified", float(r["certified"]), "bool")
                 emit(f"mosaic_sparse_{tag}_pricing_rounds", len(r["priced"]), "rounds")
+                emit(f"mosaic_sparse_{tag}_edges", r["edges"], "edges")
                 for step, value in r["steps"].items():
                     emit(f"mosaic_sparse_{tag}_{step}_s", value, "s")
 
@@ -299,6 +301,9 @@ def main() -> None:
     parser.add_argument("--kinds", default="real,random")
     parser.add_argument("--score", type=int, default=8, help="scoring tile side in px")
     parser.add_argument("--k", type=int, default=8, help="candidate photos per tile")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="sparse: start no pricing round after this many seconds (then maybe not certified)")
+    parser.add_argument("--max-rounds", type=int, default=8, help="sparse: pricing rounds at most")
     parser.add_argument("--dense-backend", default="auto", help="dense reference: auto (lapjv) or scipy")
     parser.add_argument("--no-dense", dest="with_dense", action="store_false",
                         help="gap case: skip the dense reference (a certified sparse placement is its optimum)")

@@ -84,6 +84,46 @@ def test_pricing_proves_the_sparse_placement_optimal_on_real_photos(real_problem
     assert M.assignment_cost(cost, placed.photo_of_tile) == pytest.approx(placed.objective, rel=1e-5)
 
 
+def test_reduced_space_distances_are_lower_bounds_of_the_mse(real_problem):
+    from core.mosaic.sparse import _common_mean, _Reduced
+
+    tiles, photos = real_problem
+    reduced = _Reduced(tiles, photos, _common_mean(tiles, photos), dims=6)
+    a, b = reduced.project(tiles).astype(np.float64), reduced.project(photos).astype(np.float64)
+    bound = ((a[:, None] - b[None]) ** 2).sum(-1) / tiles[0].size
+    cost = M.cost_matrix(tiles, photos, dtype=np.float64)
+    assert (bound <= cost + 1e-6).all()
+    assert bound.mean() > 0.5 * cost.mean()  # 6 axes and the rest's length already hold most of the distance
+
+
+def test_vectors_without_structure_keep_every_axis(real_problem):
+    from core.mosaic.sparse import _common_mean, _Reduced
+
+    rng = np.random.default_rng(4)
+    tiles, photos = rng.random((300, 48), dtype=np.float32), rng.random((300, 48), dtype=np.float32)
+    assert _Reduced(tiles, photos, _common_mean(tiles, photos), dims=8).dims == 48
+    faces, pool = real_problem
+    assert _Reduced(faces, pool, _common_mean(faces, pool), dims=32).dims == 32
+
+
+def test_candidates_from_few_axes_still_reach_the_certified_optimum(real_problem):
+    # 3 principal axes make the candidate search far from exact; pricing must still prove the optimum.
+    tiles, photos = real_problem
+    _, dense = _dense_objective(tiles, photos)
+    placed = assign_sparse(tiles, photos, k=4, reduce_dims=3, min_captured=0, max_rounds=100)
+    assert placed.certified and placed.priced
+    assert placed.objective == pytest.approx(dense, rel=1e-6)
+
+
+def test_a_time_budget_stops_pricing_with_a_complete_uncertified_placement(real_problem):
+    tiles, photos = real_problem
+    _, dense = _dense_objective(tiles, photos)
+    placed = assign_sparse(tiles, photos, k=2, max_seconds=0)
+    assert not placed.certified and placed.priced == []
+    assert np.unique(placed.photo_of_tile).size == len(tiles)
+    assert placed.objective > dense * 1.001 and placed.lower_bound <= dense
+
+
 def test_lapmod_and_scipy_agree_on_a_square_graph():
     rng = np.random.default_rng(3)
     tiles, photos = rng.random((300, 48), dtype=np.float32), rng.random((300, 48), dtype=np.float32)
@@ -99,7 +139,7 @@ def test_a_graph_without_complete_matching_is_grown_never_left_black():
     rng = np.random.default_rng(0)
     photos = rng.random((40, 12), dtype=np.float32)
     tiles = np.repeat(photos[:1], 30, axis=0) + rng.normal(0, 1e-3, (30, 12)).astype(np.float32)
-    placed = assign_sparse(np.clip(tiles, 0, 1), photos, k=1, photo_k=0)
+    placed = assign_sparse(np.clip(tiles, 0, 1), photos, k=1, photo_k=0, backbone=False)
     assert placed.grown and placed.grown[0] == 29
     assert np.unique(placed.photo_of_tile).size == 30
     _, dense = _dense_objective(np.clip(tiles, 0, 1), photos)

@@ -3,28 +3,37 @@
 A dense cost matrix grows as tiles x photo slots (10,000 x 10,000 in float64
 is 0.8 GB; 100,000 x 100,000 would be 80 GB). Above a memory budget
 (:func:`fits_dense`) the placement keeps, for every tile, its ``k`` nearest
-photos by mean squared error, and for every photo its ``k`` nearest tiles
-(so that no photo is left without a tile that could take it), found exactly
-by :func:`nearest` (``faiss.IndexFlatL2``, block by block). The assignment on
-that candidate graph is solved exactly (SciPy's
+photos, and for every photo its ``k`` nearest tiles (so that no photo is left
+without a tile that could take it). The searches run in a reduced space
+(:class:`_Reduced`: the leading principal axes plus the length of the rest),
+where squared distances are *lower bounds* of the MSE: the pairs found are
+then scored exactly, and whatever a search leaves out is known to cost at
+least its ``k``-th bound. A rank-to-rank matching along the first principal
+axis joins the graph too, so it has a complete matching from the start. The
+assignment on that candidate graph is solved exactly (``lap.lapmod`` when
+slots = tiles, else SciPy's
 :func:`~scipy.sparse.csgraph.min_weight_full_bipartite_matching`, LAPJVsp).
 
-When the candidate graph has no complete matching (some tiles' candidates
-are all taken; :func:`~scipy.sparse.csgraph.maximum_bipartite_matching`
-says which), ``k`` is doubled for the unmatched tiles (and for the photos
-that must be used but have no free tile) and the graph is rebuilt, until
-every tile can be matched: the placement never fails silently nor leaves a
-tile black. Reuse limits work as for the dense solver (``r`` copies of each
-photo's column) and face/person weights multiply each tile's row.
+When the candidate graph has no complete matching (only without the
+rank-to-rank matching; :func:`~scipy.sparse.csgraph.maximum_bipartite_matching`
+says which tiles are left over), ``k`` is doubled for the unmatched tiles (and
+for the photos that must be used but have no free tile) and the graph is
+rebuilt, until every tile can be matched: the placement never fails silently
+nor leaves a tile black. Reuse limits work as for the dense solver (``r``
+copies of each photo's column) and face/person weights multiply each tile's row.
 
 Then it prices (column generation): the optimum's duals (``v`` from
-Bellman-Ford on the graph of moves, ``u_i = c_i,x(i) - v_x(i)``) tell which
-tiles could gain from a photo outside their candidates (a photo outside tile
-``i``'s ``k`` nearest costs at least the ``k``-th cost, so only photos with
-``v_j > kth_i - u_i`` can pay); those pairs are scored, the ones with a
-negative reduced cost join the graph, and it is solved again. When none is
-left the placement is *the optimum of the whole matrix*
-(:attr:`SparsePlacement.certified`); after ``max_rounds`` it may not be.
+Bellman-Ford on the graph of moves, ``u_i = c_i,x(i) - v_x(i)``; on square
+graphs the mean of these and of the same on the transposed graph) say which
+pairs outside the graph would lower the total: those with ``w_i MSE_ij <
+u_i + v_j``. :func:`_price` finds them with one search per distinct weight in
+the reduced space, the photos' vectors extended by a coordinate for their
+dual, so the search ranks by a lower bound of the reduced cost; the best
+``price_k`` per tile are scored exactly, the paying ones join the graph, and
+it is solved again. When no pair can pay the placement is *the optimum of
+the whole matrix* (:attr:`SparsePlacement.certified`); after ``max_rounds``
+rounds (or ``max_seconds``) it may not be, and only the lower bound says how
+far it may be.
 
 The result also carries the lower bound ``sum_i w_i * min_j MSE(i, j)``
 (each tile's best photo, as if photos could be shared freely), which no
@@ -41,12 +50,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..jobs import CancelCheck, Progress, check_cancel, report
-from .assignment import cost_matrix
 from .grid import MosaicError, check_capacity
 
 __all__ = [
     "DENSE_BUDGET_BYTES",
     "DEFAULT_K",
+    "DEFAULT_REDUCE_DIMS",
     "dense_bytes",
     "fits_dense",
     "nearest",
@@ -58,6 +67,8 @@ __all__ = [
 DENSE_BUDGET_BYTES = 1_200_000_000
 #: Candidate photos kept per tile (and tiles per photo) before any growth.
 DEFAULT_K = 8
+#: Principal axes of the candidate search (plus one coordinate for the rest; see :class:`_Reduced`).
+DEFAULT_REDUCE_DIMS = 32
 
 
 def dense_bytes(n_tiles: int, n_slots: int) -> int:
@@ -123,6 +134,79 @@ class _Index:
         return dist, idx
 
 
+class _Reduced:
+    """Vectors projected on the leading principal axes plus the length of what the projection leaves out.
+
+    For ``z = P^T x`` (``P``: ``m`` orthonormal axes) and ``r = |x - P z|``,
+    ``|z_a - z_b|^2 + (r_a - r_b)^2 <= |a - b|^2`` (Pythagoras, then the
+    reverse triangle inequality on the left-out parts): squared distances in
+    this ``m + 1``-dimensional space are *lower bounds* of the true ones, and
+    a search there is ``d / (m + 1)`` times cheaper. The candidates it finds
+    are scored exactly; what the search leaves out costs at least its k-th
+    bound, which is all pricing needs to stay exact. When ``dims`` axes hold
+    less than ``min_captured`` of the variance, every axis is kept.
+    """
+
+    def __init__(self, tiles: NDArray, photos: NDArray, mean: NDArray[np.float32], dims: int,
+                 sample: int = 20_000, chunk: int = 8192, min_captured: float = 0.9) -> None:
+        self.mean, self.chunk = mean, chunk
+        d = mean.shape[0]
+        dims = int(min(max(1, dims), d))
+        rng = np.random.default_rng(0)
+        parts = [_vectors(x[np.sort(rng.choice(len(x), min(len(x), sample), replace=False))], mean)
+                 for x in (tiles, photos)]
+        both = np.concatenate(parts).astype(np.float64)
+        vals, vecs = np.linalg.eigh(both.T @ both)
+        vals, vecs = vals[::-1], vecs[:, ::-1]  # largest variance first
+        if vals[:dims].sum() < min_captured * max(vals.sum(), 1e-300):
+            # Little structure (e.g. uniform random vectors): the bounds would be too loose to prune
+            # anything, and pricing would widen its searches to every photo. Keep every axis: exact.
+            dims = d
+        self.axes = np.ascontiguousarray(vecs[:, :dims], np.float32)  # (d, m)
+        self.dims = dims
+
+    def project(self, x: NDArray) -> NDArray[np.float32]:
+        """``(N, m + 1)`` float32: principal coordinates, then the left-out length."""
+        out = np.empty((len(x), self.dims + 1), np.float32)
+        for s in range(0, len(x), self.chunk):
+            v = _vectors(x[s : s + self.chunk], self.mean)
+            z = v @ self.axes
+            left = np.einsum("ij,ij->i", v, v, dtype=np.float64) - np.einsum("ij,ij->i", z, z, dtype=np.float64)
+            out[s : s + len(v), : self.dims] = z
+            out[s : s + len(v), self.dims] = np.sqrt(np.maximum(left, 0.0))
+        return out
+
+
+class _BoundIndex:
+    """Exact nearest neighbours in the reduced space: each query's ``k`` smallest lower bounds of the MSE."""
+
+    def __init__(self, base: NDArray[np.float32], d: int) -> None:
+        import faiss
+
+        self.n, self.d = len(base), d
+        self.index = faiss.IndexFlatL2(base.shape[1])
+        self.index.add(base)
+
+    def search(self, queries: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """``(bound, index)``: ``bound`` (ascending) is at most the MSE of each found pair."""
+        dist, idx = self.index.search(np.ascontiguousarray(queries), int(min(k, self.n)))
+        np.maximum(dist, 0, out=dist)
+        # float32 sums of ~m terms: shave a relative 1e-5 so the bound stays below the exact MSE.
+        dist *= np.float32((1 - 1e-5) / self.d)
+        return dist, idx
+
+
+def _edge_mse(tiles: NDArray, photos: NDArray, ti: NDArray, pj: NDArray, mean: NDArray[np.float32],
+              chunk: int = 65_536) -> NDArray[np.float32]:
+    """Exact MSE of each (tile ``ti[e]``, photo ``pj[e]``) pair."""
+    out = np.empty(len(ti), np.float32)
+    for s in range(0, len(ti), chunk):
+        diff = _vectors(tiles[ti[s : s + chunk]], mean)
+        diff -= _vectors(photos[pj[s : s + chunk]], mean)
+        out[s : s + len(diff)] = np.einsum("ij,ij->i", diff, diff) * np.float32(1 / diff.shape[1])
+    return out
+
+
 def nearest(
     queries: NDArray,
     base: NDArray,
@@ -178,7 +262,9 @@ class SparsePlacement:
     objective : float
         Weighted total MSE of the placement.
     lower_bound : float
-        ``sum_i w_i * min_j MSE(i, j)``: no placement can do better.
+        ``sum_i w_i * min_j MSE(i, j)`` or a little less (where a tile's
+        ``k``-th bound in the reduced space is below its best candidate's
+        MSE, that bound): no placement can do better.
     k : int
         Candidate photos per tile at the start; tiles that needed more got
         ``k * 2**round`` (see ``grown``).
@@ -187,12 +273,13 @@ class SparsePlacement:
     grown : list of int
         Tiles (and photos) whose candidates were doubled, per growth round.
     seconds : dict
-        ``"nearest"``, ``"graph"``, ``"solve"`` and ``"pricing"`` times.
+        ``"nearest"``, ``"graph"``, ``"solve"``, ``"duals"`` and ``"pricing"`` times
+        (``"pricing"`` includes ``"duals"``).
     certified : bool
         The duals prove that no photo outside the candidates would lower the
         total: the placement is the optimum of the whole cost matrix.
     priced : list of int
-        Tiles whose candidates were doubled after each pricing round.
+        Pairs added to the graph by each pricing round.
     """
 
     photo_of_tile: NDArray[np.intp]
@@ -221,6 +308,12 @@ def assign_sparse(
     photo_k: int | None = None,
     solver: str = "auto",
     max_rounds: int = 8,
+    reduce_dims: int = DEFAULT_REDUCE_DIMS,
+    min_captured: float = 0.9,
+    backbone: bool = True,
+    centre_duals: bool = True,
+    price_k: int = 4 * DEFAULT_K,
+    max_seconds: float | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
 ) -> SparsePlacement:
@@ -246,10 +339,35 @@ def assign_sparse(
         SciPy's LAPJVsp (any shape); ``auto``: lapmod when there are exactly as
         many photo slots as tiles.
     max_rounds : int
-        Pricing rounds at most: after each solve the duals show which tiles
-        might do better with a photo outside their candidates; their ``k`` is
-        doubled and the graph solved again. When no tile is in doubt the
-        placement is the optimum of the whole matrix (``certified``).
+        Pricing rounds at most: after each solve the duals show which pairs
+        outside the graph would lower the total (:func:`_price`); up to
+        ``price_k`` of them per tile join the graph and it is solved again.
+        When no pair can pay the placement is the optimum of the whole matrix
+        (``certified``); otherwise it is the optimum of the last graph and only
+        ``bound_gap`` says how far it may be from the optimum.
+    reduce_dims : int
+        Principal axes of the candidate and pricing searches (plus one
+        coordinate for the rest): distances there are lower bounds of the
+        MSE, so candidates are scored exactly afterwards and pricing stays
+        exact; fewer axes make the searches cheaper and the bounds looser.
+    min_captured : float
+        When ``reduce_dims`` axes hold less than this share of the variance
+        the bounds would prune little: every axis is kept (0: always reduce).
+    backbone : bool
+        Add the rank-to-rank matching along the first principal axis, so the
+        graph has a complete matching from the start (``False``: only the
+        nearest pairs, grown where needed).
+    centre_duals : bool
+        Price with the mean of the slot-favouring and tile-favouring duals
+        (square graphs): fewer pairs look profitable, fewer rounds.
+    price_k : int
+        Pairs that pay, at most, added per tile and pricing round (the most
+        negative reduced costs first). More: fewer rounds, larger graphs.
+    max_seconds : float, optional
+        No pricing pass starts after this many seconds; the result is then
+        the optimum of the graph so far, not certified. (After ``max_rounds``
+        one more pass still runs, without adding pairs, to say whether the
+        last graph's optimum is the whole matrix's.)
     progress, cancel
         As in :mod:`core.jobs`.
 
@@ -285,31 +403,58 @@ def assign_sparse(
     seconds = {"nearest": 0.0, "graph": 0.0, "solve": 0.0}
 
     t0 = time.perf_counter()
-    report(progress, 0, 4, f"Nearest {min(k, n_p)} photos of each of {n_t:,} tiles (exact, faiss)")
     mean = _common_mean(tiles, photos)
-    photo_index = _Index(photos, mean)
+    d = int(mean.shape[0])
+    reduced = _Reduced(tiles, photos, mean, reduce_dims, min_captured=min_captured)
+    report(progress, 0, 4, f"Nearest {min(k, n_p)} photos of each of {n_t:,} tiles (faiss, {reduced.dims} of {d} axes)")
+    red_tiles, red_photos = reduced.project(tiles), reduced.project(photos)
+    photo_index = _BoundIndex(red_photos, d)
     tile_k = np.full(n_t, min(k, n_p), np.int64)
-    tile_mse: list[NDArray] = []
-    tile_idx: list[NDArray] = []
+    tile_idx: list[NDArray] = [np.empty(0, np.int64)] * n_t
+    tile_mse: list[NDArray] = [np.empty(0, np.float32)] * n_t
+    tile_outside = np.zeros(n_t)  # a photo outside tile i's candidates has an MSE of at least this
     chunk = 8192
-    for s in range(0, n_t, chunk):
-        check_cancel(cancel)
-        d, i = photo_index.search(_vectors(tiles[s : s + chunk], mean), int(tile_k[0]))
-        tile_mse.extend(d)
-        tile_idx.extend(i)
-    lower_bound = float((w * np.array([m[0] for m in tile_mse], np.float64)).sum())
+
+    def search_tiles(which: NDArray[np.int64]) -> None:
+        for s in range(0, which.size, chunk):
+            check_cancel(cancel)
+            part = which[s : s + chunk]
+            kk = int(tile_k[part].max())
+            bound, idx = photo_index.search(red_tiles[part], kk)
+            exact = _edge_mse(tiles, photos, np.repeat(part, idx.shape[1]), idx.ravel(), mean).reshape(idx.shape)
+            for row, t in enumerate(part):
+                n = int(tile_k[t])
+                tile_idx[t], tile_mse[t] = idx[row, :n], exact[row, :n]
+                tile_outside[t] = np.inf if n >= n_p else bound[row, n - 1]
+
+    search_tiles(np.arange(n_t))
+    best_found = np.fromiter((m.min() for m in tile_mse), np.float64, n_t)
+    lower_bound = float((w * np.minimum(best_found, tile_outside)).sum())
     pk = np.full(n_p, min(photo_k, n_t), np.int64)
     photo_mse = np.empty((n_p, 0), np.float32)
     photo_idx = np.empty((n_p, 0), np.int64)
-    tile_index = None
+    tile_index = _BoundIndex(red_tiles, d)
+
+    def search_photos(which: NDArray[np.int64], kk: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        _, idx = tile_index.search(red_photos[which], kk)
+        exact = _edge_mse(tiles, photos, idx.ravel(), np.repeat(which, idx.shape[1]), mean).reshape(idx.shape)
+        return exact, idx
+
     if photo_k > 0:
         report(progress, 1, 4, f"Nearest {min(photo_k, n_t)} tiles of each of {n_p:,} photos")
-        tile_index = _Index(tiles, mean)
-        parts = [tile_index.search(_vectors(photos[s : s + chunk], mean), int(pk[0])) for s in range(0, n_p, chunk)]
+        parts = [search_photos(np.arange(s, min(n_p, s + chunk)), int(pk[0])) for s in range(0, n_p, chunk)]
         photo_mse = np.concatenate([p[0] for p in parts])
         photo_idx = np.concatenate([p[1] for p in parts])
     photo_extra: dict[int, tuple[NDArray, NDArray]] = {}
     priced_edges: list[tuple[NDArray, NDArray, NDArray]] = []  # (tiles, photos, mse) added by pricing
+    if backbone:
+        # Tiles and photo slots matched rank to rank along the first principal axis (the 1-D optimal
+        # transport): a complete matching from the start, so the graph rarely needs growing.
+        tile_rank = np.argsort(red_tiles[:, 0], kind="stable")
+        slot_photo = np.repeat(np.argsort(red_photos[:, 0], kind="stable"), reuse)
+        bt = tile_rank.astype(np.int64)
+        bp = slot_photo[(np.arange(n_t, dtype=np.int64) * n_c) // n_t].astype(np.int64)
+        priced_edges.append((bt, bp, _edge_mse(tiles, photos, bt, bp, mean)))
     seconds["nearest"] = time.perf_counter() - t0
 
     grown: list[int] = []
@@ -318,11 +463,7 @@ def assign_sparse(
     def grow_tiles(which: NDArray[np.int64]) -> None:
         t2 = time.perf_counter()
         tile_k[which] = np.minimum(tile_k[which] * 2, n_p)
-        for s in range(0, which.size, chunk):
-            part = which[s : s + chunk]
-            d, i = photo_index.search(_vectors(tiles[part], mean), int(tile_k[part].max()))
-            for t, dd, ii in zip(part, d, i):
-                tile_mse[t], tile_idx[t] = dd[: tile_k[t]], ii[: tile_k[t]]
+        search_tiles(which)
         seconds["nearest"] += time.perf_counter() - t2
 
     if solver == "auto":
@@ -351,18 +492,20 @@ def assign_sparse(
         if lost_tiles.size:
             # Every slot must be filled when there are exactly as many as tiles: grow the photos left out too.
             lost_photos = np.empty(0, np.int64)
-            if n_c == n_t and tile_index is not None:
+            if n_c == n_t:
                 used = np.zeros(n_c, bool)
                 used[matched[matched >= 0]] = True
                 lost_photos = np.flatnonzero(~used.reshape(reuse, n_p).all(0))
             grown.append(int(lost_tiles.size + lost_photos.size))
             report(progress, 2, 4, f"{lost_tiles.size:,} tiles have no free candidate: doubling their candidates")
             grow_tiles(lost_tiles)
-            for p in lost_photos:
-                p = int(p)
-                pk[p] = min(pk[p] * 2 if pk[p] else k, n_t)
-                d, i = tile_index.search(_vectors(photos[p : p + 1], mean), int(pk[p]))
-                photo_extra[p] = (d[0], i[0])
+            if lost_photos.size:
+                pk[lost_photos] = np.minimum(np.where(pk[lost_photos] > 0, pk[lost_photos] * 2, k), n_t)
+                for s in range(0, lost_photos.size, chunk):
+                    part = lost_photos[s : s + chunk]
+                    exact, idx = search_photos(part, int(pk[part].max()))
+                    for row, p in enumerate(part):
+                        photo_extra[int(p)] = (exact[row, : pk[p]], idx[row, : pk[p]])
             continue
 
         check_cancel(cancel)
@@ -386,47 +529,121 @@ def assign_sparse(
 
         # Pricing: the duals of the candidate graph's optimum either prove it optimal for the whole
         # matrix or point at the tiles that might do better with a photo outside their candidates.
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            break  # out of time: not even the pass that could certify the graph's optimum
         t4 = time.perf_counter()
         u, v = _duals(graph, col_ind, n_c)
+        if n_c == n_t and centre_duals:
+            # The duals above give every slot the highest price the graph allows; the same on the transposed
+            # graph gives every tile its highest. Their mean is dual feasible too (the set is convex) and,
+            # being central, lets far fewer pairs outside the graph look profitable.
+            tile_of_slot = np.empty(n_c, np.int64)
+            tile_of_slot[col_ind] = np.arange(n_t)
+            v_alt, u_alt = _duals(graph.T.tocsr(), tile_of_slot, n_t)
+            u, v = (u + u_alt) / 2, (v + v_alt) / 2
         seconds["duals"] = seconds.get("duals", 0.0) + time.perf_counter() - t4
         v_photo = v.reshape(reuse, n_p).max(0)  # the copy of each photo that is cheapest to take
-        kth = w * np.fromiter((m[-1] for m in tile_mse), np.float64, n_t) + 1.0
-        # A photo outside tile i's candidates costs at least kth_i, so it can only pay when
-        # v_j > kth_i - u_i: count those photos per tile (photos sorted by v, highest first).
-        by_v = np.argsort(-v_photo, kind="stable")
-        v_sorted = v_photo[by_v]
-        reach = np.searchsorted(-v_sorted, -(kth - u - 1e-6), side="left")  # photos with v > kth - u
-        doubt = np.flatnonzero(reach > 0)
-        added = 0
-        if doubt.size and len(priced) < max_rounds:
-            # Column generation: price each doubtful tile against the photos that could pay, keep the edges that do.
-            doubt = doubt[np.argsort(reach[doubt], kind="stable")]
-            for s in range(0, doubt.size, 1024):
-                check_cancel(cancel)
-                part = doubt[s : s + 1024]
-                subset = by_v[: int(reach[part].max())]
-                mse_part = cost_matrix(tiles[part], photos[subset], dtype=np.float32)
-                reduced = mse_part * w[part, None].astype(np.float32)
-                reduced += np.float32(1.0)
-                reduced -= u[part, None].astype(np.float32)
-                reduced -= v_photo[None, subset].astype(np.float32)
-                ti, pj = np.nonzero(reduced < -1e-6)
-                priced_edges.append((part[ti], subset[pj], mse_part[ti, pj]))
-                added += ti.size
+        can_add = len(priced) < max_rounds
+        ti, pj, mse_new, doubt = _price(tiles, photos, red_tiles, red_photos, mean, w, u, v_photo, k,
+                                        limit=price_k if can_add else 0, width=price_k, cancel=cancel)
         seconds["pricing"] = seconds.get("pricing", 0.0) + time.perf_counter() - t4
-        if doubt.size == 0 or (added == 0 and len(priced) < max_rounds):
+        if doubt == 0:
             certified = True
             break
-        if len(priced) >= max_rounds:
+        if not can_add:
             break
-        priced.append(int(added))
-        report(progress, 3, 4, f"{added:,} edges outside the candidates might pay: solving again")
+        priced_edges.append((ti, pj, mse_new))
+        priced.append(int(ti.size))
+        report(progress, 3, 4, f"{ti.size:,} edges outside the candidates pay: solving again")
 
     photo_of_tile = (col_ind % n_p).astype(np.intp)
     objective = float(np.asarray(graph[np.arange(n_t), col_ind]).ravel().sum() - n_t)
     report(progress, 4, 4, "Placed")
     return SparsePlacement(photo_of_tile, objective, lower_bound, k, int(len(mse)), grown, seconds,
                            certified, priced)
+
+
+def _price(tiles: NDArray, photos: NDArray, red_tiles: NDArray[np.float32], red_photos: NDArray[np.float32],
+           mean: NDArray[np.float32], w: NDArray[np.float64], u: NDArray[np.float64], v: NDArray[np.float64],
+           k: int, *, limit: int, width: int = 0, tol: float = 1e-6, chunk: int = 8192, cancel: CancelCheck | None = None,
+           ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32], int]:
+    """Pairs outside the graph with a negative reduced cost ``w_i MSE_ij + 1 - u_i - v_j``, and how many tiles have one.
+
+    One nearest-neighbour search per distinct weight finds, for every tile,
+    the ``k`` photos of least *bound* on the reduced cost: the photo vectors
+    get one more coordinate, ``sqrt(d (max v - v_j) / w)``, so the squared
+    distance in the reduced space is ``d (LB_ij + (max v - v_j) / w)``. The
+    ``k`` found are scored exactly; every other photo's reduced cost is at
+    least the ``k``-th bound. A tile is settled when that bound is not
+    negative; otherwise its search is widened (``k`` doubled) until it is, or
+    until an exactly scored pair pays. Returns the paying pairs (at most
+    ``limit`` per tile, most negative first; with ``limit=0`` none, only the
+    count) and the number of tiles not proven settled.
+    """
+    import faiss
+
+    d = int(mean.shape[0])
+    shift = 1.0 - u  # reduced cost of (i, j) = w_i MSE_ij + shift_i - v_j
+    v_top = float(v.max())
+    out_t: list[NDArray] = []
+    out_p: list[NDArray] = []
+    out_m: list[NDArray] = []
+    unsettled = 0
+    q_norm = np.einsum("ij,ij->i", red_tiles, red_tiles, dtype=np.float64)
+    for weight in np.unique(w):
+        group = np.flatnonzero(w == weight)
+        if weight <= 0:  # every photo costs the same to this tile: the one of highest v is its best
+            best = shift[group] - v_top
+            bad = group[best < -tol]
+            unsettled += bad.size
+            if limit and bad.size:
+                top = np.argsort(-v, kind="stable")[:limit]
+                out_t.append(np.repeat(bad, top.size))
+                out_p.append(np.tile(top, bad.size))
+                out_m.append(_edge_mse(tiles, photos, out_t[-1], out_p[-1], mean))
+            continue
+        extra = np.sqrt(np.maximum(d * (v_top - v) / weight, 0.0)).astype(np.float32)
+        base = np.ascontiguousarray(np.concatenate([red_photos, extra[:, None]], axis=1))
+        index = faiss.IndexFlatL2(base.shape[1])
+        index.add(base)
+        b_top = float(np.einsum("ij,ij->i", base, base, dtype=np.float64).max())
+        todo, kk = group, min(max(int(k), int(limit), int(width)), len(base))
+        while todo.size:
+            next_todo = []
+            rows_per = max(1, min(chunk, 2_000_000 // kk))  # a wide search scores kk pairs per tile: bound the block
+            for s in range(0, todo.size, rows_per):
+                check_cancel(cancel)
+                part = todo[s : s + rows_per]
+                queries = np.zeros((part.size, base.shape[1]), np.float32)
+                queries[:, :-1] = red_tiles[part]
+                dist, idx = index.search(queries, kk)
+                # faiss forms |q|^2 + |b|^2 - 2 q.b in float32: allow for its rounding.
+                slack = 1e-6 * (q_norm[part] + b_top)
+                bound = weight * (np.maximum(dist[:, -1], 0) - slack) / d - v_top + shift[part]
+                rows = np.repeat(part, kk)
+                exact = _edge_mse(tiles, photos, rows, idx.ravel(), mean).reshape(idx.shape)
+                reduced = weight * exact.astype(np.float64) + shift[part, None] - v[idx]
+                pays = reduced < -tol
+                paying = pays.any(1)
+                open_ = (bound < -tol) & ~paying & (kk < len(base))  # nothing found yet, but something may pay
+                unsettled += int(paying.sum()) + (0 if limit else int(open_.sum()))
+                if limit:
+                    order = np.argsort(reduced, axis=1, kind="stable")[:, :limit]
+                    keep = np.take_along_axis(pays, order, 1)
+                    r_i, c_i = np.nonzero(keep)
+                    cols = order[r_i, c_i]
+                    out_t.append(part[r_i])
+                    out_p.append(idx[r_i, cols])
+                    out_m.append(exact[r_i, cols])
+                next_todo.append(part[open_])
+                if not limit:  # only counting: tiles left open count as unsettled, without a wider search
+                    next_todo = []
+            todo = np.concatenate(next_todo) if next_todo else np.empty(0, np.int64)
+            kk = min(2 * kk, len(base))  # the open tiles are searched again, wider
+    if not out_t:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32), unsettled
+    return (np.concatenate(out_t).astype(np.int64), np.concatenate(out_p).astype(np.int64),
+            np.concatenate(out_m), unsettled)
 
 
 def _duals(graph, col_of_row: NDArray[np.int64], n_c: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
