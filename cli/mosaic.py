@@ -69,6 +69,10 @@ def mosaic(
     ] = Solver.auto,
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="Sparse solver: nearest photos per tile to start "
                                                                "from.")] = 8,
+    sparse_seconds: Annotated[Optional[float], typer.Option(
+        "--sparse-seconds", min=0, show_default=False,
+        help="Sparse solver: seconds it may price pairs outside the candidates (default 90); past them the "
+             "placement is the best found, not proven optimal (0: the candidates' optimum alone).")] = None,
     adaptive: Annotated[bool, typer.Option(
         "--adaptive/--grid", help="Adaptive tiles: as many tiles as the grid, smaller on faces, people and "
                                   "detail, bigger elsewhere.")] = False,
@@ -91,7 +95,7 @@ def mosaic(
         raise typer.BadParameter("give --long-cm or --width/--height, not both", param_hint="--long-cm")
     from core.cache import sha256_bytes
     from core.image.io import ImageError, load_image
-    from core.mosaic.build import TARGET_SIDE, MosaicRequest, build_mosaic, print_mosaic
+    from core.mosaic.build import SPARSE_SECONDS, TARGET_SIDE, MosaicRequest, build_mosaic, print_mosaic
     from core.mosaic.grid import MosaicError
     from core.mosaic.pool import tile_pool
     from core.mosaic.printing import physical_size, poster_pixels
@@ -109,11 +113,14 @@ def mosaic(
         if long_cm is not None:
             dpi = dpi or 300
             width, height = poster_pixels(long_cm, dpi, picture.shape[1] / picture.shape[0])
+        if sparse_seconds is None:
+            sparse_seconds = SPARSE_SECONDS
         arch = run.open_archive(archive)
         pool = tile_pool(arch.catalogue, exclude=sha256_bytes(data))
         request = MosaicRequest(target=picture, shas=pool.shas, paths=pool.paths, rows=rows, cols=cols, reuse=reuse,
                                 width=width, height=height, dpi=dpi, methods=(method.value,), weightings=(weighted,),
-                                solver=solver.value, k=k, adaptive=adaptive)
+                                solver=solver.value, k=k, sparse_seconds=sparse_seconds,
+                                adaptive=adaptive)
         result = run.job("Building the mosaic", build_mosaic, request)
         chosen = result.runs[0]
         try:
@@ -149,7 +156,8 @@ def mosaic(
                  table(["region", "MSE"], [[name, number(value, 5)] for name, value in regions.items()])]
         if chosen.solver == "sparse":
             lines.append(f"Sparse placement: {100 * chosen.bound_gap:.2f} % above the lower bound (each tile's "
-                         "best photo, shared freely).")
+                         "best photo, shared freely); " + ("proven optimal." if chosen.certified else
+                         f"the best found in {sparse_seconds:g} s (--sparse-seconds), not proven optimal."))
         if curve is not None:
             lines.append(f"Colour transfer {colour:.0f} %: MSE {curve.mse[0]:.5f} -> {curve.mse_at(colour / 100):.5f}"
                          f" (on {curve.tiles_used:,} tiles); the target shows through from "
@@ -161,6 +169,7 @@ def mosaic(
             "width": out_w, "height": out_h, "dpi": result.dpi, "size_cm": size_cm,
             "rows": result.rows, "cols": result.cols, "tile_px": result.tile_px, "reuse": result.reuse,
             "tiles": result.n_tiles, "adaptive": result.adaptive, "solver": chosen.solver,
+            "certified": chosen.certified,
             "lower_bound": None if chosen.lower_bound != chosen.lower_bound else chosen.lower_bound,
             "objective": chosen.objective,
             "colour": None if curve is None else {

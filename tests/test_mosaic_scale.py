@@ -299,6 +299,21 @@ def test_adaptive_build_and_print_equal_the_whole_render(tmp_path, photo_files, 
     assert not np.array_equal(coloured, whole)
 
 
+def test_a_build_says_whether_its_sparse_placement_is_proven_optimal(photo_files, tile_cache, selfie):
+    shas, paths = photo_files
+    runs = {}
+    for seconds in (None, 0.0):
+        request = M.MosaicRequest(target=selfie, shas=shas, paths=paths, rows=8, cols=8, reuse=2, width=160,
+                                  height=160, methods=("exact",), weightings=(False,), solver="sparse",
+                                  sparse_seconds=seconds)
+        runs[seconds] = M.build_mosaic(request, cache=tile_cache).runs[0]
+    priced, unpriced = runs[None], runs[0.0]
+    assert priced.solver == unpriced.solver == "sparse"
+    assert priced.certified and not unpriced.certified  # no budget: priced until proven; 0 s: the graph alone
+    assert priced.objective <= unpriced.objective + 1e-9 and priced.lower_bound <= priced.objective
+    assert len(unpriced.photo_of_tile) == 64 and np.bincount(unpriced.photo_of_tile).max() <= 2
+
+
 # -- the command line ------------------------------------------------------------------------------
 
 
@@ -323,6 +338,7 @@ def test_cli_builds_an_adaptive_sparse_colour_shifted_tiff_poster(data_dir, tmp_
     doc = json.loads(proc.stdout)
     assert doc["adaptive"] and doc["solver"] == "sparse" and doc["tiles"] <= 36
     assert doc["lower_bound"] <= doc["objective"]
+    assert doc["certified"] is True  # 36 tiles are proven optimal well inside the default budget
     assert doc["colour"]["mse_with"] < doc["colour"]["mse_without"]
     with Image.open(out) as image:
         assert image.size == (doc["width"], doc["height"])

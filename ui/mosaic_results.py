@@ -119,7 +119,8 @@ def show_results(built: Built | None, target: np.ndarray, signature: tuple) -> N
         preview_px = max(1, min(result.tile_px, PREVIEW_SIDE // max(result.rows, result.cols)))
         image = preview(result, run, preview_px, target, blend, colour)
         zoomable_preview(image)
-        bound = (f"; {100 * run.bound_gap:.2f} % above the lower bound (each tile's best photo)"
+        bound = (f"; {100 * run.bound_gap:.2f} % above the lower bound (each tile's best photo), "
+                 + ("proven optimal" if run.certified else "the best found in the time budget, not proven optimal")
                  if run.solver == "sparse" else "")
         st.caption(f"{run.label}: mean tile MSE {run.region_errors['all']:.4f}, placed in {run.seconds:.2f} s{bound}. "
                    f"Preview {image.shape[1]:,} × {image.shape[0]:,} px"

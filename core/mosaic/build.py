@@ -80,6 +80,11 @@ SUBPROCESS_PAIRS = 4_000_000
 METHOD_LABELS = {"exact": "Exact (Jonker–Volgenant)", "greedy": "Greedy best match", "lp": "PuLP LP"}
 WEIGHT_LABELS = {False: "Uniform", True: "Face & person weighted"}
 SPARSE_LABEL = "Exact on nearest candidates (sparse Jonker–Volgenant)"
+#: Seconds the sparse solver may spend before its next pricing pass (:func:`core.mosaic.sparse.assign_sparse`'s
+#: ``max_seconds``): past it the placement is the candidate graph's optimum so far, not proven optimal
+#: for the whole matrix, and its gap to the lower bound says how far it can be. A 100,000-tile poster
+#: on real photos would need many passes of about 100 s each to be proven (bench/mosaic_scale.py).
+SPARSE_SECONDS = 90.0
 
 #: A target is decoded at most this big: plenty for scoring tiles and for blending.
 TARGET_SIDE = 2048
@@ -225,6 +230,9 @@ class MosaicRequest:
         ``auto``: sparse when the matrix would not fit the memory budget.
     k : int
         Candidate photos per tile for the sparse solver (grown where needed).
+    sparse_seconds : float or None
+        Time budget of the sparse solver's pricing (:data:`SPARSE_SECONDS`);
+        None prices until the placement is proven optimal (or 8 rounds).
     adaptive : bool
         Quadtree tiles (:mod:`core.mosaic.adaptive`): as many tiles as the
         ``rows x cols`` grid, smaller on faces, people and detail, bigger elsewhere.
@@ -249,6 +257,7 @@ class MosaicRequest:
     isolate: bool | None = None
     solver: str = "auto"
     k: int = DEFAULT_K
+    sparse_seconds: float | None = SPARSE_SECONDS
     adaptive: bool = False
 
 
@@ -279,6 +288,10 @@ class MosaicRun:
     lower_bound : float
         Sparse runs: the sum of each tile's best weighted error, which no
         placement can beat (NaN for dense runs).
+    certified : bool
+        Proven optimal for the whole cost matrix: every dense run, and a
+        sparse run whose pricing found no better pair outside its candidates
+        within :attr:`MosaicRequest.sparse_seconds`.
     """
 
     method: str
@@ -290,6 +303,7 @@ class MosaicRun:
     seconds: float
     solver: str = "dense"
     lower_bound: float = math.nan
+    certified: bool = True
 
     @property
     def label(self) -> str:
@@ -462,23 +476,24 @@ def _scaled(progress: Progress | None, index: int, count: int) -> Progress | Non
 
 
 def _sparse_placement(tiles: NDArray, photos: NDArray, weights: NDArray | None, reuse: int,
-                      k: int) -> tuple[NDArray[np.intp], float]:
-    """The sparse exact placement and its lower bound (a picklable top-level function for the child)."""
-    placed = assign_sparse(tiles, photos, weights=weights, reuse=reuse, k=k)
-    return placed.photo_of_tile, placed.lower_bound
+                      k: int, max_seconds: float | None = SPARSE_SECONDS) -> tuple[NDArray[np.intp], float, bool]:
+    """The sparse placement, its lower bound and whether it is proven optimal (a top-level function for the child)."""
+    placed = assign_sparse(tiles, photos, weights=weights, reuse=reuse, k=k, max_seconds=max_seconds)
+    return placed.photo_of_tile, placed.lower_bound, placed.certified
 
 
 def _place(method: str, tiles: NDArray, photos: NDArray, weights: NDArray | None, reuse: int, *,
            isolate: bool | None, step: str, progress: Progress | None,
            cancel: CancelCheck | None, solver: str = "auto",
-           k: int = DEFAULT_K) -> tuple[NDArray[np.intp], str, float]:
-    """Photo of each tile, the solver used ("dense" or "sparse") and the lower bound (NaN when dense)."""
+           k: int = DEFAULT_K, sparse_seconds: float | None = SPARSE_SECONDS,
+           ) -> tuple[NDArray[np.intp], str, float, bool]:
+    """Photo of each tile, the solver used ("dense" or "sparse"), the lower bound (NaN when dense), proven optimal."""
     n_t, n_slots = len(tiles), len(photos) * reuse
     sparse = method == "exact" and (solver == "sparse" or (solver == "auto" and not fits_dense(n_t, n_slots)))
     if isolate is None:
         isolate = method == "lp" or n_t * n_slots >= SUBPROCESS_PAIRS
     if sparse:
-        fn, args, kwargs = _sparse_placement, (tiles, photos, weights, reuse, k), {}
+        fn, args, kwargs = _sparse_placement, (tiles, photos, weights, reuse, k, sparse_seconds), {}
     else:
         fn, args, kwargs = solve, (tiles, photos), {"method": method, "weights": weights, "reuse": reuse,
                                                     "solver": "dense"}
@@ -499,11 +514,11 @@ def _place(method: str, tiles: NDArray, photos: NDArray, weights: NDArray | None
     return _solved(run_in_subprocess(fn, *args, poll=poll, **kwargs), sparse)
 
 
-def _solved(value: object, sparse: bool) -> tuple[NDArray[np.intp], str, float]:
+def _solved(value: object, sparse: bool) -> tuple[NDArray[np.intp], str, float, bool]:
     if sparse:
-        chosen, bound = value
-        return chosen, "sparse", float(bound)
-    return value, "dense", math.nan
+        chosen, bound, certified = value
+        return chosen, "sparse", float(bound), bool(certified)
+    return value, "dense", math.nan, True
 
 
 def build_mosaic(
@@ -618,14 +633,14 @@ def build_mosaic(
             report(step_progress, 0, 1, step)
             w = weights if weighted else None
             t0 = time.perf_counter()
-            chosen, solver, bound = _place(method, tiles, photos, w, reuse, isolate=request.isolate, step=step,
-                                           progress=step_progress, cancel=cancel, solver=request.solver,
-                                           k=request.k)
+            chosen, solver, bound, certified = _place(
+                method, tiles, photos, w, reuse, isolate=request.isolate, step=step, progress=step_progress,
+                cancel=cancel, solver=request.solver, k=request.k, sparse_seconds=request.sparse_seconds)
             seconds = time.perf_counter() - t0
             errors = tile_errors(tiles, photos, chosen)
             objective = float((errors * (w if w is not None else 1.0)).sum())
             result.runs.append(MosaicRun(method, weighted, chosen, errors, region_means(errors, labels),
-                                         objective, seconds, solver, bound))
+                                         objective, seconds, solver, bound, certified))
     except MemoryError:
         raise MosaicError("Out of memory: choose a smaller grid or fewer photos.") from None
     report(progress, 1, 1, "Done")
