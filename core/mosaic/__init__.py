@@ -7,7 +7,7 @@ Public verbs, by module:
 - :mod:`core.mosaic.regions`: FACE_MODEL, PERSON_MODEL, Regions, face_landmarks, face_mask, person_probability, person_mask, region_masks
 - :mod:`core.mosaic.rendering`: render, blend, weight_overlay, encode_png
 - :mod:`core.mosaic.pool`: MAX_PHOTOS, TilePool, tile_pool, PhotoTiles, load_photo_tiles
-- :mod:`core.mosaic.sparse`: DENSE_BUDGET_BYTES, DEFAULT_K, dense_bytes, fits_dense, nearest, SparsePlacement, assign_sparse
+- :mod:`core.mosaic.sparse`: DENSE_BUDGET_BYTES, DEFAULT_K, DEFAULT_REDUCE_DIMS, dense_bytes, fits_dense, nearest, SparsePlacement, assign_sparse
 - :mod:`core.mosaic.printing`: PRINT_FORMATS, physical_size, poster_pixels, mosaic_strips, write_png_strips, write_print
 - :mod:`core.mosaic.colour`: lab_stats, colour_transfer, ColourCurve, colour_curve
 - :mod:`core.mosaic.adaptive`: DEFAULT_LEVELS, unit_grid, quadtree_cells, cell_labels, cell_tiles, cell_strips, draw_cells
