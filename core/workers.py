@@ -49,7 +49,7 @@ from typing import Any
 
 from core.jobs import Cancelled, JobError
 
-__all__ = ["JobCall", "RunningJob", "WorkerPool", "WorkerDiedError", "run_call"]
+__all__ = ["JobCall", "RunningJob", "WorkerPool", "WorkerDiedError", "run_call", "die_with_parent"]
 
 #: Progress updates sent at most this often (s); the last one of a job always goes.
 SEND_EVERY_S = 0.05
@@ -100,6 +100,33 @@ def run_call(call: JobCall, messages, stop) -> Any:
         except Exception:  # noqa: BLE001
             raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
         raise
+
+
+def die_with_parent(interval: float = 0.5, *, group: bool = False) -> None:  # pragma: no cover - runs in a child
+    """End this process (with ``group``: its whole process group) once its parent is gone.
+
+    A server killed outright (SIGKILL, out of memory) cannot stop its worker
+    processes; without this they would compute on for nobody, and write to
+    the cache while a restarted server reads it. A daemon thread compares
+    the parent's id every ``interval`` seconds.
+    """
+    import os
+    import signal
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                if group:
+                    try:
+                        os.killpg(0, signal.SIGKILL)
+                    except OSError:
+                        pass
+                os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 class RunningJob:
@@ -189,10 +216,13 @@ class WorkerPool:
             # spawn, not fork: the server has threads (and maybe TensorFlow), which fork would copy half-way
             context = multiprocessing.get_context("spawn")
             if self._manager is None:
+                from multiprocessing.managers import SyncManager
+
                 with _plain_main():
-                    self._manager = context.Manager()
+                    self._manager = SyncManager(ctx=context)
+                    self._manager.start(initializer=die_with_parent)
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent)
             return self._executor, self._manager
 
     def start(self, call: JobCall) -> RunningJob:

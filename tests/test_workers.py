@@ -141,3 +141,40 @@ def test_a_worker_does_not_run_the_servers_main_script(tmp_path, monkeypatch):
         pool.shutdown()
     assert sys.modules["__main__"] is page_module
     assert not marker.exists()
+
+
+def test_workers_end_when_their_server_is_killed(tmp_path):
+    """A server killed outright cannot stop its workers: they watch it and end themselves, so they do not
+    compute on for nobody (and write to the cache a restarted server reads)."""
+    import signal
+    import subprocess
+    import sys
+
+    marks = tmp_path / "marks.txt"
+    script = (
+        "import sys, time\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from core.workers import JobCall, WorkerPool\n"
+        "from tests.test_workers import count_slowly\n"
+        "pool = WorkerPool(1)\n"
+        "job = pool.start(JobCall(count_slowly, (sys.argv[1], 10_000)))\n"
+        "while not job.updates(timeout=1): pass\n"
+        "print(*pool.pids(), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen([sys.executable, "-c", script, str(marks), str(repo)], cwd=repo,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(pid) for pid in server.stdout.readline().split()]
+        assert workers and _lines(marks) > 0
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.2)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived its server"
+    written = _lines(marks)
+    time.sleep(1.0)
+    assert _lines(marks) == written  # and nothing more was computed

@@ -508,35 +508,14 @@ def tile_errors(tiles: NDArray, photos: NDArray, photo_of_tile: NDArray, *, chun
 # -------------------------------------------------------- cancellable child
 
 
-def _die_with_parent(interval: float = 0.5) -> None:  # pragma: no cover - runs in a child
-    """End this process group (this worker and CBC) once the parent is gone.
-
-    A server killed outright (SIGKILL, out of memory) cannot stop its
-    workers; without this they would solve on to the end for nobody.
-    """
-    import signal
-    import threading
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(interval)
-            if os.getppid() != parent:
-                try:
-                    os.killpg(0, signal.SIGKILL)
-                except OSError:
-                    os._exit(1)
-
-    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
-
-
 def _child(conn: Any, fn: Callable, args: tuple, kwargs: dict) -> None:  # pragma: no cover - runs in a child
     try:
         os.setpgid(0, 0)  # own process group: cancelling also ends CBC, PuLP's solver process
     except OSError:
         pass
-    _die_with_parent()
+    from ..workers import die_with_parent
+
+    die_with_parent(group=True)  # and CBC with it
     try:
         conn.send(("ok", fn(*args, **kwargs)))
     except BaseException as exc:  # noqa: BLE001 - report every failure to the parent
