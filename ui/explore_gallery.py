@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.archive.summary import likes_and_date, shorten
+from core.explore.figure import central_row
 from core.explore.tables import likes_of
 from ui.gallery import photo_grid
 
@@ -25,8 +26,7 @@ def picked_photo(rows: pd.DataFrame, table: pd.DataFrame, selected: list[int]) -
     if not selected:
         st.caption("Drag a small box around a point to see its photo here.")
         return
-    xy = table[["x", "y"]].to_numpy(dtype=float)[selected]
-    i = selected[int(np.argmin(((xy - xy.mean(axis=0)) ** 2).sum(axis=1)))]
+    i = central_row(table[["x", "y"]].to_numpy(), selected)
     photo_grid(rows.iloc[[i]], 1, lambda _, r: "\n".join([
         str(r["file"]), f"{likes_and_date(r['likes'], r['timestamp'])} · {table['cluster'].iloc[i]}",
         shorten(r["caption"], 200)]))

@@ -7,7 +7,7 @@ Public verbs, by module:
 - :mod:`core.explore.placement`: Placement, place_photo, place_photos
 - :mod:`core.explore.tables`: likes_of, imagenet_columns, photo_table, group_class_counts, cluster_engagement, group_engagement
 - :mod:`core.explore.atlas`: PERIOD_UNITS, period_labels, atlas_periods, undated, period_centres, cluster_shares, cluster_likes, StyleChange, style_change
-- :mod:`core.explore.figure`: COLOUR_BY, NOT_A_PERSON, person_order, person_palette, CLUSTER_COLOURS, WEBGL_ABOVE, HOVER, LEAN_ABOVE, LEAN_HOVER, SELECT_LAYER, map_config, add_select_layer, selection_rows, cluster_palette, point_sizes, hover_data, explore_figure, silhouette_figure, sunburst_figure, atlas_figure, shares_figure, cluster_likes_figure, standalone_html
+- :mod:`core.explore.figure`: COLOUR_BY, NOT_A_PERSON, person_order, person_palette, CLUSTER_COLOURS, WEBGL_ABOVE, HOVER, LEAN_ABOVE, LEAN_HOVER, SELECT_LAYER, map_config, add_select_layer, selection_rows, central_row, cluster_palette, point_sizes, hover_data, explore_figure, silhouette_figure, sunburst_figure, atlas_figure, shares_figure, cluster_likes_figure, standalone_html
 - :mod:`core.explore.imagenet_groups`: N_CLASSES, GroupInfo, class_names, class_wnids, class_name, groups, group_names, group_of, group_colours, class_to_group, top_k
 """
 

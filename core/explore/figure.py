@@ -36,6 +36,7 @@ __all__ = [
     "map_config",
     "add_select_layer",
     "selection_rows",
+    "central_row",
     "cluster_palette",
     "point_sizes",
     "hover_data",
@@ -278,6 +279,21 @@ def add_select_layer(fig, coords: np.ndarray) -> None:
     hidden = {"showticklabels": False, "showgrid": False, "zeroline": False, "title": None}
     fig.update_layout(xaxis2={**hidden, "matches": "x", "anchor": SELECT_LAYER[1]},
                       yaxis2={**hidden, "matches": "y", "anchor": SELECT_LAYER[0]})
+
+
+def central_row(coords: np.ndarray, rows: list[int]) -> int:
+    """The one of ``rows`` whose point lies nearest the middle of their points (the photo shown for a selection).
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [9.0, 9.0]])
+    >>> central_row(xy, [0, 1, 2])
+    1
+    >>> central_row(xy, [3])
+    3
+    """
+    xy = np.asarray(coords, dtype=float)[rows]
+    return rows[int(np.argmin(((xy - xy.mean(axis=0)) ** 2).sum(axis=1)))]
 
 
 def selection_rows(selection: dict | None, coords: np.ndarray | None = None) -> list[int]:
