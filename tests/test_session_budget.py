@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ui.session_budget import DROPPABLE, enforce_budget, entry_bytes, over_budget
+from ui.memory import nbytes
+from ui.session_budget import DROPPABLE, enforce_budget, over_budget
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 2**20
@@ -36,8 +37,8 @@ def test_a_session_under_its_budget_keeps_everything_and_the_archive_is_never_dr
 
 def test_entry_sizes_count_tables_and_arrays_inside_containers():
     table = pd.DataFrame({"file": [f"photo_{i}.jpg" for i in range(1000)]})
-    assert entry_bytes(table) > 1000 * 10
-    assert MB <= entry_bytes(("key", np.zeros(MB, np.uint8))) < MB + 1000
+    assert nbytes(table) > 1000 * 10
+    assert MB <= nbytes(("key", np.zeros(MB, np.uint8))) < MB + 1000
 
 
 @pytest.mark.parametrize("budget_mb, kept", [("1", False), ("300", True)])

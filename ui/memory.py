@@ -15,6 +15,7 @@ from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from cachetools import LRUCache
 
@@ -22,15 +23,24 @@ __all__ = ["SharedStore", "shared_store", "nbytes"]
 
 
 def nbytes(value: Any) -> int:
-    """Rough size of ``value`` in bytes: arrays, and containers or dataclasses of arrays.
+    """Rough size of ``value`` in bytes: arrays, tables (their strings included), and containers or
+    dataclasses of them; another object counts 64 bytes plus the tables it holds.
 
     Examples
     --------
     >>> nbytes((np.zeros(10, np.uint8), [np.zeros(2, np.float64)]))
     26
+    >>> nbytes({"a": np.zeros(1000, np.uint8)})
+    1000
+    >>> nbytes(pd.DataFrame({"x": np.zeros(100)})) >= 800
+    True
     """
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(deep=True).sum())
+    if isinstance(value, pd.Series):
+        return int(value.memory_usage(deep=True))
     if isinstance(value, (bytes, bytearray)):
         return len(value)
     if isinstance(value, (tuple, list)):
@@ -39,7 +49,7 @@ def nbytes(value: Any) -> int:
         return sum(nbytes(v) for v in value.values())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return sum(nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
-    return 64
+    return 64 + sum(nbytes(v) for v in getattr(value, "__dict__", {}).values() if isinstance(v, pd.DataFrame))
 
 
 class SharedStore:

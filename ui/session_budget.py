@@ -21,12 +21,11 @@ from __future__ import annotations
 import os
 from collections.abc import MutableMapping
 
-import pandas as pd
 import streamlit as st
 
 from ui.memory import nbytes
 
-__all__ = ["DEFAULT_MB", "DROPPABLE", "budget_bytes", "entry_bytes", "over_budget", "enforce_budget"]
+__all__ = ["DEFAULT_MB", "DROPPABLE", "budget_bytes", "over_budget", "enforce_budget"]
 
 DEFAULT_MB = 300
 #: Entries a page rebuilds when missing: key -> (what it is, for the notice; keys that go with it).
@@ -48,28 +47,6 @@ def budget_bytes() -> int:
     except ValueError:
         mb = DEFAULT_MB
     return int(max(mb, 1) * 2**20)
-
-
-def entry_bytes(value: object) -> int:
-    """Rough bytes held by one session entry: :func:`ui.memory.nbytes`, tables included.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> entry_bytes({"a": np.zeros(1000, np.uint8)})
-    1000
-    >>> entry_bytes(pd.DataFrame({"x": np.zeros(100)})) >= 800
-    True
-    """
-    if isinstance(value, (pd.DataFrame, pd.Series)):
-        return int(value.memory_usage(deep=True).sum()) if isinstance(value, pd.DataFrame) \
-            else int(value.memory_usage(deep=True))
-    if isinstance(value, (tuple, list)):
-        return sum(entry_bytes(v) for v in value)
-    if isinstance(value, dict):
-        return sum(entry_bytes(v) for v in value.values())
-    tables = [v for v in getattr(value, "__dict__", {}).values() if isinstance(v, pd.DataFrame)]
-    return nbytes(value) + sum(entry_bytes(t) for t in tables)
 
 
 def over_budget(sizes: dict[str, int], budget: int) -> list[str]:
@@ -100,7 +77,7 @@ def _sizes(state: MutableMapping) -> dict[str, int]:
             continue
         value = state[key]
         held = seen.get(key)
-        sizes[key] = held[1] if held is not None and held[0] == id(value) else entry_bytes(value)
+        sizes[key] = held[1] if held is not None and held[0] == id(value) else nbytes(value)
     state[_SEEN] = {key: (id(state[key]), size) for key, size in sizes.items()}
     return sizes
 
