@@ -215,9 +215,8 @@ def map_and_gallery(figure, rows: pd.DataFrame, table: pd.DataFrame, in_period: 
         event = st.plotly_chart(figure, key="explore_map", on_select="rerun",
                                 selection_mode=("points", "box", "lasso"), config=map_config(lean))
     # A lean map's box or lasso is read here from the coordinates (no point is selected in the browser).
-    selected = selected_rows(event, table[["x", "y"]].to_numpy() if lean else None)
-    if in_period is not None:  # the atlas: only the period's photos are selectable
-        selected = [i for i in selected if in_period[i]]
+    # The atlas: only the period's photos are selectable.
+    selected = selected_rows(event, table[["x", "y"]].to_numpy() if lean else None, in_period)
     if photo_col is not None:
         with photo_col:
             picked_photo(rows, table, selected)

@@ -160,13 +160,14 @@ def placement_of(extractor, photo_map: PhotoMap, clusters: np.ndarray,
     return placed, upload.name, None
 
 
-def selected_rows(event, coords: np.ndarray | None = None) -> list[int]:
+def selected_rows(event, coords: np.ndarray | None = None, selectable: np.ndarray | None = None) -> list[int]:
     """Rows of the photos selected on the map (the placed photo, row -1, is not one).
 
     ``coords``: the map's coordinates, for a lean map, whose box or lasso is
-    read on the server (:func:`core.explore.figure.selection_rows`).
+    read on the server (:func:`core.explore.figure.selection_rows`);
+    ``selectable``: a mask of the rows that may be selected.
     """
-    return selection_rows(event.get("selection") if event else None, coords)
+    return selection_rows(event.get("selection") if event else None, coords, selectable)
 
 
 def remembered_figure(key: tuple, build):

@@ -296,13 +296,15 @@ def central_row(coords: np.ndarray, rows: list[int]) -> int:
     return rows[int(np.argmin(((xy - xy.mean(axis=0)) ** 2).sum(axis=1)))]
 
 
-def selection_rows(selection: dict | None, coords: np.ndarray | None = None) -> list[int]:
+def selection_rows(selection: dict | None, coords: np.ndarray | None = None,
+                   selectable: np.ndarray | None = None) -> list[int]:
     """Rows of the photos a map selection holds (Streamlit's ``event["selection"]``).
 
     Points carry their row in ``customdata[0]`` (a full map); a box or lasso
     drawn on a lean map's selection layer (:data:`SELECT_LAYER`) selects the
     rows of ``coords`` inside it (the even-odd rule for a lasso). Rows below
-    0 (the placed photo) are not photos of the archive.
+    0 (the placed photo) are not photos of the archive. ``selectable``, a
+    mask over the rows, leaves out the others (the atlas: other periods).
 
     Examples
     --------
@@ -312,6 +314,9 @@ def selection_rows(selection: dict | None, coords: np.ndarray | None = None) -> 
     >>> selection_rows({"lasso": [{"xref": "x2", "yref": "y2", "x": [4, 6, 6], "y": [4, 4, 6]}]}, xy)
     [2]
     >>> selection_rows({"points": [{"customdata": [1, "b.jpg"]}, {"customdata": {"0": -1}}]})
+    [1]
+    >>> selection_rows({"box": [{"xref": "x2", "yref": "y2", "x": [2, -1], "y": [-1, 2]}]}, xy,
+    ...                selectable=np.array([False, True, True]))
     [1]
     """
     selection = selection or {}
@@ -335,6 +340,8 @@ def selection_rows(selection: dict | None, coords: np.ndarray | None = None) -> 
             if shape.get("xref") == SELECT_LAYER[0] and len(shape.get("x", ())) >= 3:
                 inside |= _in_polygon(xy, np.asarray(shape["x"], dtype=float), np.asarray(shape["y"], dtype=float))
         rows.update(np.flatnonzero(inside).tolist())
+    if selectable is not None:
+        rows = {i for i in rows if selectable[i]}
     return sorted(rows)
 
 
